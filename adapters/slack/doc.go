@@ -1,0 +1,10 @@
+// Package slack is carebridge's Slack surface, built on slack-go: the
+// Publisher that mirrors posts as Block Kit messages (escaped, threaded,
+// tagged with metadata for crash reconciliation) and, in events.go, the
+// Socket Mode and HTTP Events API receivers that feed one handler.
+//
+// Like every adapter it only sends and classifies errors: rate limits and
+// outages come back as retryable *bridge.SendError values carrying the
+// Retry-After Slack asked for; channel_not_found, not_in_channel and
+// invalid_auth come back permanent. The core decides what to do.
+package slack

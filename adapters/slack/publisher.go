@@ -1,0 +1,366 @@
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+
+	"github.com/carebridge/carebridge/bridge"
+)
+
+// metadataEventType marks carebridge's messages, so that a restarted
+// process can find what it posted before it died.
+const metadataEventType = "carebridge_outbox"
+
+// Publisher mirrors posts into Slack channels.
+type Publisher struct {
+	api      *slack.Client
+	location *time.Location
+
+	mu       sync.Mutex
+	channels map[string]string // "#name" → channel id, learnt from Slack
+}
+
+var _ bridge.Publisher = (*Publisher)(nil)
+
+// NewPublisher returns a Publisher over api. Times are shown in loc.
+func NewPublisher(api *slack.Client, loc *time.Location) *Publisher {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return &Publisher{api: api, location: loc, channels: map[string]string{}}
+}
+
+// Publish implements bridge.Publisher.
+func (p *Publisher) Publish(ctx context.Context, msg bridge.ChatMessage) (bridge.ChatRef, error) {
+	fallback, blocks := p.render(msg)
+	opts := []slack.MsgOption{
+		slack.MsgOptionText(fallback, false),
+		slack.MsgOptionBlocks(blocks...),
+		slack.MsgOptionDisableLinkUnfurl(),
+		slack.MsgOptionDisableMediaUnfurl(),
+		slack.MsgOptionMetadata(slack.SlackMetadata{
+			EventType:    metadataEventType,
+			EventPayload: map[string]any{"outbox_id": strconv.FormatInt(msg.OutboxID, 10)},
+		}),
+	}
+	if msg.ThreadTS != "" {
+		opts = append(opts, slack.MsgOptionTS(msg.ThreadTS))
+	}
+	channel := p.channelID(msg.Channel)
+	ch, ts, err := p.api.PostMessageContext(ctx, channel, opts...)
+	if err != nil {
+		return bridge.ChatRef{}, Classify(err)
+	}
+	p.learn(msg.Channel, ch)
+	return bridge.ChatRef{Channel: ch, TS: ts}, nil
+}
+
+// Permalink implements bridge.Publisher.
+func (p *Publisher) Permalink(ctx context.Context, ref bridge.ChatRef) (string, error) {
+	link, err := p.api.GetPermalinkContext(ctx, &slack.PermalinkParameters{Channel: ref.Channel, Ts: ref.TS})
+	if err != nil {
+		return "", Classify(err)
+	}
+	return link, nil
+}
+
+// Find implements bridge.Publisher: it reads the newest messages of the
+// channel (or the thread) and looks for the outbox id in their metadata.
+// Slack limits history reads hard for unlisted apps, so this runs only
+// for rows recovered after a crash.
+func (p *Publisher) Find(ctx context.Context, channel, threadTS string, outboxID int64) (bridge.ChatRef, bool, error) {
+	id, err := p.resolve(ctx, channel)
+	if err != nil {
+		return bridge.ChatRef{}, false, err
+	}
+	var msgs []slack.Message
+	if threadTS != "" {
+		msgs, _, _, err = p.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+			ChannelID: id, Timestamp: threadTS, Limit: 200, IncludeAllMetadata: true,
+		})
+	} else {
+		var h *slack.GetConversationHistoryResponse
+		h, err = p.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+			ChannelID: id, Limit: 100, IncludeAllMetadata: true,
+		})
+		if h != nil {
+			msgs = h.Messages
+		}
+	}
+	if err != nil {
+		return bridge.ChatRef{}, false, Classify(err)
+	}
+	want := strconv.FormatInt(outboxID, 10)
+	for _, m := range msgs {
+		if m.Metadata.EventType != metadataEventType {
+			continue
+		}
+		if v, ok := m.Metadata.EventPayload["outbox_id"]; ok && fmt.Sprint(v) == want {
+			return bridge.ChatRef{Channel: id, TS: m.Timestamp}, true, nil
+		}
+	}
+	return bridge.ChatRef{}, false, nil
+}
+
+// channelID returns the known id of a "#name", or the name itself (Slack
+// accepts names in chat.postMessage and answers with the id).
+func (p *Publisher) channelID(channel string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if id, ok := p.channels[channel]; ok {
+		return id
+	}
+	return channel
+}
+
+func (p *Publisher) learn(name, id string) {
+	if !strings.HasPrefix(name, "#") || id == "" {
+		return
+	}
+	p.mu.Lock()
+	p.channels[name] = id
+	p.mu.Unlock()
+}
+
+// resolve turns a "#name" into a channel id, listing channels if needed.
+func (p *Publisher) resolve(ctx context.Context, channel string) (string, error) {
+	if !strings.HasPrefix(channel, "#") {
+		return channel, nil
+	}
+	if id := p.channelID(channel); id != channel {
+		return id, nil
+	}
+	name := strings.TrimPrefix(channel, "#")
+	cursor := ""
+	for {
+		list, next, err := p.api.GetConversationsContext(ctx, &slack.GetConversationsParameters{
+			Cursor: cursor, Limit: 1000, Types: []string{"public_channel", "private_channel"}, ExcludeArchived: true,
+		})
+		if err != nil {
+			return "", Classify(err)
+		}
+		for _, c := range list {
+			if c.Name == name {
+				p.learn(channel, c.ID)
+				return c.ID, nil
+			}
+		}
+		if next == "" {
+			return "", &bridge.SendError{Platform: "slack", Code: "channel_not_found", Permanent: true, Err: fmt.Errorf("no channel named %s", channel)}
+		}
+		cursor = next
+	}
+}
+
+// permanentCodes are Slack errors that retrying cannot fix.
+var permanentCodes = map[string]bool{
+	"channel_not_found": true, "not_in_channel": true, "invalid_auth": true, "not_authed": true,
+	"account_inactive": true, "token_revoked": true, "token_expired": true, "is_archived": true,
+	"msg_too_long": true, "no_text": true, "invalid_blocks": true, "invalid_blocks_format": true,
+	"missing_scope": true, "restricted_action": true, "cant_update_message": true, "message_not_found": true,
+	"invalid_metadata_format": true, "invalid_metadata_schema": true, "team_access_not_granted": true,
+	"ekm_access_denied": true, "too_many_attachments": true, "invalid_arguments": true,
+}
+
+// Classify turns a slack-go error into a *bridge.SendError: rate limits
+// carry Retry-After, server and network errors are retryable, and the
+// errors in permanentCodes are permanent. Other ok:false codes are
+// treated as retryable, so an unexpected code delays work but loses none.
+func Classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	se := &bridge.SendError{Platform: "slack", Err: err}
+	var rl *slack.RateLimitedError
+	var sc slack.StatusCodeError
+	var sr slack.SlackErrorResponse
+	var ne net.Error
+	switch {
+	case errors.As(err, &rl):
+		se.Code, se.RetryAfter = "ratelimited", rl.RetryAfter
+	case errors.As(err, &sc):
+		se.Code = strconv.Itoa(sc.Code)
+		se.Permanent = sc.Code >= 400 && sc.Code < 500 && sc.Code != 408 && sc.Code != 429
+	case errors.As(err, &sr):
+		se.Code = sr.Err
+		se.Permanent = permanentCodes[sr.Err]
+	case errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded):
+		se.Code = "network"
+	default:
+		se.Code = "error"
+		if code := err.Error(); permanentCodes[code] {
+			se.Code, se.Permanent = code, true
+		}
+	}
+	return se
+}
+
+// render builds the fallback text and the Block Kit blocks of msg.
+func (p *Publisher) render(msg bridge.ChatMessage) (string, []slack.Block) {
+	switch msg.Kind {
+	case bridge.MessageNotice:
+		return msg.Text, []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, msg.Text, false, false), nil, nil)}
+	case bridge.MessageFYI:
+		return p.renderFYI(msg)
+	}
+	post := msg.Post
+	if post == nil {
+		return "(missing post)", nil
+	}
+	var blocks []slack.Block
+	header := p.authorLine(post, msg.Official)
+	blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, header, false, false), nil, nil))
+	for _, c := range chunks(Escape(bodyText(post.Text)), 2900) {
+		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, c, false, false), nil, nil))
+	}
+	if msg.Kind == bridge.MessageParent {
+		var ctxs []slack.MixedElement
+		if t := msg.Ticket; t != nil && len(t.Matched) > 0 {
+			ctxs = append(ctxs, slack.NewTextBlockObject(slack.MarkdownType, "Matched: "+codeList(t.Matched), false, false))
+		}
+		ctxs = append(ctxs, slack.NewTextBlockObject(slack.MarkdownType, eligibilityLine(post, msg.Ticket), false, false))
+		if msg.History != "" {
+			ctxs = append(ctxs, slack.NewTextBlockObject(slack.MarkdownType, "Customer: "+Escape(msg.History), false, false))
+		}
+		if msg.AfterHours != "" {
+			ctxs = append(ctxs, slack.NewTextBlockObject(slack.MarkdownType, Escape(msg.AfterHours), false, false))
+		}
+		blocks = append(blocks, slack.NewContextBlock("", ctxs...))
+	}
+	return p.fallback(post, msg), blocks
+}
+
+func (p *Publisher) renderFYI(msg bridge.ChatMessage) (string, []slack.Block) {
+	post := msg.Post
+	owner := msg.OwnerName
+	if owner == "" && msg.Ticket != nil {
+		owner = msg.Ticket.Department
+	}
+	text := "FYI — owned by *" + Escape(owner) + "*"
+	if msg.OwnerLink != "" {
+		text += " · <" + msg.OwnerLink + "|open the thread>"
+	}
+	lines := []string{text}
+	if post != nil {
+		lines = append(lines, p.authorLine(post, msg.Official), quote(Escape(truncate(post.Text, 600))))
+	}
+	body := strings.Join(lines, "\n")
+	fallback := "FYI for " + msg.DeptName + " (owned by " + owner + ")"
+	if post != nil {
+		fallback += ": " + Escape(truncate(post.Text, 150))
+	}
+	return fallback, []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, body, false, false), nil, nil)}
+}
+
+// authorLine is "*Name* <profile|@handle> · <post|on X> · 2026-11-20 09:30".
+func (p *Publisher) authorLine(post *bridge.Post, official bool) string {
+	var b strings.Builder
+	if official {
+		b.WriteString(":office: Official account ")
+	}
+	name := post.AuthorName
+	if name == "" {
+		name = post.AuthorHandle
+	}
+	if name == "" {
+		name = post.AuthorID
+	}
+	b.WriteString("*" + Escape(name) + "*")
+	if post.AuthorHandle != "" && validHandle(post.AuthorHandle) {
+		fmt.Fprintf(&b, " <https://x.com/%s|@%s>", post.AuthorHandle, post.AuthorHandle)
+	}
+	if post.URL != "" && safeURL(post.URL) {
+		what := "post"
+		if post.IsDM() {
+			what = "DM"
+		}
+		fmt.Fprintf(&b, " · <%s|view the %s>", post.URL, what)
+	}
+	if !post.CreatedAt.IsZero() {
+		b.WriteString(" · " + post.CreatedAt.In(p.location).Format("2006-01-02 15:04"))
+	}
+	return b.String()
+}
+
+func (p *Publisher) fallback(post *bridge.Post, msg bridge.ChatMessage) string {
+	who := "@" + post.AuthorHandle
+	if post.AuthorHandle == "" {
+		who = post.AuthorName
+	}
+	prefix := "New post"
+	switch {
+	case msg.Kind == bridge.MessageReply:
+		prefix = "Reply"
+	case post.IsDM():
+		prefix = "New DM"
+	}
+	return fmt.Sprintf("%s from %s: %s", prefix, Escape(who), Escape(truncate(post.Text, 200)))
+}
+
+func eligibilityLine(post *bridge.Post, t *bridge.Ticket) string {
+	account := ""
+	if t != nil && t.Account != "" {
+		account = " as @" + t.Account
+	}
+	switch post.Eligibility {
+	case bridge.EligiblePublic:
+		return ":speech_balloon: Public reply possible" + account
+	case bridge.EligibleDM:
+		return ":envelope: Direct message — answers go back by DM" + account
+	default:
+		return ":lock: DM only (or answer in the X app): the author did not mention or quote our account"
+	}
+}
+
+// bodyText keeps an empty post visible.
+func bodyText(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "(no text)"
+	}
+	return s
+}
+
+func codeList(words []string) string {
+	parts := make([]string, len(words))
+	for i, w := range words {
+		parts[i] = "`" + Escape(strings.ReplaceAll(w, "`", "'")) + "`"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func quote(s string) string { return "> " + strings.ReplaceAll(s, "\n", "\n> ") }
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
+}
+
+func validHandle(h string) bool {
+	if len(h) == 0 || len(h) > 15 {
+		return false
+	}
+	for _, c := range h {
+		if !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// safeURL accepts only plain https links without characters that would
+// break out of a Slack link.
+func safeURL(u string) bool {
+	return strings.HasPrefix(u, "https://") && !strings.ContainsAny(u, "<>| \n\t")
+}

@@ -1,0 +1,204 @@
+package x
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// OAuth1 signs requests with OAuth 1.0a (HMAC-SHA1), user context.
+type OAuth1 struct {
+	ConsumerKey, ConsumerSecret, Token, TokenSecret string
+	now                                             func() time.Time
+	nonce                                           func() string
+}
+
+// Authorize adds the OAuth 1.0a Authorization header. Form bodies are part
+// of the signature; JSON bodies (X API v2) are not.
+func (o *OAuth1) Authorize(_ context.Context, req *http.Request, body []byte) error {
+	now := time.Now
+	if o.now != nil {
+		now = o.now
+	}
+	nonce := randomNonce
+	if o.nonce != nil {
+		nonce = o.nonce
+	}
+	params := map[string]string{
+		"oauth_consumer_key":     o.ConsumerKey,
+		"oauth_nonce":            nonce(),
+		"oauth_signature_method": "HMAC-SHA1",
+		"oauth_timestamp":        strconv.FormatInt(now().Unix(), 10),
+		"oauth_token":            o.Token,
+		"oauth_version":          "1.0",
+	}
+	var form url.Values
+	if strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		form, _ = url.ParseQuery(string(body))
+	}
+	params["oauth_signature"] = o.signature(req.Method, req.URL, form, params)
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf(`%s="%s"`, pct(k), pct(params[k]))
+	}
+	req.Header.Set("Authorization", "OAuth "+strings.Join(parts, ", "))
+	return nil
+}
+
+// signature computes the RFC 5849 HMAC-SHA1 signature.
+func (o *OAuth1) signature(method string, u *url.URL, form url.Values, oauth map[string]string) string {
+	var pairs []string
+	for k, v := range oauth {
+		pairs = append(pairs, pct(k)+"="+pct(v))
+	}
+	for _, vals := range []url.Values{u.Query(), form} {
+		for k, vs := range vals {
+			for _, v := range vs {
+				pairs = append(pairs, pct(k)+"="+pct(v))
+			}
+		}
+	}
+	sort.Strings(pairs)
+	base := strings.ToUpper(method) + "&" + pct(baseURL(u)) + "&" + pct(strings.Join(pairs, "&"))
+	mac := hmac.New(sha1.New, []byte(pct(o.ConsumerSecret)+"&"+pct(o.TokenSecret)))
+	mac.Write([]byte(base))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+func baseURL(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	host := strings.ToLower(u.Host)
+	if (scheme == "http" && strings.HasSuffix(host, ":80")) || (scheme == "https" && strings.HasSuffix(host, ":443")) {
+		host = host[:strings.LastIndexByte(host, ':')]
+	}
+	return scheme + "://" + host + u.EscapedPath()
+}
+
+// pct is RFC 3986 percent-encoding as OAuth 1.0a requires.
+func pct(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+func randomNonce() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// OAuth2 is an OAuth 2.0 user token that refreshes itself with the refresh
+// token when X answers 401 or when it is about to expire.
+type OAuth2 struct {
+	TokenURL     string // e.g. https://api.x.com/2/oauth2/token
+	ClientID     string
+	ClientSecret string
+	HTTP         *http.Client
+
+	mu      sync.Mutex
+	access  string
+	refresh string
+	expiry  time.Time
+	// OnRefresh is called with the new tokens, so that they can be saved.
+	OnRefresh func(access, refresh string, expiry time.Time)
+}
+
+// NewOAuth2 returns a user-token authorizer.
+func NewOAuth2(tokenURL, clientID, clientSecret, access, refresh string) *OAuth2 {
+	return &OAuth2{TokenURL: tokenURL, ClientID: clientID, ClientSecret: clientSecret, access: access, refresh: refresh}
+}
+
+// Authorize sets the bearer token, refreshing it first when it expired.
+func (o *OAuth2) Authorize(ctx context.Context, req *http.Request, _ []byte) error {
+	o.mu.Lock()
+	expired := !o.expiry.IsZero() && time.Until(o.expiry) < time.Minute
+	o.mu.Unlock()
+	if expired {
+		if err := o.Refresh(ctx); err != nil {
+			return err
+		}
+	}
+	o.mu.Lock()
+	req.Header.Set("Authorization", "Bearer "+o.access)
+	o.mu.Unlock()
+	return nil
+}
+
+// Refresh trades the refresh token for a new access token.
+func (o *OAuth2) Refresh(ctx context.Context) error {
+	o.mu.Lock()
+	refresh := o.refresh
+	o.mu.Unlock()
+	if refresh == "" {
+		return fmt.Errorf("oauth2: access token expired and no refresh token is configured")
+	}
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "client_id": {o.ClientID}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.TokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return fmt.Errorf("oauth2 refresh: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if o.ClientSecret != "" {
+		req.SetBasicAuth(o.ClientID, o.ClientSecret)
+	}
+	h := o.HTTP
+	if h == nil {
+		h = &http.Client{Timeout: 30 * time.Second}
+	}
+	resp, err := h.Do(req)
+	if err != nil {
+		return fmt.Errorf("oauth2 refresh: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("oauth2 refresh: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	var tok struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+		ExpiresIn    int    `json:"expires_in"`
+	}
+	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
+		return fmt.Errorf("oauth2 refresh: unexpected answer: %s", strings.TrimSpace(string(body)))
+	}
+	o.mu.Lock()
+	o.access = tok.AccessToken
+	if tok.RefreshToken != "" {
+		o.refresh = tok.RefreshToken
+	}
+	if tok.ExpiresIn > 0 {
+		o.expiry = time.Now().Add(time.Duration(tok.ExpiresIn) * time.Second)
+	}
+	access, newRefresh, expiry, cb := o.access, o.refresh, o.expiry, o.OnRefresh
+	o.mu.Unlock()
+	if cb != nil {
+		cb(access, newRefresh, expiry)
+	}
+	return nil
+}

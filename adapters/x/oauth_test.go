@@ -1,0 +1,68 @@
+package x
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The worked example of X's "Creating a signature" documentation.
+func TestOAuth1SignatureMatchesXDocumentation(t *testing.T) {
+	o := &OAuth1{
+		ConsumerKey:    "xvz1evFS4wEEPTGEFPHBog",
+		ConsumerSecret: "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw",
+		Token:          "370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb",
+		TokenSecret:    "LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE",
+		now:            func() time.Time { return time.Unix(1318622958, 0) },
+		nonce:          func() string { return "kYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg" },
+	}
+	body := "status=Hello%20Ladies%20%2b%20Gentlemen%2c%20a%20signed%20OAuth%20request%21"
+	req, _ := http.NewRequest("POST", "https://api.twitter.com/1.1/statuses/update.json?include_entities=true", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if err := o.Authorize(context.Background(), req, []byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	h := req.Header.Get("Authorization")
+	if !strings.Contains(h, `oauth_signature="hCtSmYh%2BiHYCEqBWrE7C7hYmtUk%3D"`) {
+		t.Errorf("Authorization = %s", h)
+	}
+	if !strings.HasPrefix(h, "OAuth ") || !strings.Contains(h, `oauth_token="370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb"`) {
+		t.Errorf("Authorization = %s", h)
+	}
+}
+
+func TestOAuth2RefreshesExpiredToken(t *testing.T) {
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		user, pass, ok := r.BasicAuth()
+		if r.FormValue("grant_type") != "refresh_token" || r.FormValue("refresh_token") != "r1" || !ok || user != "cid" || pass != "secret" {
+			http.Error(w, `{"error":"invalid_request"}`, http.StatusBadRequest)
+			return
+		}
+		w.Write([]byte(`{"token_type":"bearer","access_token":"a2","refresh_token":"r2","expires_in":7200,"scope":"tweet.write"}`))
+	}))
+	defer srv.Close()
+	o := NewOAuth2(srv.URL, "cid", "secret", "a1", "r1")
+	var saved string
+	o.OnRefresh = func(access, refresh string, _ time.Time) { saved = access + "/" + refresh }
+	req, _ := http.NewRequest("GET", "http://x/2/users/me", nil)
+	if err := o.Authorize(context.Background(), req, nil); err != nil || req.Header.Get("Authorization") != "Bearer a1" {
+		t.Fatalf("first: %v %q", err, req.Header.Get("Authorization"))
+	}
+	o.expiry = time.Now() // expired
+	if err := o.Authorize(context.Background(), req, nil); err != nil || req.Header.Get("Authorization") != "Bearer a2" {
+		t.Fatalf("after expiry: %v %q", err, req.Header.Get("Authorization"))
+	}
+	if calls != 1 || saved != "a2/r2" {
+		t.Errorf("calls %d saved %q", calls, saved)
+	}
+	// A refresh the server refuses is an error naming the status.
+	o2 := NewOAuth2(srv.URL, "cid", "wrong", "a1", "r1")
+	if err := o2.Refresh(context.Background()); err == nil || !strings.Contains(err.Error(), "HTTP 400") {
+		t.Errorf("refused refresh: %v", err)
+	}
+}

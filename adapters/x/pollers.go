@@ -1,0 +1,288 @@
+package x
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/carebridge/carebridge/bridge"
+)
+
+// maxFirstPages bounds the very first poll of a source (no cursor yet):
+// carebridge starts from "now-ish" rather than reading 7 days of history.
+const maxFirstPages = 3
+
+// poller is the loop shared by the search, mentions and DM pollers: poll,
+// then wait for the interval or for the rate limit to reset.
+type poller struct {
+	name     string
+	interval time.Duration
+	log      *slog.Logger
+	poll     func(ctx context.Context, sink bridge.Sink) error
+}
+
+func (p *poller) Name() string { return p.name }
+
+// Run polls until ctx ends. A failed poll is logged and retried at the next
+// cycle (or when the rate limit resets); it never stops the source.
+func (p *poller) Run(ctx context.Context, sink bridge.Sink) error {
+	for {
+		wait := p.interval
+		if err := p.poll(ctx, sink); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if ra := retryAfter(err); ra > wait {
+				wait = ra
+			}
+			p.log.Warn("x poll failed; retrying", "source", p.name, "err", err, "in", wait.Round(time.Second))
+		}
+		if err := sleepCtx(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// tweetList reads a since_id-cursored tweet list (search or mentions),
+// paging through next_token, and ingests it with the new cursor.
+type tweetList struct {
+	c          *Client
+	norm       *Normalizer
+	endpoint   string
+	path       string
+	base       url.Values // query, etc.
+	tokenParam string     // next_token or pagination_token
+	maxResults int
+	cursorKey  string
+	source     bridge.SourceKind
+	log        *slog.Logger
+
+	mu         sync.Mutex
+	staleNoted bool
+}
+
+func (l *tweetList) poll(ctx context.Context, sink bridge.Sink) error {
+	since, err := sink.Cursor(ctx, l.cursorKey)
+	if err != nil {
+		return fmt.Errorf("read cursor %s: %w", l.cursorKey, err)
+	}
+	posts, newest, err := l.fetch(ctx, since)
+	var se *bridge.SendError
+	if errors.As(err, &se) && se.Code == CodeStaleSince {
+		// since_id older than 7 days: X refuses it. Start again from the
+		// newest posts; anything older is out of the API's reach anyway.
+		l.mu.Lock()
+		if !l.staleNoted {
+			l.log.Warn("x cursor older than 7 days; starting from the newest posts", "source", l.cursorKey, "since_id", since)
+			l.staleNoted = true
+		}
+		l.mu.Unlock()
+		posts, newest, err = l.fetch(ctx, "")
+	}
+	if err != nil {
+		return err
+	}
+	if newest == "" {
+		return nil // nothing new
+	}
+	if !newerID(newest, since) {
+		newest = since
+	}
+	_, err = sink.Ingest(ctx, bridge.Batch{Posts: posts, Cursor: &bridge.Cursor{Key: l.cursorKey, Value: newest}})
+	return err
+}
+
+// fetch reads every page newer than since. It returns the posts and the
+// newest id seen.
+func (l *tweetList) fetch(ctx context.Context, since string) ([]bridge.Post, string, error) {
+	var posts []bridge.Post
+	newest, token := "", ""
+	for page := 1; ; page++ {
+		q := url.Values{}
+		for k, v := range l.base {
+			q[k] = v
+		}
+		for k, v := range tweetQuery {
+			q[k] = v
+		}
+		q.Set("max_results", strconv.Itoa(l.maxResults))
+		if since != "" {
+			q.Set("since_id", since)
+		}
+		if token != "" {
+			q.Set(l.tokenParam, token)
+		}
+		var pg Page
+		if err := l.c.do(ctx, l.endpoint, "GET", l.path, q, nil, nil, &pg); err != nil {
+			// Nothing is ingested: the cursor must not move past pages
+			// that could not be read.
+			return nil, "", err
+		}
+		if newest == "" || newerID(pg.Meta.NewestID, newest) {
+			newest = pg.Meta.NewestID
+		}
+		posts = append(posts, l.norm.Page(&pg, l.source)...)
+		if pg.Meta.NextToken == "" || (since == "" && page >= maxFirstPages) {
+			return posts, newest, nil
+		}
+		token = pg.Meta.NextToken
+	}
+}
+
+// newerID reports whether snowflake a is newer than b.
+func newerID(a, b string) bool {
+	if b == "" {
+		return a != ""
+	}
+	ai, err1 := strconv.ParseUint(a, 10, 64)
+	bi, err2 := strconv.ParseUint(b, 10, 64)
+	if err1 != nil || err2 != nil {
+		return len(a) > len(b) || (len(a) == len(b) && a > b)
+	}
+	return ai > bi
+}
+
+// NewSearchPoller polls GET /2/tweets/search/recent for query.
+func NewSearchPoller(c *Client, norm *Normalizer, name, query string, interval time.Duration, maxResults int, log *slog.Logger) bridge.Source {
+	l := &tweetList{
+		c: c, norm: norm, endpoint: "search", path: "/2/tweets/search/recent",
+		base: url.Values{"query": {query}}, tokenParam: "next_token", maxResults: clamp(maxResults, 10, 100),
+		cursorKey: "x:search:" + name, source: bridge.SourceSearch, log: log,
+	}
+	return &poller{name: "x.search." + name, interval: interval, log: log, poll: l.poll}
+}
+
+// NewMentionsPoller polls GET /2/users/:id/mentions for one account.
+func NewMentionsPoller(c *Client, norm *Normalizer, acct Account, interval time.Duration, maxResults int, log *slog.Logger) bridge.Source {
+	l := &tweetList{
+		c: c, norm: norm, endpoint: "mentions:" + acct.UserID, path: "/2/users/" + acct.UserID + "/mentions",
+		base: url.Values{}, tokenParam: "pagination_token", maxResults: clamp(maxResults, 5, 100),
+		cursorKey: "x:mentions:" + acct.UserID, source: bridge.SourceMention, log: log,
+	}
+	return &poller{name: "x.mentions." + acct.Handle, interval: interval, log: log, poll: l.poll}
+}
+
+func clamp(n, lo, hi int) int { return max(lo, min(hi, n)) }
+
+// dmPoller reads GET /2/dm_events. There is no since_id: it pages until
+// it meets events it has stored already, and our own sent messages are
+// skipped.
+type dmPoller struct {
+	c    *Client
+	norm *Normalizer
+	acct Account
+	auth Authorizer
+	log  *slog.Logger
+}
+
+// NewDMPoller polls the DM events of acct with its user credentials.
+func NewDMPoller(c *Client, norm *Normalizer, acct Account, auth Authorizer, interval time.Duration, log *slog.Logger) bridge.Source {
+	d := &dmPoller{c: c, norm: norm, acct: acct, auth: auth, log: log}
+	return &poller{name: "x.dms." + acct.Handle, interval: interval, log: log, poll: d.poll}
+}
+
+func (d *dmPoller) poll(ctx context.Context, sink bridge.Sink) error {
+	var posts []bridge.Post
+	token := ""
+	for page := 1; page <= 10; page++ {
+		q := url.Values{
+			"dm_event.fields": {"id,text,event_type,dm_conversation_id,created_at,sender_id,participant_ids"},
+			"event_types":     {"MessageCreate"},
+			"expansions":      {"sender_id"},
+			"user.fields":     {"username,name"},
+			"max_results":     {"100"},
+		}
+		if token != "" {
+			q.Set("pagination_token", token)
+		}
+		var resp struct {
+			Data     []json.RawMessage `json:"data"`
+			Includes Includes          `json:"includes"`
+			Meta     struct {
+				NextToken string `json:"next_token"`
+			} `json:"meta"`
+		}
+		if err := d.c.do(ctx, "dm_events:"+d.acct.UserID, "GET", "/2/dm_events", q, nil, d.auth, &resp); err != nil {
+			return err
+		}
+		users := map[string]User{}
+		for _, u := range resp.Includes.Users {
+			users[u.ID] = u
+		}
+		var pagePosts []bridge.Post
+		var ids []string
+		for _, raw := range resp.Data {
+			p, err := d.norm.DM(raw, users, d.acct.Handle)
+			if err != nil || p.AuthorID == d.acct.UserID || d.norm.IsOfficial(p.AuthorID) {
+				continue // undecodable, or a message we sent
+			}
+			pagePosts = append(pagePosts, p)
+			ids = append(ids, p.ExternalID)
+		}
+		seen, err := sink.Seen(ctx, bridge.PlatformX, ids)
+		if err != nil {
+			return err
+		}
+		stop := false
+		for _, p := range pagePosts {
+			if seen[p.ExternalID] {
+				stop = true // older pages were read before
+				continue
+			}
+			posts = append(posts, p)
+		}
+		if stop || resp.Meta.NextToken == "" {
+			break
+		}
+		token = resp.Meta.NextToken
+	}
+	if len(posts) == 0 {
+		return nil
+	}
+	_, err := sink.Ingest(ctx, bridge.Batch{Posts: posts})
+	return err
+}
+
+// Fetcher fetches single posts (conversation roots) by id.
+type Fetcher struct {
+	c    *Client
+	norm *Normalizer
+}
+
+var _ bridge.PostFetcher = (*Fetcher)(nil)
+
+// NewFetcher returns a bridge.PostFetcher.
+func NewFetcher(c *Client, norm *Normalizer) *Fetcher { return &Fetcher{c: c, norm: norm} }
+
+// FetchPost reads GET /2/tweets/:id.
+func (f *Fetcher) FetchPost(ctx context.Context, id string) (*bridge.Post, error) {
+	var resp struct {
+		Data     json.RawMessage `json:"data"`
+		Includes Includes        `json:"includes"`
+		Errors   []struct {
+			Title  string `json:"title"`
+			Detail string `json:"detail"`
+		} `json:"errors"`
+	}
+	if err := f.c.do(ctx, "lookup", "GET", "/2/tweets/"+url.PathEscape(id), tweetQuery, nil, nil, &resp); err != nil {
+		return nil, err
+	}
+	if len(resp.Data) == 0 {
+		msg := "not found"
+		if len(resp.Errors) > 0 {
+			msg = resp.Errors[0].Detail
+		}
+		return nil, fmt.Errorf("x tweet %s: %s", id, msg)
+	}
+	p, err := f.norm.Tweet(resp.Data, resp.Includes, bridge.SourceLookup)
+	if err != nil {
+		return nil, fmt.Errorf("x tweet %s: %w", id, err)
+	}
+	return &p, nil
+}

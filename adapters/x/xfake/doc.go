@@ -1,0 +1,83 @@
+// Package xfake is an in-process fake of the X (Twitter) API v2, served over
+// net/http/httptest. End-to-end tests and `carebridge demo` point the X
+// adapter at Server.URL() instead of https://api.x.com.
+//
+// Seed the world with AddUser, AddTweet and AddDM; inspect what the client
+// did with SentTweets, SentDMs, Requests, Tweet, StreamRules and
+// StreamConnected; inject faults with SetRateLimit, FailNext,
+// DisconnectStream and StallStream; control time with SetNow.
+//
+// Authentication: reads accept the app-only Bearer token (WithAppToken,
+// default DefaultAppToken) or user context; POST /2/tweets, DMs and
+// /2/users/me need user context, registered with WithUserToken (OAuth 2.0
+// Bearer) or WithOAuth1Token (OAuth 1.0a); the filtered stream and its
+// rules need the app-only token.
+//
+// # Endpoints
+//
+//	GET  /2/tweets/search/recent                     search (7 days)
+//	GET  /2/tweets/:id, GET /2/tweets?ids=           lookup
+//	POST /2/tweets                                   create, reply, quote
+//	GET  /2/users/me, /2/users/:id, /2/users/by/username/:username
+//	GET  /2/users/:id/mentions, /2/users/:id/tweets  timelines
+//	GET  /2/dm_events, /2/dm_conversations/with/:pid/dm_events, /2/dm_conversations/:id/dm_events
+//	POST /2/dm_conversations/with/:pid/messages, /2/dm_conversations/:id/messages
+//	GET/POST /2/tweets/search/stream/rules, GET /2/tweets/search/stream
+//
+// # Faithful
+//
+//   - Wire shapes of the recorded fixtures (shared/data/fixtures/x): data,
+//     includes.users/tweets, meta with newest_id/oldest_id/result_count/
+//     next_token (absent on the last page), DM meta with next_token/
+//     previous_token, rules meta with sent and summary. An empty list is
+//     exactly {"meta":{"result_count":0}}. Default tweet fields are id, text,
+//     edit_history_tweet_ids; tweet.fields, user.fields, dm_event.fields and
+//     expansions select more, and unknown values are refused like X does.
+//   - Errors are RFC 7807 problem bodies with X's titles, types and details:
+//     401 Unauthorized, 403 Unsupported Authentication (app-only token on
+//     user-context endpoints and the reverse for the stream), 400 Invalid
+//     Request with an errors[] entry naming the parameter, the stale since_id
+//     400 (cursor older than 7 days), 429 Too Many Requests, duplicate-content
+//     403, the 2026 not-authorized-for-resource 403 for replies/quotes to
+//     posts that did not mention or quote the account (unless WithEnterprise),
+//     partial "Not Found Error" entries in a 200 for missing ids, stream 429
+//     TooManyConnections and the in-stream operational-disconnect message.
+//   - x-rate-limit-limit/-remaining/-reset (Unix seconds) on every
+//     authenticated response (not on 401s), per endpoint, in fixed windows on the injected
+//     clock; POST /2/tweets also carries x-app-limit-24hour-*.
+//   - Snowflake ids: created_ms = (id>>22) + 1288834974657, so ids grow with
+//     time; since_id/until_id are exclusive; pages go newest first and
+//     stitching pages covers every result exactly once.
+//   - Search grammar subset: words (case-insensitive, whole words), "quoted
+//     phrases", implicit AND, OR (AND binds tighter), -negation, parentheses,
+//     @user, #tag, from:, to:, lang:, conversation_id:, in_reply_to_tweet_id:,
+//     is:reply|retweet|quote, has:mentions|hashtags|links. Other operators are
+//     refused with "Reference to invalid operator '...'", and is:/has:/lang:
+//     alone with "is/has/lang cannot be used as a standalone operator".
+//   - Filtered stream: NDJSON lines ending in "\r\n" with data, includes and
+//     matching_rules[{id,tag}], "\r\n" keep-alives (WithKeepAlive; 20 s by
+//     default), 409 without rules, one connection at a time, backfill_minutes.
+//   - Weighted post length (280): twitter-text v3 weights (CJK and emoji 2,
+//     URLs 23), leading @mentions of a reply not counted.
+//
+// # Simplified
+//
+//   - One rate-limit bucket per endpoint, not per app and per user; no
+//     monthly post cap.
+//   - Authentication checks tokens, not OAuth 1.0a signatures (the
+//     oauth_token parameter selects the user, see WithOAuth1Token).
+//   - Keyword matching is a token match without stemming, accent folding
+//     or stop words; terms containing CJK characters match by substring.
+//     Bare domains are not recognised as URLs; text is not NFC-normalised.
+//   - Search has no 30-second end_time default lag and no relevancy order;
+//     sort_order is accepted and ignored.
+//   - No media, polls, places, group DMs, edits, deletes, likes, metrics
+//     (public_metrics are zeros) or context annotations; lang is guessed
+//     from the script unless seeded.
+//   - A new stream connection waits up to 500 ms for the previous one to
+//     close before answering 429, so reconnect tests do not race socket
+//     teardown.
+//   - Bodies X's documentation does not pin down are assumptions, marked
+//     as such in problems.go, write.go and stream.go: over-length post 400,
+//     DM-refused 403, 409 no-rules body, rule-deletion errors.
+package xfake

@@ -1,0 +1,512 @@
+package xfake
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultAppToken is the app-only Bearer token the fake accepts unless
+// WithAppToken sets another.
+const DefaultAppToken = "xfake-app-token"
+
+// DefaultKeepAlive is the filtered stream's keep-alive interval, as on X.
+const DefaultKeepAlive = 20 * time.Second
+
+// Endpoint names an X API endpoint for rate limits, FailNext and RequestLog.
+type Endpoint string
+
+// The endpoints the fake serves. Reads of the three DM event lists share one
+// limit, as on X.
+const (
+	EndpointSearchRecent      Endpoint = "GET /2/tweets/search/recent"
+	EndpointTweetLookup       Endpoint = "GET /2/tweets" // also GET /2/tweets/:id
+	EndpointCreateTweet       Endpoint = "POST /2/tweets"
+	EndpointCreateTweetApp24h Endpoint = "POST /2/tweets (app, 24 h)"
+	EndpointMentions          Endpoint = "GET /2/users/:id/mentions"
+	EndpointUserTweets        Endpoint = "GET /2/users/:id/tweets"
+	EndpointUsersMe           Endpoint = "GET /2/users/me"
+	EndpointUserLookup        Endpoint = "GET /2/users/:id" // also /2/users/by/username/:username
+	EndpointDMEvents          Endpoint = "GET /2/dm_events" // and both per-conversation lists
+	EndpointSendDM            Endpoint = "POST /2/dm_conversations/:id/messages"
+	EndpointStream            Endpoint = "GET /2/tweets/search/stream"
+	EndpointStreamRulesGet    Endpoint = "GET /2/tweets/search/stream/rules"
+	EndpointStreamRulesPost   Endpoint = "POST /2/tweets/search/stream/rules"
+)
+
+// defaultLimits are generous published limits so that ordinary tests never
+// hit them; SetRateLimit overrides them.
+var defaultLimits = map[Endpoint]struct {
+	limit  int
+	window time.Duration
+}{
+	EndpointSearchRecent:      {450, 15 * time.Minute},
+	EndpointTweetLookup:       {3500, 15 * time.Minute},
+	EndpointCreateTweet:       {200, 15 * time.Minute},
+	EndpointCreateTweetApp24h: {10000, 24 * time.Hour},
+	EndpointMentions:          {450, 15 * time.Minute},
+	EndpointUserTweets:        {1500, 15 * time.Minute},
+	EndpointUsersMe:           {75, 15 * time.Minute},
+	EndpointUserLookup:        {300, 15 * time.Minute},
+	EndpointDMEvents:          {300, 15 * time.Minute},
+	EndpointSendDM:            {200, 15 * time.Minute},
+	EndpointStream:            {50, 15 * time.Minute},
+	EndpointStreamRulesGet:    {450, 15 * time.Minute},
+	EndpointStreamRulesPost:   {100, 15 * time.Minute},
+}
+
+// AuthKind is how a request authenticated.
+type AuthKind string
+
+// Authentication kinds recorded in RequestLog.
+const (
+	AuthNone       AuthKind = "none"        // no Authorization header
+	AuthInvalid    AuthKind = "invalid"     // a header the fake did not accept
+	AuthApp        AuthKind = "app"         // app-only Bearer token
+	AuthUserBearer AuthKind = "user-bearer" // OAuth 2.0 user-context Bearer token
+	AuthOAuth1     AuthKind = "oauth1"      // OAuth 1.0a user context
+)
+
+// RequestLog is one request the fake answered.
+type RequestLog struct {
+	Time     time.Time
+	Method   string
+	Path     string
+	Query    url.Values
+	Endpoint Endpoint // empty for unknown routes
+	Auth     AuthKind
+	UserID   string // the authenticated user, for user-context requests
+	Body     string // request body (first 64 KiB)
+	Status   int
+}
+
+// Option configures New.
+type Option func(*config)
+
+type config struct {
+	appToken     string
+	userTokens   map[string]string
+	oauth1Tokens map[string]string
+	enterprise   bool
+	keepAlive    time.Duration
+}
+
+// WithAppToken sets the app-only Bearer token (default DefaultAppToken).
+func WithAppToken(token string) Option { return func(c *config) { c.appToken = token } }
+
+// WithUserToken registers an OAuth 2.0 user-context Bearer token that
+// authenticates as userID. User context is needed for POST /2/tweets, DMs and
+// GET /2/users/me.
+func WithUserToken(token, userID string) Option {
+	return func(c *config) { c.userTokens[token] = userID }
+}
+
+// WithOAuth1Token registers an OAuth 1.0a access token: a request whose
+// "Authorization: OAuth ..." header carries oauth_token="accessToken"
+// authenticates as userID. Signatures are not verified.
+func WithOAuth1Token(accessToken, userID string) Option {
+	return func(c *config) { c.oauth1Tokens[accessToken] = userID }
+}
+
+// WithEnterprise makes the fake behave like an Enterprise app: replies and
+// quotes are not restricted to posts that mentioned the account, and queries
+// may be 4096 characters long instead of 512.
+func WithEnterprise() Option { return func(c *config) { c.enterprise = true } }
+
+// WithKeepAlive sets the filtered stream's keep-alive interval (default 20 s).
+func WithKeepAlive(d time.Duration) Option { return func(c *config) { c.keepAlive = d } }
+
+// Server is an in-process fake of the X API v2. It is safe for concurrent use.
+type Server struct {
+	ts      *httptest.Server
+	cfg     config
+	clock   atomic.Pointer[func() time.Time]
+	closing chan struct{}
+	once    sync.Once
+
+	mu          sync.Mutex
+	users       map[string]*User
+	usersByName map[string]*User
+	tweets      map[string]*tweetRec
+	tweetList   []*tweetRec // newest first
+	dms         []*dmRec    // newest first
+	usedIDs     map[uint64]bool
+	rules       []*ruleRec
+	stream      *streamConn
+	connects    int
+	buckets     map[Endpoint]*bucket
+	faults      map[Endpoint]*fault
+	logs        []RequestLog
+	sentTweets  []string
+	sentDMs     []*dmRec
+}
+
+type bucket struct {
+	limit  int
+	window time.Duration
+	used   int
+	reset  time.Time
+}
+
+type fault struct {
+	status int
+	n      int
+}
+
+// New starts a fake X API server. Close it when done.
+func New(opts ...Option) *Server {
+	cfg := config{
+		appToken:     DefaultAppToken,
+		userTokens:   map[string]string{},
+		oauth1Tokens: map[string]string{},
+		keepAlive:    DefaultKeepAlive,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s := &Server{
+		cfg:         cfg,
+		closing:     make(chan struct{}),
+		users:       map[string]*User{},
+		usersByName: map[string]*User{},
+		tweets:      map[string]*tweetRec{},
+		usedIDs:     map[uint64]bool{},
+		buckets:     map[Endpoint]*bucket{},
+		faults:      map[Endpoint]*fault{},
+	}
+	now := time.Now
+	s.clock.Store(&now)
+	s.ts = httptest.NewServer(s.routes())
+	return s
+}
+
+// URL returns the base URL, like http://127.0.0.1:port; clients append
+// /2/... to it.
+func (s *Server) URL() string { return s.ts.URL }
+
+// Client returns an *http.Client configured for the server.
+func (s *Server) Client() *http.Client { return s.ts.Client() }
+
+// Close ends open streams and shuts the server down.
+func (s *Server) Close() {
+	s.once.Do(func() {
+		close(s.closing)
+		s.ts.CloseClientConnections()
+		s.ts.Close()
+	})
+}
+
+// SetNow replaces the clock used for created_at of new posts, the 7-day
+// search window, the 30-day DM window and rate-limit resets.
+func (s *Server) SetNow(now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	s.clock.Store(&now)
+}
+
+func (s *Server) now() time.Time { return (*s.clock.Load())().UTC() }
+
+// SetRateLimit sets an endpoint's limit per window and starts a fresh window.
+// Beyond the limit the endpoint answers 429 with x-rate-limit-* headers until
+// the window resets by the server clock.
+func (s *Server) SetRateLimit(endpoint Endpoint, limit int, window time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buckets[endpoint] = &bucket{limit: limit, window: window, reset: s.now().Add(window)}
+}
+
+// FailNext makes the next n requests to endpoint fail with status and a
+// problem body (for example 503 Service Unavailable). Authentication is
+// still checked first; failed requests do not consume rate limit.
+func (s *Server) FailNext(endpoint Endpoint, status, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n <= 0 {
+		delete(s.faults, endpoint)
+		return
+	}
+	s.faults[endpoint] = &fault{status: status, n: n}
+}
+
+// Requests returns the requests answered so far, oldest first.
+func (s *Server) Requests() []RequestLog {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]RequestLog(nil), s.logs...)
+}
+
+// SentTweets returns the tweets created through POST /2/tweets, oldest first.
+func (s *Server) SentTweets() []Tweet {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Tweet, 0, len(s.sentTweets))
+	for _, id := range s.sentTweets {
+		out = append(out, cloneTweet(&s.tweets[id].Tweet))
+	}
+	return out
+}
+
+// SentDMs returns the messages sent through the DM endpoints, oldest first.
+func (s *Server) SentDMs() []DMEvent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]DMEvent, 0, len(s.sentDMs))
+	for _, d := range s.sentDMs {
+		out = append(out, d.DMEvent)
+	}
+	return out
+}
+
+// Tweet returns a stored tweet by id.
+func (s *Server) Tweet(id string) (Tweet, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tweets[id]
+	if t == nil {
+		return Tweet{}, false
+	}
+	return cloneTweet(&t.Tweet), true
+}
+
+// auth is the resolved identity of a request.
+type auth struct {
+	kind   AuthKind
+	userID string
+}
+
+func (a auth) user() bool { return a.kind == AuthUserBearer || a.kind == AuthOAuth1 }
+
+func (s *Server) authenticate(r *http.Request) auth {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return auth{kind: AuthNone}
+	}
+	scheme, rest, _ := strings.Cut(h, " ")
+	switch strings.ToLower(scheme) {
+	case "bearer":
+		tok := strings.TrimSpace(rest)
+		if tok == s.cfg.appToken {
+			return auth{kind: AuthApp}
+		}
+		if uid, ok := s.cfg.userTokens[tok]; ok {
+			return auth{kind: AuthUserBearer, userID: uid}
+		}
+	case "oauth":
+		for _, part := range strings.Split(rest, ",") {
+			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || k != "oauth_token" {
+				continue
+			}
+			v, _ = url.QueryUnescape(strings.Trim(v, `"`))
+			if uid, ok := s.cfg.oauth1Tokens[v]; ok {
+				return auth{kind: AuthOAuth1, userID: uid}
+			}
+		}
+	}
+	return auth{kind: AuthInvalid}
+}
+
+// authNeed says which authentication an endpoint accepts.
+type authNeed int
+
+const (
+	authAny  authNeed = iota // app-only or user context
+	authUser                 // user context only
+	authApp                  // app-only only (filtered stream)
+)
+
+// call is one request being served.
+type call struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	ep   Endpoint
+	auth auth
+	body []byte
+	now  time.Time
+}
+
+// statusRecorder logs a request when its status is written.
+type statusRecorder struct {
+	http.ResponseWriter
+	s      *Server
+	entry  RequestLog
+	logged bool
+}
+
+func (sr *statusRecorder) WriteHeader(code int) {
+	if !sr.logged {
+		sr.logged = true
+		sr.entry.Status = code
+		sr.s.mu.Lock()
+		sr.s.logs = append(sr.s.logs, sr.entry)
+		sr.s.mu.Unlock()
+	}
+	sr.ResponseWriter.WriteHeader(code)
+}
+
+func (sr *statusRecorder) Write(b []byte) (int, error) {
+	if !sr.logged {
+		sr.WriteHeader(http.StatusOK)
+	}
+	return sr.ResponseWriter.Write(b)
+}
+
+// Flush lets streaming handlers flush through the recorder.
+func (sr *statusRecorder) Flush() {
+	if f, ok := sr.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap exposes the underlying writer to http.ResponseController.
+func (sr *statusRecorder) Unwrap() http.ResponseWriter { return sr.ResponseWriter }
+
+const maxBody = 1 << 20
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	h := func(pattern string, ep Endpoint, need authNeed, fn func(*call)) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, ep, need, fn) })
+	}
+	h("GET /2/tweets/search/recent", EndpointSearchRecent, authAny, s.handleSearch)
+	h("GET /2/tweets/{id}", EndpointTweetLookup, authAny, s.handleTweetByID)
+	h("GET /2/tweets", EndpointTweetLookup, authAny, s.handleTweetsByIDs)
+	h("POST /2/tweets", EndpointCreateTweet, authUser, s.handleCreateTweet)
+	h("GET /2/users/me", EndpointUsersMe, authUser, s.handleMe)
+	h("GET /2/users/{id}", EndpointUserLookup, authAny, s.handleUserByID)
+	h("GET /2/users/by/username/{username}", EndpointUserLookup, authAny, s.handleUserByName)
+	h("GET /2/users/{id}/mentions", EndpointMentions, authAny, s.handleMentions)
+	h("GET /2/users/{id}/tweets", EndpointUserTweets, authAny, s.handleUserTweets)
+	h("GET /2/dm_events", EndpointDMEvents, authUser, s.handleDMEvents)
+	h("GET /2/dm_conversations/with/{pid}/dm_events", EndpointDMEvents, authUser, s.handleDMEvents)
+	h("GET /2/dm_conversations/{cid}/dm_events", EndpointDMEvents, authUser, s.handleDMEvents)
+	h("POST /2/dm_conversations/with/{pid}/messages", EndpointSendDM, authUser, s.handleSendDM)
+	h("POST /2/dm_conversations/{cid}/messages", EndpointSendDM, authUser, s.handleSendDM)
+	h("GET /2/tweets/search/stream", EndpointStream, authApp, s.handleStream)
+	h("GET /2/tweets/search/stream/rules", EndpointStreamRulesGet, authApp, s.handleGetRules)
+	h("POST /2/tweets/search/stream/rules", EndpointStreamRulesPost, authApp, s.handlePostRules)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		sr := s.recorder(w, r, "", auth{kind: AuthNone}, nil)
+		writeProblem(sr, http.StatusNotFound, problem{Title: "Not Found Error", Detail: "Sorry, that page does not exist.", Type: "about:blank"})
+	})
+	return mux
+}
+
+func (s *Server) recorder(w http.ResponseWriter, r *http.Request, ep Endpoint, a auth, body []byte) *statusRecorder {
+	if len(body) > 64<<10 {
+		body = body[:64<<10]
+	}
+	return &statusRecorder{ResponseWriter: w, s: s, entry: RequestLog{
+		Time: s.now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(),
+		Endpoint: ep, Auth: a.kind, UserID: a.userID, Body: string(body),
+	}}
+}
+
+// serve runs the checks every endpoint shares, in X's order: authentication,
+// injected faults, rate limit; then the handler.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, need authNeed, fn func(*call)) {
+	var body []byte
+	if r.Body != nil {
+		body, _ = io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	a := s.authenticate(r)
+	sr := s.recorder(w, r, ep, a, body)
+	w = sr
+	switch {
+	case a.kind == AuthNone || a.kind == AuthInvalid:
+		writeProblem(w, http.StatusUnauthorized, problemUnauthorized)
+		return
+	case need == authUser && a.kind == AuthApp:
+		writeProblem(w, http.StatusForbidden, unsupportedAuth("OAuth 2.0 Application-Only", "[OAuth 1.0a User Context, OAuth 2.0 User Context]"))
+		return
+	case need == authApp && a.kind == AuthOAuth1:
+		writeProblem(w, http.StatusForbidden, unsupportedAuth("OAuth 1.0a User Context", "[OAuth 2.0 Application-Only]"))
+		return
+	case need == authApp && a.kind == AuthUserBearer:
+		writeProblem(w, http.StatusForbidden, unsupportedAuth("OAuth 2.0 User Context", "[OAuth 2.0 Application-Only]"))
+		return
+	}
+	now := s.now()
+	s.mu.Lock()
+	if f := s.faults[ep]; f != nil && f.n > 0 {
+		f.n--
+		status := f.status
+		s.setRateHeadersLocked(w.Header(), ep, now, false)
+		s.mu.Unlock()
+		if status == http.StatusTooManyRequests {
+			writeProblem(w, status, problemTooManyRequests)
+		} else {
+			writeProblem(w, status, problem{Title: http.StatusText(status), Detail: http.StatusText(status), Type: "about:blank", Status: status})
+		}
+		return
+	}
+	ok := s.setRateHeadersLocked(w.Header(), ep, now, true)
+	if ok && ep == EndpointCreateTweet {
+		ok = s.setApp24hHeadersLocked(w.Header(), now)
+	}
+	s.mu.Unlock()
+	if !ok {
+		writeProblem(w, http.StatusTooManyRequests, problemTooManyRequests)
+		return
+	}
+	w.Header().Set("api-version", "2.160")
+	fn(&call{w: w, r: r, ep: ep, auth: a, body: body, now: now})
+}
+
+func (s *Server) bucketLocked(ep Endpoint, now time.Time) *bucket {
+	b := s.buckets[ep]
+	if b == nil {
+		d, ok := defaultLimits[ep]
+		if !ok {
+			d.limit, d.window = 900, 15*time.Minute
+		}
+		b = &bucket{limit: d.limit, window: d.window, reset: now.Add(d.window)}
+		s.buckets[ep] = b
+	}
+	if !now.Before(b.reset) {
+		b.used = 0
+		b.reset = now.Add(b.window)
+	}
+	return b
+}
+
+// setRateHeadersLocked sets the x-rate-limit-* headers, consuming one
+// request when consume is set. It reports false when the limit is exhausted.
+func (s *Server) setRateHeadersLocked(h http.Header, ep Endpoint, now time.Time, consume bool) bool {
+	b := s.bucketLocked(ep, now)
+	ok := b.used < b.limit
+	if ok && consume {
+		b.used++
+	}
+	h.Set("x-rate-limit-limit", strconv.Itoa(b.limit))
+	h.Set("x-rate-limit-remaining", strconv.Itoa(max(b.limit-b.used, 0)))
+	h.Set("x-rate-limit-reset", strconv.FormatInt(b.reset.Unix(), 10))
+	return ok
+}
+
+// setApp24hHeadersLocked handles POST /2/tweets' additional per-app 24-hour
+// limit and its x-app-limit-24hour-* headers.
+func (s *Server) setApp24hHeadersLocked(h http.Header, now time.Time) bool {
+	b := s.bucketLocked(EndpointCreateTweetApp24h, now)
+	ok := b.used < b.limit
+	if ok {
+		b.used++
+	} else {
+		// The 15-minute request was not sent after all.
+		s.buckets[EndpointCreateTweet].used--
+		s.setRateHeadersLocked(h, EndpointCreateTweet, now, false)
+	}
+	h.Set("x-app-limit-24hour-limit", strconv.Itoa(b.limit))
+	h.Set("x-app-limit-24hour-remaining", strconv.Itoa(max(b.limit-b.used, 0)))
+	h.Set("x-app-limit-24hour-reset", strconv.FormatInt(b.reset.Unix(), 10))
+	return ok
+}

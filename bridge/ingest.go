@@ -1,0 +1,393 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/carebridge/carebridge/bridge/route"
+)
+
+// KindChatPost is the outbox kind that posts a ChatMessage.
+const KindChatPost = "chat.post"
+
+// chatPayload is the outbox payload of KindChatPost: what to show, where.
+// The post and ticket are read back at send time.
+type chatPayload struct {
+	Kind       MessageKind `json:"kind"`
+	PostID     int64       `json:"post_id,omitempty"`
+	TicketID   int64       `json:"ticket_id"`
+	Department string      `json:"department"`
+	History    string      `json:"history,omitempty"`
+	Text       string      `json:"text,omitempty"`
+	Received   time.Time   `json:"received"`
+}
+
+// Ingest implements Sink: see its documentation.
+func (s *Service) Ingest(ctx context.Context, b Batch) (IngestResult, error) {
+	posts := append([]Post(nil), b.Posts...)
+	sortPosts(posts)
+	posts = s.withAncestors(ctx, posts)
+	var res IngestResult
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		res = IngestResult{}
+		now := s.clock.Now().UTC()
+		err = s.store.WithTx(ctx, func(tx Tx) error {
+			for i := range posts {
+				p := posts[i]
+				if err := s.ingestOne(ctx, tx, &p, now, &res); err != nil {
+					return fmt.Errorf("ingest %s/%s: %w", p.Platform, p.ExternalID, err)
+				}
+			}
+			if b.Cursor != nil {
+				if err := tx.SetCursor(ctx, b.Cursor.Key, b.Cursor.Value, now); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		// A concurrent ingest of the same conversation (another source,
+		// another replica) can race us to create its ticket; everything
+		// here is idempotent, so try again.
+		s.log.Debug("ingest retry", "err", err, "attempt", attempt+1)
+	}
+	if err != nil {
+		return IngestResult{}, err
+	}
+	for i := range posts {
+		// Counted after commit; duplicates are cheap to recount.
+		s.metrics.PostIngested(posts[i].Source, posts[i].Platform, false)
+	}
+	if res.New > 0 {
+		s.notify()
+	}
+	return res, nil
+}
+
+// sortPosts orders posts oldest first, so that a conversation's root is
+// stored before its replies.
+func sortPosts(posts []Post) {
+	sort.SliceStable(posts, func(i, j int) bool {
+		a, b := posts[i], posts[j]
+		if !a.CreatedAt.Equal(b.CreatedAt) {
+			return a.CreatedAt.Before(b.CreatedAt)
+		}
+		ai, aerr := strconv.ParseUint(a.ExternalID, 10, 64)
+		bi, berr := strconv.ParseUint(b.ExternalID, 10, 64)
+		if aerr == nil && berr == nil {
+			return ai < bi
+		}
+		return a.ExternalID < b.ExternalID
+	})
+}
+
+// maxAncestors bounds how far up a reply chain withAncestors fetches.
+const maxAncestors = 8
+
+// withAncestors fetches the missing ancestors of replies — the post each
+// one answers, up to the conversation's root — so that staff see the
+// context and a thread is always written parent before child, whatever
+// order the sources delivered the posts in. Failures only log: the reply
+// is then shown without them.
+func (s *Service) withAncestors(ctx context.Context, posts []Post) []Post {
+	if s.opt.Fetcher == nil {
+		return posts
+	}
+	have := map[string]bool{}
+	for _, p := range posts {
+		have[string(p.Platform)+"/"+p.ExternalID] = true
+	}
+	var fetched []Post
+	for i := range posts {
+		p := posts[i]
+		if p.IsDM() {
+			continue
+		}
+		next := p.InReplyTo
+		if next == "" && p.ConversationKey != "" && p.ConversationKey != p.ExternalID {
+			next = p.ConversationKey
+		}
+		for depth := 0; next != "" && depth < maxAncestors; depth++ {
+			key := string(p.Platform) + "/" + next
+			if have[key] {
+				break
+			}
+			have[key] = true
+			stored, err := s.isStored(ctx, p.Platform, next)
+			if err != nil || stored {
+				break
+			}
+			parent, err := s.opt.Fetcher.FetchPost(ctx, next)
+			if err != nil {
+				s.log.Warn("cannot fetch the post a reply answers; showing the reply without it", "post", p.ExternalID, "parent", next, "err", err)
+				break
+			}
+			parent.Source = SourceLookup
+			fetched = append(fetched, *parent)
+			next = parent.InReplyTo
+		}
+	}
+	if len(fetched) == 0 {
+		return posts
+	}
+	all := append(fetched, posts...)
+	sortPosts(all)
+	return all
+}
+
+// isStored reports whether a post is in the store.
+func (s *Service) isStored(ctx context.Context, platform Platform, externalID string) (bool, error) {
+	found := false
+	err := s.store.WithTx(ctx, func(tx Tx) error {
+		_, err := tx.PostByExternalID(ctx, platform, externalID)
+		switch {
+		case err == nil:
+			found = true
+			return nil
+		case errors.Is(err, ErrNotFound):
+			return nil
+		}
+		return err
+	})
+	return found, err
+}
+
+// ingestOne stores one post and queues what it causes.
+func (s *Service) ingestOne(ctx context.Context, tx Tx, p *Post, now time.Time, res *IngestResult) error {
+	if p.Platform == "" {
+		p.Platform = PlatformX
+	}
+	if p.ConversationKey == "" {
+		p.ConversationKey = p.ExternalID
+	}
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = now
+	}
+	p.ReceivedAt = now
+	sanitize(p)
+	inserted, err := tx.InsertPost(ctx, p)
+	if err != nil {
+		return err
+	}
+	if !inserted {
+		res.Duplicate++
+		return nil
+	}
+	res.New++
+	official := s.isOfficial(p)
+
+	t, err := tx.TicketByConversation(ctx, p.Platform, p.ConversationKey)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return s.openTicket(ctx, tx, p, official, now, res)
+	case err != nil:
+		return err
+	}
+
+	// A later post of a known conversation: into the same thread. A
+	// customer's follow-up reopens an answered or closed ticket.
+	if !official {
+		if p.AuthorID != "" {
+			cust, err := s.touchCustomer(ctx, tx, p, now)
+			if err != nil {
+				return err
+			}
+			if t.CustomerID == 0 {
+				t.CustomerID = cust.ID // the conversation began with our own post
+			}
+		}
+		t.LastCustomerAt = now
+		if t.State == TicketAnswered || t.State == TicketClosed {
+			t.State = TicketOpen
+			t.ClosedAt = time.Time{}
+		}
+		t.UpdatedAt = now
+		if err := tx.UpdateTicket(ctx, t); err != nil {
+			return err
+		}
+	}
+	dept := s.cfg.Department(t.Department)
+	if dept == nil {
+		dept = s.cfg.Department(s.cfg.Triage)
+	}
+	return s.enqueueChat(ctx, tx, t, chatPayload{Kind: MessageReply, PostID: p.ID, TicketID: t.ID, Department: dept.ID, Received: now}, dept.Channel, PriorityOf(p.Source))
+}
+
+// openTicket routes p, creates its ticket and queues the parent message
+// and the FYI copies. A conversation our own account began (an outage
+// notice, say) opens an answered ticket, so customers' replies to it
+// gather in one thread and nobody is asked to answer ourselves.
+func (s *Service) openTicket(ctx context.Context, tx Tx, p *Post, official bool, now time.Time, res *IngestResult) error {
+	r := s.router.Route(route.Input{Text: p.Text, Mentions: p.Mentions})
+	dept := s.cfg.Department(r.Department)
+	if dept == nil {
+		return fmt.Errorf("router chose unknown department %q", r.Department)
+	}
+	var cust *Customer
+	history := "first contact"
+	if official {
+		history = "our own post"
+	}
+	if p.AuthorID != "" && !official {
+		var err error
+		cust, err = s.touchCustomer(ctx, tx, p, now)
+		if err != nil {
+			return err
+		}
+		if cust.TicketCount > 0 {
+			history = s.historyLine(cust)
+		}
+		cust.TicketCount++
+		cust.LastDepartment = dept.ID
+		cust.LastTicketAt = now
+		if err := tx.SaveCustomer(ctx, cust); err != nil {
+			return err
+		}
+	}
+	t := &Ticket{
+		Platform:        p.Platform,
+		ConversationKey: p.ConversationKey,
+		Department:      dept.ID,
+		FYI:             r.FYI,
+		Matched:         r.Matched,
+		Tags:            r.Tags,
+		State:           TicketOpen,
+		RootPostID:      p.ID,
+		Account:         s.answeringAccount(p, dept.Account),
+		CreatedAt:       now,
+		UpdatedAt:       now,
+		LastCustomerAt:  now,
+	}
+	if cust != nil {
+		t.CustomerID = cust.ID
+	}
+	if official {
+		t.State, t.LastCustomerAt, t.AnsweredAt = TicketAnswered, time.Time{}, now
+	}
+	if err := tx.CreateTicket(ctx, t); err != nil {
+		return err
+	}
+	res.Tickets++
+	s.metrics.PostRouted(dept.ID)
+	prio := PriorityOf(p.Source)
+	if err := s.enqueueChat(ctx, tx, t, chatPayload{Kind: MessageParent, PostID: p.ID, TicketID: t.ID, Department: dept.ID, History: history, Received: now}, dept.Channel, prio); err != nil {
+		return err
+	}
+	for _, f := range r.FYI {
+		fd := s.cfg.Department(f)
+		if fd == nil {
+			continue
+		}
+		if err := s.enqueueChat(ctx, tx, t, chatPayload{Kind: MessageFYI, PostID: p.ID, TicketID: t.ID, Department: fd.ID, Received: now}, fd.Channel, PriorityLow); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// answeringAccount picks the official account that answers: one the post
+// mentions (only that one may reply publicly under X's 2026 rule), else
+// the department's.
+func (s *Service) answeringAccount(p *Post, deptAccount string) string {
+	for _, m := range p.Mentions {
+		for _, a := range s.cfg.X.Accounts {
+			if strings.EqualFold(a.Handle, m) {
+				return a.Handle
+			}
+		}
+	}
+	return deptAccount
+}
+
+// touchCustomer finds or creates the author's customer record and marks
+// them seen. It does not save a new ticket's counters; the caller does.
+func (s *Service) touchCustomer(ctx context.Context, tx Tx, p *Post, now time.Time) (*Customer, error) {
+	c, err := tx.CustomerByAuthor(ctx, p.Platform, p.AuthorID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		c = &Customer{Platform: p.Platform, AuthorID: p.AuthorID, FirstSeen: now}
+	case err != nil:
+		return nil, err
+	}
+	if p.AuthorHandle != "" {
+		c.Handle = p.AuthorHandle
+	}
+	if p.AuthorName != "" {
+		c.Name = p.AuthorName
+	}
+	c.LastSeen = now
+	if err := tx.SaveCustomer(ctx, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// historyLine summarizes a returning customer for staff.
+func (s *Service) historyLine(c *Customer) string {
+	n := c.TicketCount
+	word := "conversations"
+	if n == 1 {
+		word = "conversation"
+	}
+	line := fmt.Sprintf("%d earlier %s", n, word)
+	if !c.LastTicketAt.IsZero() {
+		line += ", last " + c.LastTicketAt.In(s.cfg.Location).Format("2006-01-02")
+		if d := s.cfg.Department(c.LastDepartment); d != nil {
+			line += " in " + d.Channel
+		}
+	}
+	return line
+}
+
+// enqueueChat queues a chat message for ticket t. All of a ticket's
+// messages share an order key, so its thread is written in order.
+func (s *Service) enqueueChat(ctx context.Context, tx Tx, t *Ticket, pl chatPayload, channel string, prio Priority) error {
+	data, err := json.Marshal(pl)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Enqueue(ctx, &OutboxItem{
+		Kind:      KindChatPost,
+		Priority:  prio,
+		Lane:      "chat:" + channel,
+		OrderKey:  fmt.Sprintf("ticket:%d", t.ID),
+		TicketID:  t.ID,
+		Payload:   data,
+		CreatedAt: pl.Received,
+	})
+	return err
+}
+
+// sanitize makes a post storable everywhere without changing valid text:
+// invalid UTF-8 becomes U+FFFD and NUL characters (which PostgreSQL
+// refuses in text) are dropped. A hostile post must not fail its batch.
+func sanitize(p *Post) {
+	clean := func(s string) string {
+		if !utf8.ValidString(s) {
+			s = strings.ToValidUTF8(s, "\uFFFD")
+		}
+		if strings.IndexByte(s, 0) >= 0 {
+			s = strings.ReplaceAll(s, "\x00", "")
+		}
+		return s
+	}
+	p.Text = clean(p.Text)
+	p.AuthorName = clean(p.AuthorName)
+	p.AuthorHandle = clean(p.AuthorHandle)
+	p.ExternalID = clean(p.ExternalID)
+	p.ConversationKey = clean(p.ConversationKey)
+	if len(p.Raw) > 0 && (!utf8.Valid(p.Raw) || bytes.IndexByte(p.Raw, 0) >= 0 || bytes.Contains(p.Raw, []byte(`\u0000`))) {
+		p.Raw = json.RawMessage(bytes.ReplaceAll(bytes.ReplaceAll(bytes.ToValidUTF8(p.Raw, []byte("\uFFFD")), []byte{0}, nil), []byte(`\u0000`), nil))
+	}
+}

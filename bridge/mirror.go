@@ -1,0 +1,116 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+)
+
+// handleChatPost posts one queued chat message: a ticket's parent, a
+// later post in its thread, an FYI copy or a notice.
+func (s *Service) handleChatPost(ctx context.Context, it *OutboxItem) (func(context.Context, Tx) error, error) {
+	var pl chatPayload
+	if err := json.Unmarshal(it.Payload, &pl); err != nil {
+		return nil, &SendError{Platform: "carebridge", Code: "bad_payload", Permanent: true, Err: err}
+	}
+	var t *Ticket
+	var p *Post
+	err := s.store.WithTx(ctx, func(tx Tx) error {
+		var err error
+		if t, err = tx.TicketByID(ctx, pl.TicketID); err != nil {
+			return fmt.Errorf("ticket %d: %w", pl.TicketID, err)
+		}
+		if pl.PostID != 0 {
+			if p, err = tx.PostByID(ctx, pl.PostID); err != nil {
+				return fmt.Errorf("post %d: %w", pl.PostID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	dept := s.cfg.Department(pl.Department)
+	if dept == nil {
+		return nil, &SendError{Platform: "carebridge", Code: "unknown_department", Permanent: true, Err: fmt.Errorf("department %q is no longer configured", pl.Department)}
+	}
+	msg := ChatMessage{
+		Kind:       pl.Kind,
+		OutboxID:   it.ID,
+		Channel:    dept.Channel,
+		Department: dept.ID,
+		DeptName:   dept.Name,
+		Ticket:     t,
+		Post:       p,
+		History:    pl.History,
+		Text:       pl.Text,
+	}
+	if p != nil {
+		msg.Official = s.isOfficial(p)
+	}
+	switch pl.Kind {
+	case MessageReply, MessageNotice:
+		if t.SlackTS == "" {
+			// The parent never made it (a permanent failure, later fixed):
+			// this message opens the thread instead.
+			msg.Kind = MessageParent
+		} else {
+			msg.Channel, msg.ThreadTS = t.SlackChannel, t.SlackTS
+		}
+	case MessageFYI:
+		if owner := s.cfg.Department(t.Department); owner != nil {
+			msg.OwnerName = owner.Name
+		}
+		if t.SlackTS != "" {
+			link, err := s.opt.Publisher.Permalink(ctx, ChatRef{Channel: t.SlackChannel, TS: t.SlackTS})
+			if err != nil {
+				s.log.Warn("no permalink for FYI copy; sending it without a link", "ticket", t.ID, "err", err)
+			}
+			msg.OwnerLink = link
+		}
+	}
+
+	var ref ChatRef
+	found := false
+	if it.Recovered {
+		// An earlier attempt may have posted before the process died.
+		ref, found, err = s.opt.Publisher.Find(ctx, msg.Channel, msg.ThreadTS, it.ID)
+		if err != nil {
+			return nil, fmt.Errorf("reconcile outbox %d: %w", it.ID, err)
+		}
+		if found {
+			s.log.Info("outbox: message was already posted before a restart; not posting again", "id", it.ID, "channel", ref.Channel, "ts", ref.TS)
+		}
+	}
+	if !found {
+		ref, err = s.opt.Publisher.Publish(ctx, msg)
+		if err != nil {
+			return nil, err
+		}
+		s.metrics.MirrorLatency(s.clock.Now().Sub(pl.Received))
+	}
+	return func(ctx context.Context, tx Tx) error {
+		if p != nil {
+			role := MirrorReply
+			switch msg.Kind {
+			case MessageParent:
+				role = MirrorParent
+			case MessageFYI:
+				role = MirrorFYI
+			}
+			if err := tx.SaveMirror(ctx, Mirror{PostID: p.ID, TicketID: t.ID, Department: dept.ID, Role: role,
+				Channel: ref.Channel, TS: ref.TS, ThreadTS: msg.ThreadTS, CreatedAt: s.clock.Now().UTC()}); err != nil {
+				return err
+			}
+		}
+		if msg.Kind == MessageParent {
+			cur, err := tx.TicketByID(ctx, t.ID)
+			if err != nil {
+				return err
+			}
+			cur.SlackChannel, cur.SlackTS = ref.Channel, ref.TS
+			return tx.UpdateTicket(ctx, cur)
+		}
+		return nil
+	}, nil
+}

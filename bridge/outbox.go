@@ -1,0 +1,136 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// relay claims due outbox rows and runs them, paced per lane, until ctx
+// ends. Work runs under workCtx, which outlives ctx until Stop's deadline.
+func (s *Service) relay(ctx, workCtx context.Context) {
+	slots := make(chan struct{}, max(1, s.cfg.Outbox.Workers))
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-timer.C:
+		}
+		for ctx.Err() == nil {
+			free := cap(slots) - len(slots)
+			if free == 0 {
+				// Wait for a slot, then claim again.
+				select {
+				case slots <- struct{}{}:
+					<-slots
+					continue
+				case <-ctx.Done():
+					return
+				}
+			}
+			now := s.clock.Now().UTC()
+			items, err := s.store.ClaimOutbox(ctx, ClaimParams{
+				Now: now, Limit: free, Lease: s.opt.Lease, Owner: s.opt.Identity, SkipLanes: s.pacer.busy(now),
+			})
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("outbox claim failed; will retry", "err", err)
+				}
+				break
+			}
+			if len(items) == 0 {
+				break
+			}
+			for i := range items {
+				it := items[i]
+				slots <- struct{}{}
+				s.flight.Add(1)
+				go func() {
+					defer func() { <-slots; s.flight.Done() }()
+					s.process(workCtx, &it)
+				}()
+			}
+		}
+		timer.Reset(s.opt.PollInterval)
+	}
+}
+
+// process runs one claimed row and records the outcome.
+func (s *Service) process(ctx context.Context, it *OutboxItem) {
+	// Pace the lane. The claim skipped busy lanes, so this rarely waits.
+	for {
+		wait := s.pacer.take(it.Lane, s.clock.Now())
+		if wait <= 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return // the lease expires and the row is taken again
+		case <-time.After(wait):
+		}
+	}
+	h, ok := s.handlers[it.Kind]
+	var complete func(context.Context, Tx) error
+	var err error
+	if !ok {
+		err = &SendError{Platform: "carebridge", Code: "unknown_kind", Permanent: true, Err: fmt.Errorf("no handler for outbox kind %q", it.Kind)}
+	} else {
+		complete, err = h(ctx, it)
+	}
+	now := s.clock.Now().UTC()
+	s.metrics.OutboxDone(it.Kind, err, IsPermanent(err))
+	switch {
+	case err == nil:
+		err = s.store.WithTx(ctx, func(tx Tx) error {
+			if err := tx.CompleteOutbox(ctx, it.ID, s.opt.Identity, now); err != nil {
+				return err
+			}
+			if complete != nil {
+				return complete(ctx, tx)
+			}
+			return nil
+		})
+		if err != nil {
+			s.log.Error("outbox: sent but could not record it; the row will be reconciled", "id", it.ID, "kind", it.Kind, "err", err)
+		}
+	case IsPermanent(err) || it.Attempts >= s.cfg.Outbox.MaxAttempts:
+		s.log.Error("outbox: giving up", "id", it.ID, "kind", it.Kind, "lane", it.Lane, "attempts", it.Attempts, "err", err)
+		if kerr := s.store.WithTx(ctx, func(tx Tx) error {
+			return tx.KillOutbox(ctx, it.ID, s.opt.Identity, err.Error(), now)
+		}); kerr != nil {
+			s.log.Error("outbox: could not record the failure", "id", it.ID, "err", kerr)
+		}
+	default:
+		next := now.Add(s.backoff(it.Attempts))
+		var se *SendError
+		if errors.As(err, &se) && se.RetryAfter > 0 {
+			s.pacer.hold(it.Lane, now, now.Add(se.RetryAfter))
+			if t := now.Add(se.RetryAfter); t.After(next) {
+				next = t
+			}
+		}
+		if se != nil {
+			s.metrics.APIError(se.Platform, se.Code)
+		}
+		s.log.Info("outbox: will retry", "id", it.ID, "kind", it.Kind, "attempt", it.Attempts, "at", next.Format(time.TimeOnly), "err", err)
+		if rerr := s.store.WithTx(ctx, func(tx Tx) error {
+			return tx.RetryOutbox(ctx, it.ID, s.opt.Identity, next, err.Error(), now)
+		}); rerr != nil {
+			s.log.Warn("outbox: could not reschedule; the lease will expire and it is retried", "id", it.ID, "err", rerr)
+		}
+	}
+}
+
+// backoff is exponential from 1s with jitter, capped at outbox.max_backoff.
+func (s *Service) backoff(attempt int) time.Duration {
+	d := time.Second << min(max(attempt-1, 0), 20)
+	if m := s.cfg.Outbox.MaxBackoff.D(); m > 0 && d > m {
+		d = m
+	}
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}

@@ -1,0 +1,233 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/carebridge/carebridge/bridge/config"
+	"github.com/carebridge/carebridge/bridge/route"
+)
+
+// Options configure a Service. Store, Config and Router are required.
+type Options struct {
+	Store     Store
+	Config    *config.Config
+	Router    *route.Router
+	Publisher Publisher   // the chat surface; required to mirror
+	Fetcher   PostFetcher // optional: fetches unknown conversation roots
+	Sources   []Source
+	Clock     Clock // default SystemClock
+	Logger    *slog.Logger
+	Metrics   Metrics // optional
+	// Official maps the lower-case handles and user ids of our own
+	// accounts; their posts never open tickets.
+	Official map[string]bool
+	// Identity names this process in outbox claims (default host:pid).
+	Identity string
+	// PollInterval is how often the outbox is checked when idle
+	// (default 250ms); new work wakes it at once.
+	PollInterval time.Duration
+	// Lease is how long a claimed outbox row stays with its worker
+	// (default 60s).
+	Lease time.Duration
+}
+
+// Service runs the core loop: sources feed Ingest; the outbox relay
+// delivers every queued side effect, paced and retried.
+type Service struct {
+	opt      Options
+	store    Store
+	cfg      *config.Config
+	router   *route.Router
+	clock    Clock
+	log      *slog.Logger
+	metrics  Metrics
+	pacer    *pacer
+	handlers map[string]handler
+	wake     chan struct{}
+
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	work    context.CancelFunc // cancels in-flight outbox work (on Stop's deadline)
+	running sync.WaitGroup
+	flight  sync.WaitGroup
+}
+
+// handler performs one kind of outbox work. It returns a completion that
+// runs in the transaction marking the row done (saving a mirror, say).
+type handler func(ctx context.Context, it *OutboxItem) (func(ctx context.Context, tx Tx) error, error)
+
+// New checks the options and builds a Service.
+func New(opt Options) (*Service, error) {
+	if opt.Store == nil || opt.Config == nil || opt.Router == nil {
+		return nil, errors.New("bridge: Store, Config and Router are required")
+	}
+	if opt.Clock == nil {
+		opt.Clock = SystemClock{}
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Metrics == nil {
+		opt.Metrics = noMetrics{}
+	}
+	if opt.Identity == "" {
+		host, _ := os.Hostname()
+		opt.Identity = fmt.Sprintf("%s:%d:%04x", host, os.Getpid(), rand.IntN(1<<16))
+	}
+	if opt.PollInterval <= 0 {
+		opt.PollInterval = 250 * time.Millisecond
+	}
+	if opt.Lease <= 0 {
+		opt.Lease = 60 * time.Second
+	}
+	official := map[string]bool{}
+	for k, v := range opt.Official {
+		official[strings.ToLower(k)] = v
+	}
+	opt.Official = official
+	p := opt.Config.Slack.Pacing
+	s := &Service{
+		opt:     opt,
+		store:   opt.Store,
+		cfg:     opt.Config,
+		router:  opt.Router,
+		clock:   opt.Clock,
+		log:     opt.Logger,
+		metrics: opt.Metrics,
+		pacer:   newPacer(p.PerSecond, p.Burst, p.Disabled),
+		wake:    make(chan struct{}, 1),
+	}
+	s.handlers = map[string]handler{
+		KindChatPost: s.handleChatPost,
+	}
+	return s, nil
+}
+
+// Start launches the sources and the outbox relay. It returns at once;
+// Stop ends them.
+func (s *Service) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cancel != nil {
+		return errors.New("bridge: service already started")
+	}
+	// Work in flight must survive the cancellation of the loops, so it
+	// gets a context of its own that Stop cancels only at its deadline.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	workCtx, work := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel, s.work = cancel, work
+	for _, src := range s.opt.Sources {
+		s.running.Add(1)
+		go func() {
+			defer s.running.Done()
+			s.superviseSource(runCtx, src)
+		}()
+	}
+	if s.opt.Publisher != nil {
+		s.running.Add(1)
+		go func() {
+			defer s.running.Done()
+			s.relay(runCtx, workCtx)
+		}()
+	}
+	return nil
+}
+
+// Stop ends the sources and the relay, lets in-flight sends finish until
+// ctx is done, and then cancels them (their rows are retried later).
+func (s *Service) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	cancel, work := s.cancel, s.work
+	s.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	done := make(chan struct{})
+	go func() {
+		s.running.Wait()
+		s.flight.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		work()
+		return nil
+	case <-ctx.Done():
+		work()
+		<-done
+		return fmt.Errorf("bridge: stop: in-flight work cancelled: %w", ctx.Err())
+	}
+}
+
+// superviseSource runs src until ctx ends, restarting it with backoff.
+func (s *Service) superviseSource(ctx context.Context, src Source) {
+	backoff := time.Second
+	for {
+		start := s.clock.Now()
+		err := src.Run(ctx, s)
+		if ctx.Err() != nil {
+			return
+		}
+		if s.clock.Now().Sub(start) > time.Minute {
+			backoff = time.Second
+		}
+		s.log.Warn("source stopped; restarting", "source", src.Name(), "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Minute)
+	}
+}
+
+// notify wakes the relay after new work was committed.
+func (s *Service) notify() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Cursor implements Sink.
+func (s *Service) Cursor(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.store.WithTx(ctx, func(tx Tx) error {
+		var err error
+		v, err = tx.Cursor(ctx, key)
+		return err
+	})
+	return v, err
+}
+
+// Seen implements Sink.
+func (s *Service) Seen(ctx context.Context, platform Platform, ids []string) (map[string]bool, error) {
+	seen := map[string]bool{}
+	err := s.store.WithTx(ctx, func(tx Tx) error {
+		for _, id := range ids {
+			_, err := tx.PostByExternalID(ctx, platform, id)
+			switch {
+			case err == nil:
+				seen[id] = true
+			case !errors.Is(err, ErrNotFound):
+				return err
+			}
+		}
+		return nil
+	})
+	return seen, err
+}
+
+// isOfficial reports whether handle or id belongs to one of our accounts.
+func (s *Service) isOfficial(p *Post) bool {
+	return s.opt.Official[strings.ToLower(p.AuthorHandle)] || (p.AuthorID != "" && s.opt.Official[p.AuthorID])
+}

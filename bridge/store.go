@@ -1,0 +1,140 @@
+package bridge
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps all of carebridge's state. Implementations live in store/
+// (SQLite and PostgreSQL) and pass the one conformance suite in
+// store/storetest. Every method is safe for concurrent use.
+//
+// Work that must be atomic — storing a post together with its ticket and
+// the outbox rows it causes — runs inside WithTx; so do reads.
+type Store interface {
+	// WithTx runs fn in one transaction; it commits if fn returns nil and
+	// rolls back otherwise. fn must not keep tx after it returns.
+	WithTx(ctx context.Context, fn func(tx Tx) error) error
+
+	// ClaimOutbox leases up to limit due rows (state pending, NextAttemptAt
+	// <= now, or state sending whose lease expired) to owner until
+	// now+lease, marking them sending and counting an attempt. Rows are
+	// returned by priority, then id. A row is never claimed while an
+	// earlier row with the same non-empty OrderKey is pending or sending,
+	// and at most one row per OrderKey is returned. Lanes listed in
+	// skipLanes are not claimed (they are being paced). Under PostgreSQL
+	// concurrent claimers never receive the same row (FOR UPDATE SKIP
+	// LOCKED).
+	ClaimOutbox(ctx context.Context, p ClaimParams) ([]OutboxItem, error)
+
+	// OutboxStats reports the backlog: rows not yet done or dead, per kind,
+	// with the age of the oldest.
+	OutboxStats(ctx context.Context, now time.Time) ([]OutboxStat, error)
+
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+
+	// Close releases the database.
+	Close() error
+}
+
+// ClaimParams selects outbox rows to lease.
+type ClaimParams struct {
+	Now       time.Time
+	Limit     int
+	Lease     time.Duration
+	Owner     string   // worker identity, recorded in ClaimedBy
+	Kinds     []string // optional; empty means every kind
+	SkipLanes []string // optional; lanes not to claim now
+}
+
+// OutboxStat is the backlog of one kind of outbox work.
+type OutboxStat struct {
+	Kind      string
+	Pending   int           // rows pending or sending
+	Dead      int           // rows that failed permanently
+	OldestAge time.Duration // age of the oldest pending or sending row
+}
+
+// AuditFilter selects audit records.
+type AuditFilter struct {
+	Since      time.Time // zero: from the start
+	Department string    // empty: every department
+	AfterSeq   int64     // only records with Seq > AfterSeq
+	Limit      int       // 0: no limit
+}
+
+// Tx is one transaction. Look-ups return ErrNotFound when nothing matches.
+type Tx interface {
+	// InsertPost stores p unless (Platform, ExternalID) exists already. It
+	// sets p.ID either way and reports whether the post is new.
+	InsertPost(ctx context.Context, p *Post) (inserted bool, err error)
+	// PostByID and PostByExternalID read a post.
+	PostByID(ctx context.Context, id int64) (*Post, error)
+	PostByExternalID(ctx context.Context, platform Platform, externalID string) (*Post, error)
+
+	// CustomerByAuthor reads a customer; SaveCustomer inserts it (ID 0,
+	// setting ID) or updates it.
+	CustomerByAuthor(ctx context.Context, platform Platform, authorID string) (*Customer, error)
+	SaveCustomer(ctx context.Context, c *Customer) error
+
+	// TicketByConversation, TicketByID and TicketByThread read a ticket;
+	// TicketByThread finds it by its parent chat message.
+	TicketByConversation(ctx context.Context, platform Platform, conversationKey string) (*Ticket, error)
+	TicketByID(ctx context.Context, id int64) (*Ticket, error)
+	TicketByThread(ctx context.Context, channel, ts string) (*Ticket, error)
+	// CreateTicket inserts t and sets its ID; (Platform, ConversationKey)
+	// is unique. UpdateTicket writes every mutable field.
+	CreateTicket(ctx context.Context, t *Ticket) error
+	UpdateTicket(ctx context.Context, t *Ticket) error
+	// LatestTicketOfCustomer returns the customer's newest ticket other
+	// than exceptID.
+	LatestTicketOfCustomer(ctx context.Context, customerID, exceptID int64) (*Ticket, error)
+
+	// SaveMirror records which chat message shows a post; (Channel, TS) is
+	// unique and saving the same mapping twice is not an error.
+	SaveMirror(ctx context.Context, m Mirror) error
+	// MirrorsOfPost and MirrorsOfTicket list mappings in creation order.
+	MirrorsOfPost(ctx context.Context, postID int64) ([]Mirror, error)
+	MirrorsOfTicket(ctx context.Context, ticketID int64) ([]Mirror, error)
+
+	// CreateDraft inserts d and sets its ID; (Channel, TS) is unique.
+	// UpdateDraft writes every mutable field.
+	CreateDraft(ctx context.Context, d *Draft) error
+	UpdateDraft(ctx context.Context, d *Draft) error
+	DraftByID(ctx context.Context, id int64) (*Draft, error)
+	DraftByMessage(ctx context.Context, channel, ts string) (*Draft, error)
+	DraftsOfTicket(ctx context.Context, ticketID int64) ([]Draft, error)
+	// AddApproval records a decision and sets a.ID.
+	AddApproval(ctx context.Context, a *Approval) error
+	ApprovalsOfDraft(ctx context.Context, draftID int64) ([]Approval, error)
+
+	// Enqueue adds an outbox row (State pending) and sets its ID. When
+	// DedupeKey is set and a row with that key exists, nothing is added
+	// and enqueued is false.
+	Enqueue(ctx context.Context, it *OutboxItem) (enqueued bool, err error)
+	OutboxByID(ctx context.Context, id int64) (*OutboxItem, error)
+	// CompleteOutbox marks a row done. RetryOutbox puts it back to pending
+	// until next with the error recorded. KillOutbox marks it dead (a
+	// permanent failure). Each returns ErrNotFound if the row is not
+	// claimed by owner (its lease was lost), so a slow worker cannot
+	// overwrite another's result.
+	CompleteOutbox(ctx context.Context, id int64, owner string, now time.Time) error
+	RetryOutbox(ctx context.Context, id int64, owner string, next time.Time, lastErr string, now time.Time) error
+	KillOutbox(ctx context.Context, id int64, owner string, lastErr string, now time.Time) error
+
+	// Cursor reads a poller's cursor ("" and no error when unset);
+	// SetCursor saves it.
+	Cursor(ctx context.Context, key string) (string, error)
+	SetCursor(ctx context.Context, key, value string, now time.Time) error
+
+	// MarkSeen records an external event id (a chat event, a DM event)
+	// under a namespace and reports whether it is new.
+	MarkSeen(ctx context.Context, namespace, id string, now time.Time) (first bool, err error)
+
+	// AppendAudit seals rec onto the end of the chain (setting Seq,
+	// PrevHash and Hash) and stores it. Concurrent appends are serialized.
+	AppendAudit(ctx context.Context, rec *AuditRecord) error
+	// AuditRecords lists records in Seq order.
+	AuditRecords(ctx context.Context, f AuditFilter) ([]AuditRecord, error)
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/carebridge/carebridge/bridge"
+)
+
+// metrics is the Prometheus implementation of bridge.Metrics.
+type metrics struct {
+	reg       *prometheus.Registry
+	ingested  *prometheus.CounterVec
+	routed    *prometheus.CounterVec
+	apiErrors *prometheus.CounterVec
+	latency   prometheus.Histogram
+	processed *prometheus.CounterVec
+}
+
+var _ bridge.Metrics = (*metrics)(nil)
+
+func newMetrics(st bridge.Store) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		ingested: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "carebridge_posts_ingested_total", Help: "Posts stored, by the source that delivered them.",
+		}, []string{"source", "platform"}),
+		routed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "carebridge_tickets_opened_total", Help: "New tickets (conversations), by owning department.",
+		}, []string{"department"}),
+		apiErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "carebridge_api_errors_total", Help: "Failed platform calls, by platform and error code.",
+		}, []string{"platform", "code"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "carebridge_post_to_chat_seconds", Help: "Time from storing a post to its message in Slack.",
+			Buckets: []float64{.01, .025, .05, .1, .2, .5, 1, 2, 5, 10, 30, 60, 300, 900},
+		}),
+		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "carebridge_outbox_processed_total", Help: "Outbox rows attempted, by kind and result (done, retry, dead).",
+		}, []string{"kind", "result"}),
+	}
+	m.reg.MustRegister(m.ingested, m.routed, m.apiErrors, m.latency, m.processed,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
+		&outboxCollector{store: st})
+	return m
+}
+
+func (m *metrics) PostIngested(src bridge.SourceKind, p bridge.Platform, _ bool) {
+	m.ingested.WithLabelValues(string(src), string(p)).Inc()
+}
+func (m *metrics) PostRouted(dept string) { m.routed.WithLabelValues(dept).Inc() }
+func (m *metrics) APIError(platform, code string) {
+	m.apiErrors.WithLabelValues(platform, code).Inc()
+}
+func (m *metrics) MirrorLatency(d time.Duration) { m.latency.Observe(d.Seconds()) }
+func (m *metrics) OutboxDone(kind string, err error, permanent bool) {
+	result := "done"
+	switch {
+	case permanent:
+		result = "dead"
+	case err != nil:
+		result = "retry"
+	}
+	m.processed.WithLabelValues(kind, result).Inc()
+}
+
+// outboxCollector reads the backlog from the store at scrape time.
+type outboxCollector struct{ store bridge.Store }
+
+var (
+	outboxDepth = prometheus.NewDesc("carebridge_outbox_depth", "Outbox rows waiting or in flight, by kind.", []string{"kind"}, nil)
+	outboxAge   = prometheus.NewDesc("carebridge_outbox_oldest_age_seconds", "Age of the oldest waiting outbox row, by kind.", []string{"kind"}, nil)
+	outboxDead  = prometheus.NewDesc("carebridge_outbox_dead", "Outbox rows given up after a permanent failure, by kind.", []string{"kind"}, nil)
+	storeUp     = prometheus.NewDesc("carebridge_store_up", "1 if the database answered the last scrape.", nil, nil)
+)
+
+func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- outboxDepth
+	ch <- outboxAge
+	ch <- outboxDead
+	ch <- storeUp
+}
+
+func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	stats, err := c.store.OutboxStats(ctx, time.Now())
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(storeUp, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(storeUp, prometheus.GaugeValue, 1)
+	seen := map[string]bool{}
+	for _, s := range stats {
+		seen[s.Kind] = true
+		ch <- prometheus.MustNewConstMetric(outboxDepth, prometheus.GaugeValue, float64(s.Pending), s.Kind)
+		ch <- prometheus.MustNewConstMetric(outboxAge, prometheus.GaugeValue, s.OldestAge.Seconds(), s.Kind)
+		ch <- prometheus.MustNewConstMetric(outboxDead, prometheus.GaugeValue, float64(s.Dead), s.Kind)
+	}
+	if !seen[bridge.KindChatPost] {
+		ch <- prometheus.MustNewConstMetric(outboxDepth, prometheus.GaugeValue, 0, bridge.KindChatPost)
+	}
+}

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/carebridge/carebridge/adapters/slack"
+	"github.com/carebridge/carebridge/adapters/x"
+	"github.com/carebridge/carebridge/bridge"
+	"github.com/carebridge/carebridge/bridge/config"
+	"github.com/carebridge/carebridge/store"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", "-config FILE", "Runs the service: listens on X, mirrors posts into Slack, serves /healthz, /readyz and /metrics.", stderr)
+	path := fs.String("config", "carebridge.yaml", "configuration `file`")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return errUsage
+	}
+	cfg, err := config.Load(*path, config.LevelServe)
+	var errs config.Errors
+	if errors.As(err, &errs) {
+		fmt.Fprintf(stderr, "%s has problems (carebridge check -serve -config %s lists them too):\n%v\n", *path, *path, errs)
+		return exitError(1)
+	}
+	if err != nil {
+		return err
+	}
+	a, err := newApp(ctx, cfg, appOptions{Logger: logger})
+	if err != nil {
+		return err
+	}
+	return a.run(ctx)
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level: %q is not debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("-log-format: %q is not text or json", format)
+}
+
+// appOptions let tests and the demo adjust the wiring.
+type appOptions struct {
+	Logger   *slog.Logger
+	Clock    bridge.Clock
+	Listener net.Listener // default: listen on http.addr
+	// StreamOptions tune the X filtered stream (tests shorten timeouts).
+	StreamOptions x.StreamOptions
+	// PollInterval of the outbox (default 250ms).
+	PollInterval time.Duration
+}
+
+// app is one running carebridge: the store, the service and the HTTP
+// listener.
+type app struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	store   *store.Store
+	service *bridge.Service
+	metrics *metrics
+	ln      net.Listener
+	srv     *http.Server
+}
+
+// newApp wires everything from cfg. The caller runs it with run.
+func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, error) {
+	log := opt.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	st, err := store.Open(ctx, cfg.Store.URL.Reveal(), store.WithLogger(log))
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			st.Close()
+		}
+	}()
+	router, err := cfg.Router()
+	if err != nil {
+		return nil, err
+	}
+
+	apiURL := cfg.Slack.APIBaseURL
+	if !strings.HasSuffix(apiURL, "/") {
+		apiURL += "/"
+	}
+	slackOpts := []slackapi.Option{slackapi.OptionAPIURL(apiURL)}
+	if cfg.Slack.AppToken.IsSet() {
+		slackOpts = append(slackOpts, slackapi.OptionAppLevelToken(cfg.Slack.AppToken.Reveal()))
+	}
+	sapi := slackapi.New(cfg.Slack.BotToken.Reveal(), slackOpts...)
+	auth, err := sapi.AuthTestContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("slack: the bot token was refused (auth.test): %w", slack.Classify(err))
+	}
+	log.Info("slack connected", "team", auth.Team, "bot_user", auth.UserID)
+	publisher := slack.NewPublisher(sapi, cfg.Location)
+
+	xc := x.NewClient(cfg.X.APIBaseURL, x.Bearer(cfg.X.BearerToken.Reveal()), x.WithLogger(log))
+	var accounts []x.Account
+	official := map[string]bool{}
+	for _, a := range cfg.X.Accounts {
+		accounts = append(accounts, x.Account{Handle: a.Handle, UserID: a.UserID})
+		official[strings.ToLower(a.Handle)] = true
+		official[a.UserID] = true
+	}
+	norm := x.NewNormalizer(accounts, cfg.X.Enterprise)
+	var sources []bridge.Source
+	for _, s := range cfg.X.Searches {
+		sources = append(sources, x.NewSearchPoller(xc, norm, s.Name, s.Query, s.Interval.D(), cfg.X.Poll.MaxResults, log))
+	}
+	for i, a := range cfg.X.Accounts {
+		acct := accounts[i]
+		if a.Mentions == nil || *a.Mentions {
+			sources = append(sources, x.NewMentionsPoller(xc, norm, acct, cfg.X.Poll.MentionsInterval.D(), cfg.X.Poll.MaxResults, log))
+		}
+		if a.DMs == nil || *a.DMs {
+			sources = append(sources, x.NewDMPoller(xc, norm, acct, userAuth(cfg, a), cfg.X.Poll.DMInterval.D(), log))
+		}
+	}
+	if cfg.X.Stream {
+		var rk []x.RouteKeywords
+		for _, r := range cfg.Routes {
+			rk = append(rk, x.RouteKeywords{Department: r.Department, Keywords: r.Keywords, Exclude: r.Exclude, Accounts: r.Accounts})
+		}
+		maxLen := 512
+		if cfg.X.Enterprise {
+			maxLen = 4096
+		}
+		sources = append(sources, x.NewStream(xc, norm, x.RulesFromRoutes(rk, maxLen), opt.StreamOptions, log))
+	}
+
+	m := newMetrics(st)
+	svc, err := bridge.New(bridge.Options{
+		Store:        st,
+		Config:       cfg,
+		Router:       router,
+		Publisher:    publisher,
+		Fetcher:      x.NewFetcher(xc, norm),
+		Sources:      sources,
+		Clock:        opt.Clock,
+		Logger:       log,
+		Metrics:      m,
+		Official:     official,
+		PollInterval: opt.PollInterval,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ln := opt.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
+			return nil, fmt.Errorf("http.addr: %w", err)
+		}
+	}
+	a := &app{cfg: cfg, log: log, store: st, service: svc, metrics: m, ln: ln}
+	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
+	ok = true
+	return a, nil
+}
+
+// userAuth builds the user-context authorizer of an official account.
+func userAuth(cfg *config.Config, a config.Account) x.Authorizer {
+	switch {
+	case a.OAuth1 != nil:
+		o := a.OAuth1
+		return &x.OAuth1{ConsumerKey: o.ConsumerKey.Reveal(), ConsumerSecret: o.ConsumerSecret.Reveal(), Token: o.AccessToken.Reveal(), TokenSecret: o.AccessSecret.Reveal()}
+	case a.OAuth2 != nil:
+		o := a.OAuth2
+		return x.NewOAuth2(strings.TrimSuffix(cfg.X.APIBaseURL, "/")+"/2/oauth2/token", o.ClientID, o.ClientSecret.Reveal(), o.AccessToken.Reveal(), o.RefreshToken.Reveal())
+	}
+	return x.Bearer(cfg.X.BearerToken.Reveal())
+}
+
+func (a *app) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := a.store.Ping(ctx); err != nil {
+			http.Error(w, "not ready: database unreachable: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// run serves until ctx ends, then shuts down gracefully: the HTTP
+// listener stops, sources stop, in-flight sends finish (30 s at most).
+func (a *app) run(ctx context.Context) error {
+	defer a.store.Close()
+	if err := a.service.Start(ctx); err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- a.srv.Serve(a.ln) }()
+	a.log.Info("carebridge serving", "addr", a.ln.Addr().String(), "departments", len(a.cfg.Departments))
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	a.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = a.srv.Shutdown(sctx)
+	if err := a.service.Stop(sctx); err != nil {
+		a.log.Warn("stop", "err", err)
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return nil
+}

@@ -1,0 +1,339 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/carebridge/carebridge/bridge"
+)
+
+// storedTicket is k as a store returns it.
+func storedTicket(k bridge.Ticket) *bridge.Ticket {
+	for _, tm := range []*time.Time{&k.CreatedAt, &k.UpdatedAt, &k.LastCustomerAt,
+		&k.FirstResponseAt, &k.AnsweredAt, &k.ClosedAt} {
+		*tm = stored(*tm)
+	}
+	return &k
+}
+
+// storedCustomer is c as a store returns it.
+func storedCustomer(c bridge.Customer) *bridge.Customer {
+	c.FirstSeen, c.LastSeen, c.LastTicketAt = stored(c.FirstSeen), stored(c.LastSeen), stored(c.LastTicketAt)
+	return &c
+}
+
+// seedTicket stores a post, its customer and a ticket for conversation key.
+func seedTicket(t *testing.T, s bridge.Store, key string) (*bridge.Post, *bridge.Customer, *bridge.Ticket) {
+	t.Helper()
+	p := newPost(key)
+	p.ConversationKey = key
+	c := &bridge.Customer{Platform: bridge.PlatformX, AuthorID: p.AuthorID, Handle: "kim", FirstSeen: at(0), LastSeen: at(0)}
+	k := &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: key, Department: "network",
+		State: bridge.TicketOpen, Account: "SBCare", CreatedAt: at(0), UpdatedAt: at(0), LastCustomerAt: at(0)}
+	inTx(t, s, func(tx bridge.Tx) error {
+		if _, err := tx.InsertPost(ctx(t), p); err != nil {
+			return err
+		}
+		if err := tx.SaveCustomer(ctx(t), c); err != nil {
+			return err
+		}
+		k.CustomerID, k.RootPostID = c.ID, p.ID
+		return tx.CreateTicket(ctx(t), k)
+	})
+	return p, c, k
+}
+
+var ticketTests = []test{
+	{"Ticket/CreateAndRead", func(t *testing.T, s bridge.Store) {
+		_, _, k := seedTicket(t, s, "conv-1")
+		if k.ID == 0 {
+			t.Fatal("CreateTicket did not set the id")
+		}
+		inTx(t, s, func(tx bridge.Tx) error {
+			got, err := tx.TicketByID(ctx(t), k.ID)
+			if err != nil {
+				return err
+			}
+			same(t, "TicketByID", got, storedTicket(*k))
+			got, err = tx.TicketByConversation(ctx(t), bridge.PlatformX, "conv-1")
+			if err != nil {
+				return err
+			}
+			same(t, "TicketByConversation", got, storedTicket(*k))
+
+			_, err = tx.TicketByID(ctx(t), k.ID+1000)
+			notFound(t, "TicketByID of a missing ticket", err)
+			_, err = tx.TicketByConversation(ctx(t), bridge.PlatformX, "conv-2")
+			notFound(t, "TicketByConversation of a missing ticket", err)
+			// Not mirrored yet: the empty thread must not find it.
+			_, err = tx.TicketByThread(ctx(t), "", "")
+			notFound(t, "TicketByThread of an empty thread", err)
+			return nil
+		})
+	}},
+
+	{"Ticket/OnePerConversation", func(t *testing.T, s bridge.Store) {
+		_, _, k := seedTicket(t, s, "conv-1")
+		err := s.WithTx(ctx(t), func(tx bridge.Tx) error {
+			return tx.CreateTicket(ctx(t), &bridge.Ticket{Platform: bridge.PlatformX,
+				ConversationKey: "conv-1", Department: "sales", State: bridge.TicketOpen, CreatedAt: at(time.Minute)})
+		})
+		if err == nil {
+			t.Fatal("a second ticket for the same conversation was created")
+		}
+		inTx(t, s, func(tx bridge.Tx) error {
+			got, err := tx.TicketByConversation(ctx(t), bridge.PlatformX, "conv-1")
+			if err != nil {
+				return err
+			}
+			if got.ID != k.ID || got.Department != "network" {
+				t.Errorf("conversation now has ticket %d of %s, want %d of network", got.ID, got.Department, k.ID)
+			}
+			// The same key on another platform is another conversation.
+			return tx.CreateTicket(ctx(t), &bridge.Ticket{Platform: "bluesky", ConversationKey: "conv-1",
+				State: bridge.TicketOpen, CreatedAt: at(0)})
+		})
+	}},
+
+	{"Ticket/ConcurrentFindOrCreateIsOneTicket", func(t *testing.T, s bridge.Store) {
+		// Replicas ingesting posts of one new conversation at once: each
+		// looks the ticket up and creates it if missing. All succeed and
+		// the conversation has one ticket (a store may run fn again).
+		const replicas = 3
+		// On their first run the transactions wait for each other after the
+		// look-up, so that (where the store lets them run at once) all of
+		// them miss the ticket. A store that serializes transactions makes
+		// the wait time out instead.
+		var lookedUp sync.WaitGroup
+		lookedUp.Add(replicas)
+		allLookedUp := make(chan struct{})
+		go func() { lookedUp.Wait(); close(allLookedUp) }()
+
+		got := make([]int64, replicas)
+		var wg sync.WaitGroup
+		for i := range replicas {
+			wg.Go(func() {
+				firstRun := true
+				err := s.WithTx(ctx(t), func(tx bridge.Tx) error {
+					k, err := tx.TicketByConversation(ctx(t), bridge.PlatformX, "busy")
+					if firstRun {
+						firstRun = false
+						lookedUp.Done()
+						select {
+						case <-allLookedUp:
+						case <-time.After(200 * time.Millisecond):
+						}
+					}
+					if errors.Is(err, bridge.ErrNotFound) {
+						k = &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: "busy", State: bridge.TicketOpen, CreatedAt: at(0)}
+						err = tx.CreateTicket(ctx(t), k)
+					}
+					if err != nil {
+						return err
+					}
+					got[i] = k.ID
+					return nil
+				})
+				if err != nil {
+					t.Errorf("replica %d: %v", i, err)
+				}
+			})
+		}
+		wg.Wait()
+		for i, id := range got {
+			if id == 0 || id != got[0] {
+				t.Errorf("replica %d saw ticket %d, replica 0 saw %d", i, id, got[0])
+			}
+		}
+	}},
+
+	{"Ticket/UpdateWritesEveryField", func(t *testing.T, s bridge.Store) {
+		_, _, k := seedTicket(t, s, "conv-1")
+		p2 := newPost("conv-1-b")
+		insertPost(t, s, p2)
+		c2 := &bridge.Customer{Platform: bridge.PlatformX, AuthorID: "someone-else"}
+		inTx(t, s, func(tx bridge.Tx) error { return tx.SaveCustomer(ctx(t), c2) })
+
+		upd := *k
+		upd.Department = "sales"
+		upd.FYI = []string{"network", "exec"}
+		upd.Matched = []string{"wifi", "Wi-Fi 遅い"}
+		upd.Tags = []string{"outage"}
+		upd.State = bridge.TicketAnswered
+		upd.CustomerID = c2.ID
+		upd.RootPostID = p2.ID
+		upd.Account = "SBCareWiFi"
+		upd.SlackChannel, upd.SlackTS = "C0NETWORK", "1767225600.000100"
+		upd.UpdatedAt = at(time.Hour)
+		upd.LastCustomerAt = at(50 * time.Minute)
+		upd.FirstResponseAt = at(30 * time.Minute)
+		upd.AnsweredAt = at(55 * time.Minute)
+		upd.ClosedAt = at(time.Hour)
+		inTx(t, s, func(tx bridge.Tx) error { return tx.UpdateTicket(ctx(t), &upd) })
+
+		inTx(t, s, func(tx bridge.Tx) error {
+			got, err := tx.TicketByThread(ctx(t), "C0NETWORK", "1767225600.000100")
+			if err != nil {
+				return err
+			}
+			same(t, "ticket after update", got, storedTicket(upd))
+			_, err = tx.TicketByThread(ctx(t), "C0NETWORK", "1767225600.000200")
+			notFound(t, "TicketByThread of another message", err)
+
+			// And back: lists emptied, times zeroed, references cleared.
+			upd.FYI, upd.Matched, upd.Tags = nil, nil, nil
+			upd.ClosedAt, upd.AnsweredAt = time.Time{}, time.Time{}
+			upd.CustomerID = 0
+			if err := tx.UpdateTicket(ctx(t), &upd); err != nil {
+				return err
+			}
+			got, err = tx.TicketByID(ctx(t), k.ID)
+			if err != nil {
+				return err
+			}
+			same(t, "ticket after clearing fields", got, storedTicket(upd))
+
+			missing := upd
+			missing.ID = k.ID + 1000
+			notFound(t, "UpdateTicket of a missing ticket", tx.UpdateTicket(ctx(t), &missing))
+			return nil
+		})
+	}},
+
+	{"Customer/SaveAndHistory", func(t *testing.T, s bridge.Store) {
+		c := &bridge.Customer{Platform: bridge.PlatformX, AuthorID: "42", Handle: "kim", Name: "Kim 🍜",
+			FirstSeen: at(0), LastSeen: at(0)}
+		inTx(t, s, func(tx bridge.Tx) error { return tx.SaveCustomer(ctx(t), c) })
+		if c.ID == 0 {
+			t.Fatal("SaveCustomer did not set the id")
+		}
+
+		// Three tickets over three days, newest last.
+		var tickets []*bridge.Ticket
+		inTx(t, s, func(tx bridge.Tx) error {
+			for i := range 3 {
+				k := &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: fmt.Sprintf("c%d", i),
+					Department: []string{"network", "sales", "billing"}[i], State: bridge.TicketOpen,
+					CustomerID: c.ID, CreatedAt: at(time.Duration(i) * 24 * time.Hour)}
+				if err := tx.CreateTicket(ctx(t), k); err != nil {
+					return err
+				}
+				tickets = append(tickets, k)
+			}
+			c.TicketCount, c.LastDepartment, c.LastTicketAt = 3, "billing", tickets[2].CreatedAt
+			c.LastSeen, c.Handle = at(48*time.Hour), "kim_new"
+			return tx.SaveCustomer(ctx(t), c)
+		})
+
+		inTx(t, s, func(tx bridge.Tx) error {
+			got, err := tx.CustomerByAuthor(ctx(t), bridge.PlatformX, "42")
+			if err != nil {
+				return err
+			}
+			same(t, "customer", got, storedCustomer(*c))
+
+			latest, err := tx.LatestTicketOfCustomer(ctx(t), c.ID, tickets[2].ID)
+			if err != nil {
+				return err
+			}
+			if latest.ID != tickets[1].ID {
+				t.Errorf("latest ticket other than the newest = %d, want %d", latest.ID, tickets[1].ID)
+			}
+			latest, err = tx.LatestTicketOfCustomer(ctx(t), c.ID, 0)
+			if err != nil {
+				return err
+			}
+			if latest.ID != tickets[2].ID {
+				t.Errorf("latest ticket = %d, want %d", latest.ID, tickets[2].ID)
+			}
+
+			_, err = tx.CustomerByAuthor(ctx(t), bridge.PlatformX, "43")
+			notFound(t, "CustomerByAuthor of a stranger", err)
+			return nil
+		})
+
+		// A first-time customer has no earlier ticket.
+		_, c2, k2 := seedTicket(t, s, "first-timer")
+		inTx(t, s, func(tx bridge.Tx) error {
+			_, err := tx.LatestTicketOfCustomer(ctx(t), c2.ID, k2.ID)
+			notFound(t, "LatestTicketOfCustomer with no earlier ticket", err)
+			return nil
+		})
+
+		// (Platform, AuthorID) is one customer.
+		err := s.WithTx(ctx(t), func(tx bridge.Tx) error {
+			return tx.SaveCustomer(ctx(t), &bridge.Customer{Platform: bridge.PlatformX, AuthorID: "42"})
+		})
+		if err == nil {
+			t.Error("a second customer with the same author id was saved")
+		}
+		err = s.WithTx(ctx(t), func(tx bridge.Tx) error {
+			return tx.SaveCustomer(ctx(t), &bridge.Customer{ID: c.ID + 1000, Platform: bridge.PlatformX, AuthorID: "99"})
+		})
+		notFound(t, "SaveCustomer of a missing id", err)
+	}},
+
+	{"Time/UTCMicrosecondsAndOrdering", func(t *testing.T, s bridge.Store) {
+		// Nanoseconds and a zone go in; UTC microseconds come out.
+		p := newPost("time")
+		p.CreatedAt = time.Date(2026, 12, 31, 23, 59, 59, 999999999, time.FixedZone("PST", -8*60*60))
+		p.ReceivedAt = time.Time{}
+		insertPost(t, s, p)
+		inTx(t, s, func(tx bridge.Tx) error {
+			got, err := tx.PostByID(ctx(t), p.ID)
+			if err != nil {
+				return err
+			}
+			want := time.Date(2027, 1, 1, 7, 59, 59, 999999000, time.UTC)
+			if !got.CreatedAt.Equal(want) || got.CreatedAt.Location() != time.UTC {
+				t.Errorf("CreatedAt = %v (%v), want %v in UTC", got.CreatedAt, got.CreatedAt.Location(), want)
+			}
+			if !got.ReceivedAt.IsZero() {
+				t.Errorf("zero ReceivedAt came back as %v", got.ReceivedAt)
+			}
+			return nil
+		})
+
+		// Ordering in SQL follows the instant, to the microsecond, whatever
+		// zone the times were written in.
+		c := &bridge.Customer{Platform: bridge.PlatformX, AuthorID: "order"}
+		var a, b, d *bridge.Ticket
+		inTx(t, s, func(tx bridge.Tx) error {
+			if err := tx.SaveCustomer(ctx(t), c); err != nil {
+				return err
+			}
+			jst := time.FixedZone("JST", 9*60*60)
+			pst := time.FixedZone("PST", -8*60*60)
+			// a: 10:00:00.000002 UTC, written in JST.
+			a = &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: "a", State: bridge.TicketOpen, CustomerID: c.ID,
+				CreatedAt: time.Date(2026, 3, 1, 19, 0, 0, 2000, jst)}
+			// b: 10:00:00.000001 UTC, written in UTC: older than a by 1µs.
+			b = &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: "b", State: bridge.TicketOpen, CustomerID: c.ID,
+				CreatedAt: time.Date(2026, 3, 1, 10, 0, 0, 1000, time.UTC)}
+			// d: 09:30 UTC, written in PST (01:30 local): oldest.
+			d = &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: "d", State: bridge.TicketOpen, CustomerID: c.ID,
+				CreatedAt: time.Date(2026, 3, 1, 1, 30, 0, 0, pst)}
+			return errors.Join(tx.CreateTicket(ctx(t), a), tx.CreateTicket(ctx(t), b), tx.CreateTicket(ctx(t), d))
+		})
+		inTx(t, s, func(tx bridge.Tx) error {
+			latest, err := tx.LatestTicketOfCustomer(ctx(t), c.ID, 0)
+			if err != nil {
+				return err
+			}
+			if latest.ID != a.ID {
+				t.Errorf("latest ticket = %q, want %q (1µs newer)", latest.ConversationKey, a.ConversationKey)
+			}
+			latest, err = tx.LatestTicketOfCustomer(ctx(t), c.ID, a.ID)
+			if err != nil {
+				return err
+			}
+			if latest.ID != b.ID {
+				t.Errorf("latest ticket but a = %q, want %q", latest.ConversationKey, b.ConversationKey)
+			}
+			return nil
+		})
+	}},
+}
