@@ -35,7 +35,7 @@ type Options struct {
 	// (default 250ms); new work wakes it at once.
 	PollInterval time.Duration
 	// Lease is how long a claimed outbox row stays with its worker
-	// (default 60s).
+	// (default outbox.lease).
 	Lease time.Duration
 }
 
@@ -84,6 +84,9 @@ func New(opt Options) (*Service, error) {
 	}
 	if opt.PollInterval <= 0 {
 		opt.PollInterval = 250 * time.Millisecond
+	}
+	if opt.Lease <= 0 {
+		opt.Lease = opt.Config.Outbox.Lease.D()
 	}
 	if opt.Lease <= 0 {
 		opt.Lease = 60 * time.Second

@@ -228,6 +228,9 @@ type Outbox struct {
 	Workers     int      `yaml:"workers"`
 	MaxAttempts int      `yaml:"max_attempts"`
 	MaxBackoff  Duration `yaml:"max_backoff"`
+	// Lease is how long a worker holds a row it claimed; a row whose
+	// worker died is taken over (and reconciled) after it.
+	Lease Duration `yaml:"lease"`
 }
 
 // Secret is a configuration value that must never be printed. Its String,

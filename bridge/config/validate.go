@@ -125,6 +125,7 @@ func (c *Config) applyDefaults() {
 		c.Outbox.MaxAttempts = 50
 	}
 	setDur(&c.Outbox.MaxBackoff, 5*time.Minute)
+	setDur(&c.Outbox.Lease, time.Minute)
 }
 
 var (
@@ -336,6 +337,9 @@ func (v *validator) times() {
 	}
 	if c.Outbox.Workers < 1 {
 		v.bad("outbox.workers", "must be at least 1")
+	}
+	if c.Outbox.Lease.D() < time.Second {
+		v.bad("outbox.lease", "%s is too short: at least 1s (a send must finish within it)", c.Outbox.Lease)
 	}
 }
 

@@ -45,6 +45,9 @@ const (
 	refMask     = edgeOutFlag - 1
 )
 
+// noClass is a class value that never matches.
+const noClass = ^uint32(0)
+
 // maxDenseCells bounds the dense table (4 bytes per cell).
 var maxDenseCells uint32 = 1 << 21
 
@@ -65,10 +68,7 @@ type matcher struct {
 	nDense   uint32                   // states [0, nDense) are dense
 	cells    uint32                   // nDense * width
 	dense    []uint32                 // transitions of dense states, encoded ref | flags
-	edgeOff  []uint32                 // sparse state i's edges are edgeC[edgeOff[i]:edgeOff[i+1]]
-	edgeC    []uint8                  // sparse edge classes (base classes)
-	edgeTo   []uint32                 // sparse edge targets, encoded ref | outFlag
-	fail     []uint32                 // sparse state i's failure link, encoded ref
+	sparse   []uint32                 // sparse state records, see compile
 	outOff   []uint32                 // state s outputs patterns outs[outOff[s]:outOff[s+1]]
 	outs     []int32                  // pattern ids
 	states   int                      // number of states
@@ -264,17 +264,62 @@ func compile(patterns [][]byte) *matcher {
 		row[skip] = enc(int32(u)) &^ outFlag
 	}
 	m.dense = rows
-	nSparse := uint32(n) - nDense
-	m.edgeOff = make([]uint32, nSparse+1)
-	m.fail = make([]uint32, nSparse)
-	for i := uint32(0); i < nSparse; i++ {
-		s := int32(nDense + i)
-		for _, e := range edges[s] {
-			m.edgeC = append(m.edgeC, e.c)
-			m.edgeTo = append(m.edgeTo, enc(e.to))
+
+	// Sparse states are packed into one array in depth-first order, so the
+	// states along one keyword are adjacent in memory. A record is
+	//
+	//	[failure ref, n | state<<9, class₁, target₁, …, classₙ, targetₙ]
+	//
+	// with base classes and targets encoded like dense transitions. A leaf
+	// (n = 0) still has one edge slot, with class noClass, so the scanner can
+	// check the first edge without looking at n.
+	off := make([]uint32, n) // sparse state → offset of its record
+	stack := []int32{0}
+	size := uint32(0)
+	var dfs []int32
+	for len(stack) > 0 {
+		u := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if uint32(u) >= nDense {
+			off[u] = size
+			size += 2 + 2*uint32(max(1, len(edges[u])))
+			dfs = append(dfs, u)
 		}
-		m.edgeOff[i+1] = uint32(len(m.edgeC))
-		m.fail[i] = enc(fail[s]) &^ outFlag
+		for j := len(edges[u]) - 1; j >= 0; j-- {
+			stack = append(stack, edges[u][j].to)
+		}
+	}
+	if uint64(m.cells)+uint64(size) > refMask || n >= 1<<23 {
+		panic("route: automaton too large")
+	}
+	sparseRef := func(s int32) uint32 { return m.cells + off[s] }
+	encAny := func(s int32) uint32 {
+		if uint32(s) < nDense {
+			return enc(s)
+		}
+		ref := sparseRef(s)
+		if hasOut(s) {
+			ref |= outFlag
+		}
+		return ref
+	}
+	// Dense rows were encoded assuming sparse refs cells+(s-nDense); fix
+	// them up to the record offsets.
+	for i, v := range rows {
+		if r := v & refMask; r >= m.cells {
+			rows[i] = v&^refMask | sparseRef(int32(r-m.cells+nDense))
+		}
+	}
+	m.sparse = make([]uint32, size)
+	for _, u := range dfs {
+		rec := m.sparse[off[u] : off[u]+2+2*uint32(max(1, len(edges[u])))]
+		rec[0] = encAny(fail[u]) &^ outFlag
+		rec[2] = noClass // leaves keep one never-matching edge for the inline check
+		rec[1] = uint32(len(edges[u])) | uint32(u)<<9
+		for j, e := range edges[u] {
+			rec[2+2*j] = uint32(e.c)
+			rec[3+2*j] = encAny(e.to)
+		}
 	}
 	return m
 }
@@ -302,13 +347,14 @@ func (m *matcher) nextBase(ref, c uint32) uint32 {
 		if ref < m.cells {
 			return m.dense[ref+c]
 		}
-		i := ref - m.cells
-		for j := m.edgeOff[i]; j < m.edgeOff[i+1]; j++ {
-			if uint32(m.edgeC[j]) == c {
-				return m.edgeTo[j]
+		rec := m.sparse[ref-m.cells:]
+		n := rec[1] & 511
+		for j := uint32(0); j < n; j++ {
+			if rec[2+2*j] == c {
+				return rec[3+2*j]
 			}
 		}
-		ref = m.fail[i]
+		ref = rec[0]
 	}
 }
 
@@ -317,7 +363,7 @@ func (m *matcher) stateOf(ref uint32) uint32 {
 	if ref < m.cells {
 		return ref / m.width
 	}
-	return m.nDense + ref - m.cells
+	return m.sparse[ref-m.cells+1] >> 9
 }
 
 // flagged handles a transition value with flags: from is the state before
@@ -349,7 +395,7 @@ func (sc *scratch) emit(m *matcher, ref uint32) {
 // forget the hits and scan the normalized text instead. Without check, s
 // must be normalized text and scan always returns true.
 func (m *matcher) scan(s string, sc *scratch, check bool) bool {
-	dense, cells := m.dense, m.cells
+	dense, cells, sparse := m.dense, m.cells, m.sparse
 	ref := uint32(0)
 	kind := uint32(kindSpace) // the start of the text is an edge, leading space is skipped
 	for i := 0; i < len(s); {
@@ -362,6 +408,8 @@ func (m *matcher) scan(s string, sc *scratch, check bool) bool {
 			var v uint32
 			if ref < cells {
 				v = dense[ref+c]
+			} else if rec := sparse[ref-cells:]; rec[2] == c {
+				v = rec[3] // the first edge of a sparse state, inline
 			} else {
 				v = m.nextSlow(ref, c)
 			}
@@ -397,6 +445,8 @@ func (m *matcher) scan(s string, sc *scratch, check bool) bool {
 			var v uint32
 			if ref < cells {
 				v = dense[ref+c]
+			} else if rec := sparse[ref-cells:]; rec[2] == c {
+				v = rec[3] // the first edge of a sparse state, inline
 			} else {
 				v = m.nextSlow(ref, c)
 			}

@@ -5,7 +5,7 @@ import ("testing";"fmt")
 func BenchmarkZScan(b *testing.B) {
 	c := loadCorpus(b)
 	for _, n := range []int{1000, 10000} {
-		for _, cap := range []uint32{1 << 21, 1<<24} {
+		for _, cap := range []uint32{1<<17, 1 << 18, 1<<19, 1<<20, 1<<21, 1<<22} {
 			maxDenseCells = cap
 			r, _ := New(ruleSet(keywordSet(c, n)), "t")
 			maxDenseCells = 1<<21

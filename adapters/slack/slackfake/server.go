@@ -52,6 +52,7 @@ type config struct {
 	pingInterval        time.Duration
 	verificationToken   string
 	createdAtUnixSecond int64
+	historyUnlimited    bool
 }
 
 // Option configures a Server.
@@ -112,6 +113,12 @@ func WithRetryDelays(delays ...time.Duration) Option {
 // WithPingInterval sets how often the Socket Mode server sends WebSocket
 // pings (default 10 s; slack-go reconnects after 30 s without one).
 func WithPingInterval(d time.Duration) Option { return func(c *config) { c.pingInterval = d } }
+
+// WithUnlimitedHistory lifts the limits Slack puts on conversations.history
+// and conversations.replies for apps not listed in the Marketplace (one
+// call a minute per method, 15 messages a call), which the fake enforces
+// by default.
+func WithUnlimitedHistory() Option { return func(c *config) { c.historyUnlimited = true } }
 
 // Identity is what the fake workspace calls itself: the credentials a client
 // needs and the IDs that appear in payloads.
@@ -182,18 +189,19 @@ type Server struct {
 	eventSeq  int64
 
 	// event delivery
-	events      []*eventRec
-	eventByID   map[string]*eventRec
-	outstanding int
-	httpURL     string
-	httpQueue   []*job
-	httpSignal  chan struct{}
-	smQueue     []*job
-	smSignal    chan struct{}
-	conns       map[*smConn]struct{}
-	tickets     map[string]bool
-	envelopes   map[string]*job
-	timers      map[*time.Timer]struct{}
+	events       []*eventRec
+	eventByID    map[string]*eventRec
+	outstanding  int
+	httpURL      string
+	httpQueue    []*job
+	httpSignal   chan struct{}
+	smQueue      []*job
+	smSignal     chan struct{}
+	conns        map[*smConn]struct{}
+	tickets      map[string]bool
+	envelopes    map[string]*job
+	timers       map[*time.Timer]struct{}
+	historyCalls map[string][]time.Time // conversations.history/replies calls, for the unlisted-app limit
 }
 
 type channel struct {

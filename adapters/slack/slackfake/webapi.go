@@ -200,6 +200,9 @@ var methodTable = map[string]methodSpec{
 	"usergroups.users.list": {handle: (*Server).usergroupsUsersList},
 	"conversations.members": {handle: (*Server).conversationsMembers},
 	"conversations.info":    {handle: (*Server).conversationsInfo},
+	"conversations.list":    {handle: (*Server).conversationsList},
+	"conversations.history": {handle: (*Server).conversationsHistory},
+	"conversations.replies": {handle: (*Server).conversationsReplies},
 	"users.info":            {handle: (*Server).usersInfo},
 	"apps.connections.open": {appToken: true, handle: (*Server).appsConnectionsOpen},
 }

@@ -1,0 +1,199 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/carebridge/carebridge/adapters/slack/slackfake"
+	"github.com/carebridge/carebridge/bridge"
+)
+
+func newFake(t *testing.T, opts ...slackfake.Option) (*slackfake.Server, *Publisher) {
+	t.Helper()
+	f := slackfake.New(opts...)
+	t.Cleanup(f.Close)
+	f.AddChannel("C0NETWORK", "care-network")
+	f.AddChannel("C0TRIAGE", "care-triage")
+	api := slack.New(f.Identity().BotToken, slack.OptionAPIURL(f.APIURL()))
+	return f, NewPublisher(api, time.UTC)
+}
+
+// blockText joins the text of every section block of a message.
+func blockText(t *testing.T, raw json.RawMessage) string {
+	t.Helper()
+	var blocks []struct {
+		Type string `json:"type"`
+		Text struct {
+			Text string `json:"text"`
+		} `json:"text"`
+		Elements []struct {
+			Text string `json:"text"`
+		} `json:"elements"`
+	}
+	if err := json.Unmarshal(raw, &blocks); err != nil {
+		t.Fatalf("blocks: %v\n%s", err, raw)
+	}
+	var parts []string
+	for _, b := range blocks {
+		if b.Type == "section" {
+			parts = append(parts, b.Text.Text)
+		}
+		for _, e := range b.Elements {
+			parts = append(parts, e.Text)
+		}
+	}
+	return strings.Join(parts, "\n")
+}
+
+func hostilePost() *bridge.Post {
+	return &bridge.Post{
+		Platform: bridge.PlatformX, ExternalID: "1858000000000000001", AuthorHandle: "kim", AuthorName: "Kim <!here>",
+		Text:        "<!channel> call <@U123> now & check <https://evil.example|https://bank.example> *bold* 電波",
+		URL:         "https://x.com/kim/status/1858000000000000001",
+		CreatedAt:   time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC),
+		Eligibility: bridge.EligibleDMOnly, Source: bridge.SourceSearch,
+	}
+}
+
+func TestPublishEscapesAndThreads(t *testing.T) {
+	f, p := newFake(t)
+	ctx := context.Background()
+	post := hostilePost()
+	ticket := &bridge.Ticket{ID: 7, Department: "network", Matched: []string{"電波"}, Account: "SBCare"}
+	ref, err := p.Publish(ctx, bridge.ChatMessage{Kind: bridge.MessageParent, OutboxID: 41, Channel: "#care-network", Ticket: ticket, Post: post, History: "first contact"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.Channel != "C0NETWORK" || ref.TS == "" {
+		t.Fatalf("ref = %+v", ref)
+	}
+	msgs := f.Messages("C0NETWORK")
+	if len(msgs) != 1 {
+		t.Fatalf("messages = %d", len(msgs))
+	}
+	m := msgs[0]
+	body := blockText(t, m.Blocks)
+	for _, bad := range []string{"<!channel>", "<@U123>", "<https://evil.example|", "<!here>"} {
+		if strings.Contains(body, bad) || strings.Contains(m.Text, bad) {
+			t.Errorf("message contains live markup %q:\n%s\nfallback: %s", bad, body, m.Text)
+		}
+	}
+	if !strings.Contains(Unescape(body), post.Text) {
+		t.Errorf("post text does not round-trip:\n%s", body)
+	}
+	for _, want := range []string{"Matched: `電波`", "DM only", "Customer: first contact", "<https://x.com/kim|@kim>", "2026-11-20 09:30"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("message lacks %q:\n%s", want, body)
+		}
+	}
+	if !strings.Contains(string(m.Metadata), `"outbox_id":"41"`) {
+		t.Errorf("metadata = %s", m.Metadata)
+	}
+	// A follow-up goes into the thread.
+	reply := *post
+	reply.ExternalID, reply.Text = "1858000000000000002", "still broken"
+	r2, err := p.Publish(ctx, bridge.ChatMessage{Kind: bridge.MessageReply, OutboxID: 42, Channel: ref.Channel, ThreadTS: ref.TS, Ticket: ticket, Post: &reply})
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := f.Thread("C0NETWORK", ref.TS)
+	if len(th) != 2 || th[1].TS != r2.TS || th[1].ThreadTS != ref.TS {
+		t.Errorf("thread = %+v", th)
+	}
+	// Long posts are split into blocks Slack accepts and still round-trip.
+	long := *post
+	long.ExternalID, long.Text = "1858000000000000003", strings.Repeat("<&> 전파 ", 1500)
+	if _, err := p.Publish(ctx, bridge.ChatMessage{Kind: bridge.MessageParent, OutboxID: 43, Channel: "#care-triage", Ticket: ticket, Post: &long}); err != nil {
+		t.Fatalf("10,000-character post: %v", err)
+	}
+	tm := f.Messages("C0TRIAGE")[0]
+	if got := Unescape(blockText(t, tm.Blocks)); !strings.Contains(strings.ReplaceAll(got, "\n", ""), strings.ReplaceAll(long.Text, "\n", "")) {
+		t.Errorf("long text does not round-trip (%d chars back)", len(got))
+	}
+}
+
+func TestFindReconcilesByMetadata(t *testing.T) {
+	f, p := newFake(t, slackfake.WithUnlimitedHistory())
+	ctx := context.Background()
+	post := hostilePost()
+	ticket := &bridge.Ticket{ID: 7}
+	ref, err := p.Publish(ctx, bridge.ChatMessage{Kind: bridge.MessageParent, OutboxID: 99, Channel: "#care-network", Ticket: ticket, Post: post})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A fresh publisher (a restarted process) finds it by channel name.
+	api := slack.New(f.Identity().BotToken, slack.OptionAPIURL(f.APIURL()))
+	fresh := NewPublisher(api, time.UTC)
+	got, ok, err := fresh.Find(ctx, "#care-network", "", 99)
+	if err != nil || !ok || got != ref {
+		t.Fatalf("Find = %+v %v %v, want %+v", got, ok, err, ref)
+	}
+	if _, ok, err := fresh.Find(ctx, "#care-network", "", 100); ok || err != nil {
+		t.Errorf("Find of a row never posted = %v %v", ok, err)
+	}
+	r2, err := p.Publish(ctx, bridge.ChatMessage{Kind: bridge.MessageReply, OutboxID: 101, Channel: ref.Channel, ThreadTS: ref.TS, Ticket: ticket, Post: post})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := fresh.Find(ctx, ref.Channel, ref.TS, 101); err != nil || !ok || got.TS != r2.TS {
+		t.Errorf("Find in thread = %+v %v %v", got, ok, err)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	f, p := newFake(t)
+	ctx := context.Background()
+	msg := bridge.ChatMessage{Kind: bridge.MessageParent, Channel: "#nowhere", Ticket: &bridge.Ticket{}, Post: hostilePost()}
+	_, err := p.Publish(ctx, msg)
+	var se *bridge.SendError
+	if !errors.As(err, &se) || !se.Permanent || se.Code != "channel_not_found" {
+		t.Errorf("unknown channel: %v", err)
+	}
+	f.AddChannel("C0PRIVATE", "care-private")
+	f.SetBotMember("C0PRIVATE", false)
+	msg.Channel = "C0PRIVATE"
+	if _, err := p.Publish(ctx, msg); !bridge.IsPermanent(err) || !strings.Contains(err.Error(), "not_in_channel") {
+		t.Errorf("not in channel: %v", err)
+	}
+	msg.Channel = "#care-network"
+	f.RateLimitStorm("chat.postMessage", 1, 3*time.Second)
+	_, err = p.Publish(ctx, msg)
+	if !errors.As(err, &se) || se.Permanent || se.RetryAfter != 3*time.Second {
+		t.Errorf("429: %v", err)
+	}
+	f.SetOutage(true)
+	_, err = p.Publish(ctx, msg)
+	if !errors.As(err, &se) || se.Permanent {
+		t.Errorf("outage must be retryable: %v", err)
+	}
+	f.SetOutage(false)
+	f.FailNext("chat.postMessage", 200, "invalid_auth", 1)
+	if _, err := p.Publish(ctx, msg); !bridge.IsPermanent(err) {
+		t.Errorf("invalid_auth must be permanent: %v", err)
+	}
+}
+
+func TestEscapeAndChunks(t *testing.T) {
+	if got := Escape("a & <b> &amp;"); got != "a &amp; &lt;b&gt; &amp;amp;" {
+		t.Errorf("Escape = %q", got)
+	}
+	s := Escape(strings.Repeat("ab&<é電", 1000))
+	parts := chunks(s, 2900)
+	if strings.Join(parts, "") != s {
+		t.Fatal("chunks lose text")
+	}
+	for _, c := range parts {
+		if len(c) > 2900 {
+			t.Errorf("chunk of %d bytes", len(c))
+		}
+		if strings.HasSuffix(c, "&") || strings.HasSuffix(c, "&l") || strings.HasSuffix(c, "&am") {
+			t.Errorf("chunk cuts an entity: ...%q", c[len(c)-5:])
+		}
+	}
+}

@@ -1,0 +1,142 @@
+package slackfake
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Limits Slack applies to conversations.history and conversations.replies
+// for apps not listed in the Marketplace (new installs since 2025-05,
+// existing ones since 2026-03-03): one call a minute, 15 messages a call.
+const (
+	unlistedHistoryPerMinute = 1
+	unlistedHistoryMaxItems  = 15
+)
+
+// conversationsList lists public and private channels (no paging beyond
+// the first page: the fake has few channels).
+func (s *Server) conversationsList(p params) result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	var ids []string
+	for id := range s.channels {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		ch := s.channels[id]
+		out = append(out, map[string]any{
+			"id": ch.id, "name": ch.name, "name_normalized": ch.name, "is_channel": true,
+			"is_member": ch.botMember, "is_archived": false, "created": ch.created,
+		})
+	}
+	return okResult(map[string]any{"channels": out, "response_metadata": map[string]any{"next_cursor": ""}})
+}
+
+// historyLimitLocked enforces the unlisted-app limit for method.
+func (s *Server) historyLimitLocked(method string) (result, bool) {
+	if s.cfg.historyUnlimited {
+		return result{}, true
+	}
+	now := s.cfg.clock.Now()
+	if s.historyCalls == nil {
+		s.historyCalls = map[string][]time.Time{}
+	}
+	var recent []time.Time
+	for _, t := range s.historyCalls[method] {
+		if now.Sub(t) < time.Minute {
+			recent = append(recent, t)
+		}
+	}
+	if len(recent) >= unlistedHistoryPerMinute {
+		res := errResult("ratelimited")
+		res.status = http.StatusTooManyRequests
+		res.retryAfter = retryAfterSeconds(time.Minute - now.Sub(recent[0]))
+		s.historyCalls[method] = recent
+		return res, false
+	}
+	s.historyCalls[method] = append(recent, now)
+	return result{}, true
+}
+
+func (s *Server) historyLimit(p params) int {
+	limit := 100
+	if l, err := strconv.Atoi(p["limit"]); err == nil && l > 0 {
+		limit = min(l, 1000)
+	}
+	if !s.cfg.historyUnlimited {
+		limit = min(limit, unlistedHistoryMaxItems)
+	}
+	return limit
+}
+
+// conversationsHistory returns the channel's top-level messages, newest
+// first. Metadata is included only with include_all_metadata, as on Slack.
+func (s *Server) conversationsHistory(p params) result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.channelLocked(p["channel"], false)
+	if ch == nil {
+		return errResult("channel_not_found")
+	}
+	if res, ok := s.historyLimitLocked("conversations.history"); !ok {
+		return res
+	}
+	limit := s.historyLimit(p)
+	withMeta := p["include_all_metadata"] == "true" || p["include_all_metadata"] == "1"
+	var out []map[string]any
+	msgs := s.msgs[ch.id]
+	for i := len(msgs) - 1; i >= 0 && len(out) < limit; i-- {
+		m := msgs[i]
+		if m.deleted || (m.threadTS != "" && m.threadTS != m.ts) {
+			continue
+		}
+		out = append(out, s.historyObjectLocked(m, withMeta))
+	}
+	return okResult(map[string]any{"messages": out, "has_more": false, "response_metadata": map[string]any{"next_cursor": ""}})
+}
+
+// conversationsReplies returns a thread, oldest first: the parent, then the
+// replies (the newest `limit` of them when there are more).
+func (s *Server) conversationsReplies(p params) result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.channelLocked(p["channel"], false)
+	if ch == nil {
+		return errResult("channel_not_found")
+	}
+	parent := s.byTS[ch.id+"/"+p["ts"]]
+	if parent == nil {
+		return errResult("thread_not_found")
+	}
+	if res, ok := s.historyLimitLocked("conversations.replies"); !ok {
+		return res
+	}
+	limit := s.historyLimit(p)
+	withMeta := p["include_all_metadata"] == "true" || p["include_all_metadata"] == "1"
+	var thread []*message
+	for _, m := range s.msgs[ch.id] {
+		if !m.deleted && (m.ts == parent.ts || m.threadTS == parent.ts) {
+			thread = append(thread, m)
+		}
+	}
+	if len(thread) > limit {
+		thread = append(thread[:1:1], thread[len(thread)-limit+1:]...)
+	}
+	out := make([]map[string]any, 0, len(thread))
+	for _, m := range thread {
+		out = append(out, s.historyObjectLocked(m, withMeta))
+	}
+	return okResult(map[string]any{"messages": out, "has_more": false, "response_metadata": map[string]any{"next_cursor": ""}})
+}
+
+func (s *Server) historyObjectLocked(m *message, withMeta bool) map[string]any {
+	o := s.messageObjectLocked(m)
+	if !withMeta {
+		delete(o, "metadata")
+	}
+	return o
+}

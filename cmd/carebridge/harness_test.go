@@ -1,0 +1,387 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/carebridge/carebridge/adapters/file"
+	slackad "github.com/carebridge/carebridge/adapters/slack"
+	"github.com/carebridge/carebridge/adapters/slack/slackfake"
+	"github.com/carebridge/carebridge/adapters/x/xfake"
+	"github.com/carebridge/carebridge/bridge"
+	"github.com/carebridge/carebridge/bridge/config"
+)
+
+// storeKinds returns the store URLs an end-to-end test runs against: a
+// fresh SQLite file, and a fresh PostgreSQL schema when
+// CAREBRIDGE_TEST_POSTGRES_URL is set.
+func storeKinds(t *testing.T) map[string]func(t *testing.T) string {
+	kinds := map[string]func(t *testing.T) string{
+		"sqlite": func(t *testing.T) string { return filepath.Join(t.TempDir(), "carebridge.db") },
+		"postgres": func(t *testing.T) string {
+			base := os.Getenv("CAREBRIDGE_TEST_POSTGRES_URL")
+			if base == "" {
+				t.Skip("set CAREBRIDGE_TEST_POSTGRES_URL=postgres://... to run the end-to-end tests on PostgreSQL")
+			}
+			return freshSchema(t, base)
+		},
+	}
+	return kinds
+}
+
+// freshSchema creates a uniquely named schema, drops it when the test ends
+// and returns a URL whose connections use it.
+func freshSchema(t *testing.T, base string) string {
+	t.Helper()
+	admin, err := sqlx.Open("postgres", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "cbe2e_" + hex.EncodeToString(b[:])
+	if _, err := admin.ExecContext(context.Background(), `CREATE SCHEMA `+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// department of the end-to-end configuration: id, channel id, name.
+var e2eDepartments = []struct{ id, channel, name string }{
+	{"network", "C0NETWORK", "care-network"},
+	{"billing", "C0BILLING", "care-billing"},
+	{"devices", "C0DEVICES", "care-devices"},
+	{"travel", "C0TRAVEL", "care-travel"},
+	{"food", "C0FOOD", "care-food"},
+	{"voices", "C0VOICES", "care-voices"},
+	{"triage", "C0TRIAGE", "care-triage"},
+}
+
+// e2eRoutes covers the TWCS brands' topics; the test computes what it
+// expects with the same router, so any sensible rules do.
+const e2eRoutes = `
+routes:
+  - department: network
+    keywords: [signal, service, outage, internet, wifi, connection, 電波, 圏外, 신호]
+    continue: true
+  - department: voices
+    keywords: [outage, down]
+  - department: billing
+    keywords: [bill, charged, refund, payment, card, 料金, 요금]
+  - department: devices
+    keywords: [iphone, ios, ipad, mac, update, battery, app, xbox, playstation]
+    accounts: [AppleSupport]
+  - department: travel
+    keywords: [flight, delayed, train, bag, airport, ride, driver]
+  - department: food
+    keywords: [order, delivery, food, burrito, store]
+  - department: voices
+    keywords: [thanks, thank you, love, awesome]
+triage: triage
+`
+
+// harness is one carebridge against the fakes.
+type harness struct {
+	t      *testing.T
+	x      *xfake.Server
+	slack  *slackfake.Server
+	cfg    *config.Config
+	cfgSrc string
+	dir    string
+	store  string
+
+	mu      sync.Mutex
+	users   map[string]string // TWCS author → fake user id
+	ids     map[string]string // TWCS tweet id → fake tweet id
+	parents map[string]string // fake tweet id → fake id of the tweet it replies to
+	brands  []string
+	running []func()
+}
+
+type harnessOptions struct {
+	brands   []string // official accounts (TWCS brand handles)
+	searches []string // extra search queries
+	stream   bool
+	extra    string // appended YAML
+	slack    []slackfake.Option
+}
+
+func newHarness(t *testing.T, storeURL string, o harnessOptions) *harness {
+	t.Helper()
+	h := &harness{t: t, dir: t.TempDir(), store: storeURL, users: map[string]string{}, ids: map[string]string{}, parents: map[string]string{}}
+	h.x = xfake.New(xfake.WithKeepAlive(100 * time.Millisecond))
+	t.Cleanup(h.x.Close)
+	for _, ep := range []xfake.Endpoint{xfake.EndpointSearchRecent, xfake.EndpointMentions, xfake.EndpointTweetLookup, xfake.EndpointDMEvents, xfake.EndpointStreamRulesGet, xfake.EndpointStreamRulesPost} {
+		h.x.SetRateLimit(ep, 1_000_000, 15*time.Minute)
+	}
+	h.slack = slackfake.New(append([]slackfake.Option{slackfake.WithChannelRateLimit(200, 20)}, o.slack...)...)
+	t.Cleanup(h.slack.Close)
+	for _, d := range e2eDepartments {
+		h.slack.AddChannel(d.channel, d.name, "U0STAFF01", "U0MANAGER")
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "timezone: Asia/Tokyo\nstore:\n  url: %q\nhttp:\n  addr: 127.0.0.1:0\n", storeURL)
+	id := h.slack.Identity()
+	fmt.Fprintf(&b, "slack:\n  mode: socket\n  bot_token: %s\n  app_token: %s\n  api_base_url: %s\n  pacing:\n    per_second: 100\n    burst: 20\n  watchers: [U0EXEC001]\n",
+		id.BotToken, id.AppToken, h.slack.APIURL())
+	fmt.Fprintf(&b, "x:\n  api_base_url: %s\n  bearer_token: %s\n  stream: %v\n  poll:\n    search_interval: 300ms\n    mentions_interval: 300ms\n    dm_interval: 300ms\n    max_results: 100\n",
+		h.x.URL(), xfake.DefaultAppToken, o.stream)
+	b.WriteString("  accounts:\n")
+	for i, brand := range o.brands {
+		uid := fmt.Sprintf("%d", 9000000+i)
+		h.users[brand] = uid
+		h.brands = append(h.brands, brand)
+		h.x.AddUser(xfake.User{ID: uid, Username: brand, Name: brand + " Support"})
+		fmt.Fprintf(&b, "    - handle: %s\n      user_id: %q\n      dms: false\n      oauth2:\n        access_token: token-%s\n", brand, uid, uid)
+	}
+	if len(o.searches) > 0 {
+		b.WriteString("  searches:\n")
+		for i, q := range o.searches {
+			fmt.Fprintf(&b, "    - name: s%d\n      query: %q\n", i, q)
+		}
+	}
+	b.WriteString("departments:\n")
+	for _, d := range e2eDepartments {
+		fmt.Fprintf(&b, "  - id: %s\n    channel: \"#%s\"\n    approvers: [U0MANAGER]\n", d.id, d.name)
+	}
+	b.WriteString(e2eRoutes)
+	b.WriteString("outbox:\n  workers: 8\n  max_backoff: 2s\n  lease: 5s\n")
+	b.WriteString(o.extra)
+	h.cfgSrc = b.String()
+	path := filepath.Join(h.dir, "carebridge.yaml")
+	if err := os.WriteFile(path, []byte(h.cfgSrc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path, config.LevelServe)
+	if err != nil {
+		t.Fatalf("harness config:\n%v\n%s", err, h.cfgSrc)
+	}
+	h.cfg = cfg
+	return h
+}
+
+// configPath is where the harness wrote its configuration.
+func (h *harness) configPath() string { return filepath.Join(h.dir, "carebridge.yaml") }
+
+// start runs carebridge in-process until the test ends or stop is called.
+func (h *harness) start() (stop func()) {
+	h.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() && os.Getenv("CAREBRIDGE_TEST_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := newApp(ctx, h.cfg, appOptions{Logger: logger, Listener: ln, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		cancel()
+		h.t.Fatalf("newApp: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				h.t.Errorf("carebridge stopped with %v", err)
+			}
+		})
+	}
+	h.t.Cleanup(stop)
+	return stop
+}
+
+// twcs is one post of the TWCS data set.
+type twcs struct {
+	bridge.Post
+	author string // TWCS author_id
+}
+
+// loadTWCS reads the first n posts of the contiguous TWCS sample, oldest
+// first (the file is ordered by id, not time, so a reply can come before
+// the post it answers).
+func loadTWCS(t *testing.T, n int) []twcs {
+	t.Helper()
+	path := filepath.Join("..", "..", "..", "shared", "data", "twcs", "twcs_head_5000_with_index_col.csv")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Skipf("shared data not available (%v); it lives in ../shared/data beside the repository", err)
+	}
+	defer f.Close()
+	rd, err := file.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []twcs
+	for len(out) < n {
+		p, _, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, twcs{Post: p, author: p.AuthorID})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	return out
+}
+
+// brandsOf lists the non-numeric authors (companies) of posts.
+func brandsOf(posts []twcs) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range posts {
+		if !regexp.MustCompile(`^[0-9]+$`).MatchString(p.author) && !seen[p.author] {
+			seen[p.author] = true
+			out = append(out, p.author)
+		}
+	}
+	return out
+}
+
+// userID returns the fake user id of a TWCS author, creating the user.
+func (h *harness) userID(author string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if id, ok := h.users[author]; ok {
+		return id
+	}
+	id := fmt.Sprintf("%d", 7000000+len(h.users))
+	h.users[author] = id
+	h.x.AddUser(xfake.User{ID: id, Username: "u" + author, Name: "Customer " + author})
+	return id
+}
+
+// publish adds a TWCS post to the fake X, now, keeping its reply link
+// when the parent was published. It returns the fake tweet id.
+func (h *harness) publish(p twcs) string {
+	tw := xfake.Tweet{AuthorID: h.userID(p.author), Text: p.Text}
+	h.mu.Lock()
+	if parent, ok := h.ids[p.InReplyTo]; ok && p.InReplyTo != "" {
+		tw.InReplyToTweetID = parent
+	}
+	h.mu.Unlock()
+	added := h.x.AddTweet(tw)
+	h.mu.Lock()
+	h.ids[p.ExternalID] = added.ID
+	if tw.InReplyToTweetID != "" {
+		h.parents[added.ID] = tw.InReplyToTweetID
+	}
+	h.mu.Unlock()
+	return added.ID
+}
+
+// mirrored is one carebridge message in the fake Slack that shows a post.
+type mirrored struct {
+	channel, ts, threadTS string
+	fyi                   bool
+	body                  string // section text, unescaped
+}
+
+var statusURL = regexp.MustCompile(`https://x\.com/[A-Za-z0-9_]+/status/([0-9]+)`)
+
+// mirrors indexes the bot's messages in every channel by the tweet id
+// they show.
+func (h *harness) mirrors() map[string][]mirrored {
+	out := map[string][]mirrored{}
+	for _, d := range e2eDepartments {
+		for _, m := range h.slack.Messages(d.channel) {
+			if !m.FromBot() || len(m.Blocks) == 0 {
+				continue
+			}
+			body := sectionText(h.t, m.Blocks)
+			match := statusURL.FindStringSubmatch(body)
+			if match == nil {
+				continue
+			}
+			out[match[1]] = append(out[match[1]], mirrored{channel: d.channel, ts: m.TS, threadTS: m.ThreadTS,
+				fyi: strings.HasPrefix(body, "FYI"), body: slackad.Unescape(body)})
+		}
+	}
+	return out
+}
+
+// sectionText joins the text of a message's section blocks.
+func sectionText(t *testing.T, raw json.RawMessage) string {
+	var blocks []struct {
+		Type string `json:"type"`
+		Text struct {
+			Text string `json:"text"`
+		} `json:"text"`
+	}
+	if err := json.Unmarshal(raw, &blocks); err != nil {
+		t.Fatalf("blocks: %v", err)
+	}
+	var parts []string
+	for _, b := range blocks {
+		if b.Type == "section" {
+			parts = append(parts, b.Text.Text)
+		}
+	}
+	return strings.Join(parts, "\n")
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		ok, msg := cond()
+		if ok {
+			return
+		}
+		last = msg
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s: %s", timeout, what, last)
+}
+
+// channelOf maps a department id to its fake channel id.
+func channelOf(dept string) string {
+	for _, d := range e2eDepartments {
+		if d.id == dept {
+			return d.channel
+		}
+	}
+	return ""
+}
