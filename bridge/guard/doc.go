@@ -31,12 +31,14 @@
 // NFC, 1 for U+0000–U+10FF, U+2000–U+200D, U+2010–U+201F and
 // U+2032–U+2037, 2 for everything else, 23 per URL and 2 per emoji
 // sequence. Emoji sequences are recognized with a built-in copy of
-// Unicode's Extended_Pictographic table and a simplified UTS #51 grammar
-// (element (ZWJ element)*, with variation selectors, skin tones, tag
-// sequences, keycaps and flag pairs). A lone text-default pictograph keeps
-// its own code point weight, so "©" still counts 1 while "©️" (with U+FE0F)
-// counts 2. Leading @mentions are counted like any text: X leaves out only
-// the mentions it adds itself, which are not part of a draft.
+// Unicode's Extended_Pictographic table and a simplified UTS #51 grammar:
+// up to four elements joined by ZWJ (the most any recommended sequence
+// has, so a long chain of joined emoji is not counted as 2), each with its
+// variation selectors, skin tones and tag sequences, plus keycaps and flag
+// pairs. A lone text-default pictograph keeps its own code point weight,
+// so "©" still counts 1 while "©️" (with U+FE0F) counts 2. Leading
+// @mentions are counted like any text: X leaves out only the mentions it
+// adds itself, which are not part of a draft.
 //
 // URLs counted as 23: http:// and https:// URLs (internationalized hosts
 // included), www.<domain>.<tld>, and bare ASCII domains under a two-letter
@@ -79,10 +81,12 @@
 // space-separated groups that are not phone- or card-shaped are never
 // account numbers. Digits right after letters are still checked
 // ("ID12345678" is flagged). Times, prices with thousands separators,
-// percentages and numbers under 8 digits do not match any rule. Every
-// occurrence is reported, duplicates included. There is no allowlist for
-// the company's own hotline: a public 0120 number is flagged like any
-// other phone number.
+// percentages and numbers under 8 digits do not match any rule. Other
+// long dashed identifiers (an ISBN such as 978-4-06-123456-7) are flagged
+// as account numbers: a false alarm costs the agent one edit, a leak
+// cannot be undone. Every occurrence is reported, duplicates included.
+// There is no allowlist for the company's own hotline: a public 0120
+// number is flagged like any other phone number.
 //
 // Masking: an excerpt keeps the last 4 characters of the match (the last 2
 // when the match is shorter than 8 characters) and the layout characters

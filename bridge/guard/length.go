@@ -59,16 +59,21 @@ func runeWeight(r rune) int {
 }
 
 const (
-	zwj = 0x200D // ZERO WIDTH JOINER
-	vs15 = 0xFE0E // text presentation selector
-	vs16 = 0xFE0F // emoji presentation selector
+	zwj        = 0x200D // ZERO WIDTH JOINER
+	vs15       = 0xFE0E // text presentation selector
+	vs16       = 0xFE0F // emoji presentation selector
 	keycapMark = 0x20E3
 )
+
+// maxZWJElements caps the elements of one ZWJ sequence. The longest
+// recommended sequences (families, couples with heart, kiss) have four;
+// capping keeps a long chain of joined emoji from counting as 2 in total.
+const maxZWJElements = 4
 
 // emojiSeq returns the byte length of the emoji sequence (UTS #51, in a
 // simplified grammar) that starts at s[i], or 0 if none starts there:
 //
-//	sequence := element (ZWJ element)*
+//	sequence := element (ZWJ element){0,3}
 //	element  := RI RI? extenders | [0-9#*] VS16? U+20E3 | pictograph extenders
 //	extenders:= (VS15 | VS16 | skin tone | tag U+E0020–U+E007F | U+20E3)*
 func emojiSeq(s string, i int) int {
@@ -76,7 +81,7 @@ func emojiSeq(s string, i int) int {
 	if j == 0 {
 		return 0
 	}
-	for {
+	for elems := 1; elems < maxZWJElements; elems++ {
 		r, n := utf8.DecodeRuneInString(s[j:])
 		if r != zwj {
 			break

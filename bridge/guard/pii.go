@@ -392,7 +392,7 @@ func classify(b []byte, run numRun, out []hit) []hit {
 		for cj := min(nc, ci+maxChunks); cj > ci; cj-- {
 			seg := segment{b: b, run: &run, g0: chunks[ci], g1: chunks[cj]}
 			seg.plus = ci == 0 && run.plus >= 0
-			if kind := seg.kind(chunks[ci:cj+1]); kind != "" {
+			if kind := seg.kind(chunks[ci : cj+1]); kind != "" {
 				start := run.groups[seg.g0].start
 				if seg.plus {
 					start = run.plus
@@ -561,13 +561,14 @@ func luhn(d []byte) bool {
 }
 
 // isAccount reports whether a single chunk is a long account or contract
-// number: 8 or more digits, in one group or in groups joined by dashes,
-// that is not a date (2026-11-20, 20261120), a year range (2025-2026), a US
-// ZIP+4 code (94103-1234) or an amount of money (¥12800000, 12800000円).
+// number: 8 or more digits, in one group (parenthesized or not) or in
+// groups joined by dashes, that is not a date (2026-11-20, 20261120), a
+// year range (2025-2026), a US ZIP+4 code (94103-1234) or an amount of
+// money (¥12800000, 12800000円).
 func (s segment) isAccount() bool {
 	gs := s.groups()
 	for _, g := range gs {
-		if g.paren {
+		if g.paren && len(gs) > 1 {
 			return false
 		}
 	}

@@ -13,27 +13,38 @@ import (
 // patterns). Edge checks therefore cost nothing after the scan, and "bill"
 // never even reaches a match state inside "billion".
 //
-// Alphabet. Every byte that occurs in some pattern gets its own class; all
-// other bytes share class 0. Each class c has a twin ncls+c meaning "edge
-// symbol, then c", so switching between word and non-word characters costs
-// no extra step, and one more class (ncls*2, "skip") leaves the state
-// unchanged; it is fed for the second and later white-space characters of a
+// Columns. Bytes are split into boundary bytes (ASCII, UTF-8 lead bytes and
+// the edge symbol), which start a character, and continuation bytes. Every
+// byte that occurs in some pattern gets its own column; the others share one
+// "other" column of their kind. Each boundary column c has a twin nb+c
+// meaning "edge symbol, then c", so switching between word and non-word
+// characters costs no extra step, and one more column (skip) leaves the state
+// unchanged: it is fed for the second and later white-space characters of a
 // run, which is how white space is collapsed without building a new string.
-// The scanner picks the class of each byte from a 3×128 table indexed by the
-// kind of the previous character (word, space, other), so the ASCII loop has
-// no data-dependent branches besides "a pattern ended here".
+// The scanner picks the column of each ASCII byte from a 3×128 table indexed
+// by the kind of the previous character (word, space, other), so the ASCII
+// loop has no data-dependent branches besides "a pattern ended here".
 //
-// States are numbered in breadth-first order. The first nDense states (the
-// shallow, hot ones) have a full DFA row of width = 2*ncls+1 transitions;
-// deeper states, which are usually on a single keyword's chain, keep only
-// their trie edges and a failure link, so memory stays bounded for 10,000+
-// keywords while the scan remains one table lookup per byte in the common
-// case. State references are encoded: dense state s is s*width (so a
-// transition is dense[ref+class]); sparse state s is cells+(s-nDense).
+// Rows. States are numbered breadth first; the first nDense (the shallow,
+// hot ones) have a dense row. A state reached in the middle of a multi-byte
+// character (after a lead or inner continuation byte) only ever sees
+// continuation bytes next, and every other state only boundary bytes, so a
+// dense row holds just the columns of its kind: boundary rows are
+// [output descriptor | base | twins | skip], middle rows [continuation
+// columns]. The
+// root, which sees both, has all columns. A state reference is the index of
+// column 0 of its row, so a transition is always dense[ref+column]; for
+// middle rows that index lies before the row itself (continuation columns
+// start at wb). Deeper states, usually on a single keyword's chain, keep
+// only their trie edges and failure link in a packed sparse array (refs ≥
+// cells), so memory stays bounded for 10,000+ keywords while the scan
+// remains one table lookup per byte in the common case.
 //
 // Transition values carry two flags: outFlag (the target state ends at least
-// one pattern) and edgeOutFlag (for a twin class: the intermediate state
+// one pattern) and edgeOutFlag (for a twin column: the intermediate state
 // reached by the edge symbol ends a pattern, e.g. "bill" followed by "!").
+// Patterns end on character boundaries, so states with outputs always have
+// boundary rows, and the cell before the row says which patterns end there.
 
 // edgeByte stands for the edge symbol inside patterns. It never occurs in
 // valid UTF-8, and normalized text is always valid UTF-8.
@@ -45,29 +56,49 @@ const (
 	refMask     = edgeOutFlag - 1
 )
 
-// noClass is a class value that never matches.
+// rootRef is the reference of the root state (its row follows the header).
+const rootRef = 1
+
+// noClass is a column value that never matches.
 const noClass = ^uint32(0)
 
 // maxDenseCells bounds the dense table (4 bytes per cell).
 var maxDenseCells uint32 = 1 << 21
 
-// Character kinds for the scanner's class table.
+// Character kinds for the scanner's column table.
 const (
 	kindOther = iota
 	kindWord
 	kindSpace
-	kindShift = 12 // classTab entries are class | kind<<kindShift
+	kindShift = 12 // classTab entries are column | kind<<kindShift
 )
 
+func isContinuation(b byte) bool { return b&0xC0 == 0x80 }
+
+// asciiKind is the kind of each ASCII byte.
+var asciiKind = func() (t [utf8.RuneSelf]uint8) {
+	for b := range t {
+		switch {
+		case asciiSpace[b]:
+			t[b] = kindSpace
+		case asciiWord[b]:
+			t[b] = kindWord
+		}
+	}
+	return t
+}()
+
 type matcher struct {
-	classOf  [256]uint8               // byte → class
-	classTab [3][utf8.RuneSelf]uint16 // [previous kind][raw ASCII byte] → class to feed | new kind<<kindShift
-	ncls     uint32                   // number of base classes
-	width    uint32                   // 2*ncls+1
-	edgeCls  uint32                   // class of the edge symbol
+	classOf  [256]uint16              // byte → base column
+	classTab [3][utf8.RuneSelf]uint16 // [previous kind][raw ASCII byte] → column to feed | new kind<<kindShift
+	nb       uint32                   // boundary base columns; twins are [nb, 2nb)
+	skip     uint32                   // the skip column, 2nb
+	wb       uint32                   // boundary row width, 2nb+1; continuation columns start here
+	wt       uint32                   // all columns (the root row's width)
+	edgeCol  uint32                   // column of the edge symbol
 	nDense   uint32                   // states [0, nDense) are dense
-	cells    uint32                   // nDense * width
-	dense    []uint32                 // transitions of dense states, encoded ref | flags
+	cells    uint32                   // size of the dense table
+	dense    []uint32                 // dense rows, encoded ref | flags
 	sparse   []uint32                 // sparse state records, see compile
 	outOff   []uint32                 // state s outputs patterns outs[outOff[s]:outOff[s+1]]
 	outs     []int32                  // pattern ids
@@ -85,17 +116,26 @@ func compile(patterns [][]byte) *matcher {
 			used[b] = true
 		}
 	}
-	ncls := uint32(1)
+	nb := uint32(1) // column 0: other boundary byte
 	for b := 0; b < 256; b++ {
-		if used[b] {
-			m.classOf[b] = uint8(ncls)
-			ncls++
+		if used[b] && !isContinuation(byte(b)) {
+			m.classOf[b] = uint16(nb)
+			nb++
 		}
 	}
-	m.ncls = ncls
-	m.width = 2*ncls + 1
-	m.edgeCls = uint32(m.classOf[edgeByte])
-	skip := 2 * ncls
+	m.nb, m.skip, m.wb = nb, 2*nb, 2*nb+1
+	wb := m.wb
+	wt := wb + 1 // column wb: other continuation byte
+	for b := 0x80; b < 0xC0; b++ {
+		if used[b] {
+			m.classOf[b] = uint16(wt)
+			wt++
+		} else {
+			m.classOf[b] = uint16(wb)
+		}
+	}
+	m.wt = wt
+	m.edgeCol = uint32(m.classOf[edgeByte])
 	for pk := 0; pk < 3; pk++ {
 		for b := 0; b < utf8.RuneSelf; b++ {
 			var c, k uint32
@@ -103,7 +143,7 @@ func compile(patterns [][]byte) *matcher {
 			case asciiSpace[b]:
 				c, k = uint32(m.classOf[' ']), kindSpace
 				if pk == kindSpace {
-					c = skip
+					c = m.skip
 				}
 			case 'A' <= b && b <= 'Z':
 				c, k = uint32(m.classOf[b+'a'-'A']), kindWord
@@ -112,24 +152,39 @@ func compile(patterns [][]byte) *matcher {
 			default:
 				c, k = uint32(m.classOf[b]), kindOther
 			}
-			if (pk == kindWord) != (k == kindWord) && c != skip {
-				c += ncls // twin: edge, then c
+			if (pk == kindWord) != (k == kindWord) && c != m.skip {
+				c += nb // twin: edge, then c
 			}
 			m.classTab[pk][b] = uint16(c | k<<kindShift)
 		}
 	}
 
-	// Trie, in insertion order.
+	// Trie, in insertion order. mid marks states reached in the middle of
+	// a multi-byte character.
 	type edge struct {
-		c  uint8
+		c  uint32
 		to int32
 	}
 	trieEdges := [][]edge{nil}
 	trieOut := [][]int32{nil}
+	trieMid := []bool{false}
 	for pid, p := range patterns {
 		s := int32(0)
+		rem := 0 // continuation bytes still expected
 		for _, b := range p {
-			c := m.classOf[b]
+			switch {
+			case isContinuation(b):
+				rem--
+			case b >= 0xF0 && b != edgeByte:
+				rem = 3
+			case b >= 0xE0 && b != edgeByte:
+				rem = 2
+			case b >= 0xC0 && b != edgeByte:
+				rem = 1
+			default:
+				rem = 0
+			}
+			c := uint32(m.classOf[b])
 			next := int32(-1)
 			for _, e := range trieEdges[s] {
 				if e.c == c {
@@ -141,6 +196,7 @@ func compile(patterns [][]byte) *matcher {
 				next = int32(len(trieEdges))
 				trieEdges = append(trieEdges, nil)
 				trieOut = append(trieOut, nil)
+				trieMid = append(trieMid, rem > 0)
 				trieEdges[s] = append(trieEdges[s], edge{c, next})
 			}
 			s = next
@@ -163,6 +219,7 @@ func compile(patterns [][]byte) *matcher {
 	}
 	edges := make([][]edge, n)
 	own := make([][]int32, n)
+	mid := make([]bool, n)
 	for newS, old := range order {
 		es := make([]edge, len(trieEdges[old]))
 		for j, e := range trieEdges[old] {
@@ -170,49 +227,82 @@ func compile(patterns [][]byte) *matcher {
 		}
 		edges[newS] = es
 		own[newS] = trieOut[old]
+		mid[newS] = trieMid[old]
 	}
 
-	width := m.width
-	nDense := uint32(n)
-	if uint64(nDense)*uint64(width) > uint64(maxDenseCells) {
-		nDense = max(1, maxDenseCells/width) // the root is always dense
+	// Dense layout: the root row first (header and all columns), then
+	// boundary rows (header and wb columns) and middle rows (wt-wb columns)
+	// while the budget lasts.
+	ref := make([]uint32, n) // dense state → ref
+	cells := 1 + wt
+	ref[0] = rootRef
+	nDense := uint32(1)
+	for ; nDense < uint32(n); nDense++ {
+		var size uint32
+		if mid[nDense] {
+			size = wt - wb
+		} else {
+			size = 1 + wb
+		}
+		if cells+size > max(maxDenseCells, 1+wt) {
+			break
+		}
+		if mid[nDense] {
+			ref[nDense] = cells - wb
+		} else {
+			ref[nDense] = cells + 1
+		}
+		cells += size
 	}
-	m.nDense = nDense
-	m.cells = nDense * width
+	m.nDense, m.cells = nDense, cells
+	rows := make([]uint32, cells)
 
-	// Pass 1: failure links and the base-class part of the dense rows, with
+	// Pass 1: failure links and the base columns of the dense rows, with
 	// plain state numbers.
 	fail := make([]int32, n)
-	rows := make([]uint32, m.cells)
 	delta := func(s int32, c uint32) int32 {
 		for {
 			if uint32(s) < nDense {
-				return int32(rows[uint32(s)*width+c])
+				return int32(rows[ref[s]+c])
 			}
 			for _, e := range edges[s] {
-				if uint32(e.c) == c {
+				if e.c == c {
 					return e.to
 				}
 			}
 			s = fail[s]
 		}
 	}
+	// The base columns of a row: boundary [0, nb) and/or continuation
+	// [wb, wt).
+	type span struct{ lo, hi uint32 }
+	cols := func(s int32) []span {
+		switch {
+		case s == 0:
+			return []span{{0, nb}, {wb, wt}}
+		case mid[s]:
+			return []span{{wb, wt}}
+		}
+		return []span{{0, nb}}
+	}
 	for u := int32(0); u < int32(n); u++ {
 		if uint32(u) < nDense {
-			row := rows[uint32(u)*width : uint32(u)*width+ncls]
+			r := ref[u]
 			if u != 0 {
-				f := uint32(fail[u])
-				copy(row, rows[f*width:f*width+ncls])
+				f := ref[fail[u]]
+				for _, c := range cols(u) {
+					copy(rows[r+c.lo:r+c.hi], rows[f+c.lo:f+c.hi])
+				}
 			}
 			for _, e := range edges[u] {
-				row[e.c] = uint32(e.to)
+				rows[r+e.c] = uint32(e.to)
 			}
 		}
 		for _, e := range edges[u] {
 			if u == 0 {
 				fail[e.to] = 0
 			} else {
-				fail[e.to] = delta(fail[u], uint32(e.c))
+				fail[e.to] = delta(fail[u], e.c)
 			}
 		}
 	}
@@ -229,51 +319,31 @@ func compile(patterns [][]byte) *matcher {
 	}
 	hasOut := func(s int32) bool { return m.outOff[s+1] > m.outOff[s] }
 
-	// Pass 3: twin columns (plain numbers, edgeOutFlag when the edge state
-	// itself has outputs), then encode everything.
-	for u := uint32(0); u < nDense; u++ {
-		row := rows[u*width : (u+1)*width]
-		e := int32(row[m.edgeCls])
+	// Pass 3: twin columns of boundary rows (plain numbers, edgeOutFlag
+	// when the edge state itself has outputs).
+	for u := int32(0); u < int32(nDense); u++ {
+		if mid[u] {
+			continue
+		}
+		r := ref[u]
+		e := int32(rows[r+m.edgeCol])
 		var flag uint32
 		if hasOut(e) {
 			flag = edgeOutFlag
 		}
-		for c := uint32(0); c < ncls; c++ {
-			row[ncls+c] = uint32(delta(e, c)) | flag
+		for c := uint32(0); c < nb; c++ {
+			rows[r+nb+c] = uint32(delta(e, c)) | flag
 		}
 	}
-	enc := func(s int32) uint32 {
-		var ref uint32
-		if uint32(s) < nDense {
-			ref = uint32(s) * width
-		} else {
-			ref = m.cells + uint32(s) - nDense
-		}
-		if hasOut(s) {
-			ref |= outFlag
-		}
-		return ref
-	}
-	for u := uint32(0); u < nDense; u++ {
-		row := rows[u*width : (u+1)*width]
-		for c := uint32(0); c < ncls; c++ {
-			row[c] = enc(int32(row[c]))
-			t := row[ncls+c]
-			row[ncls+c] = enc(int32(t&refMask)) | t&edgeOutFlag
-		}
-		row[skip] = enc(int32(u)) &^ outFlag
-	}
-	m.dense = rows
 
 	// Sparse states are packed into one array in depth-first order, so the
 	// states along one keyword are adjacent in memory. A record is
 	//
-	//	[failure ref, n | state<<9, class₁, target₁, …, classₙ, targetₙ]
+	//	[failure ref, n | state<<9, column₁, target₁, …, columnₙ, targetₙ]
 	//
-	// with base classes and targets encoded like dense transitions. A leaf
-	// (n = 0) still has one edge slot, with class noClass, so the scanner can
-	// check the first edge without looking at n.
-	off := make([]uint32, n) // sparse state → offset of its record
+	// with base columns and targets encoded like dense transitions. A leaf
+	// (n = 0) still has one edge slot, with column noClass, so the scanner
+	// can check the first edge without looking at n.
 	stack := []int32{0}
 	size := uint32(0)
 	var dfs []int32
@@ -281,7 +351,7 @@ func compile(patterns [][]byte) *matcher {
 		u := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		if uint32(u) >= nDense {
-			off[u] = size
+			ref[u] = cells + size
 			size += 2 + 2*uint32(max(1, len(edges[u])))
 			dfs = append(dfs, u)
 		}
@@ -289,50 +359,62 @@ func compile(patterns [][]byte) *matcher {
 			stack = append(stack, edges[u][j].to)
 		}
 	}
-	if uint64(m.cells)+uint64(size) > refMask || n >= 1<<23 {
+	if uint64(cells)+uint64(size) > refMask || n >= 1<<23 {
 		panic("route: automaton too large")
 	}
-	sparseRef := func(s int32) uint32 { return m.cells + off[s] }
-	encAny := func(s int32) uint32 {
-		if uint32(s) < nDense {
-			return enc(s)
-		}
-		ref := sparseRef(s)
+	enc := func(s int32) uint32 {
 		if hasOut(s) {
-			ref |= outFlag
+			return ref[s] | outFlag
 		}
-		return ref
+		return ref[s]
 	}
-	// Dense rows were encoded assuming sparse refs cells+(s-nDense); fix
-	// them up to the record offsets.
-	for i, v := range rows {
-		if r := v & refMask; r >= m.cells {
-			rows[i] = v&^refMask | sparseRef(int32(r-m.cells+nDense))
+
+	// Encode the dense rows.
+	for u := int32(0); u < int32(nDense); u++ {
+		r := ref[u]
+		for _, sp := range cols(u) {
+			for c := sp.lo; c < sp.hi; c++ {
+				rows[r+c] = enc(int32(rows[r+c]))
+			}
+		}
+		if !mid[u] {
+			if m.outOff[u+1]-m.outOff[u] == 1 {
+				rows[r-1] = uint32(m.outs[m.outOff[u]])
+			} else {
+				rows[r-1] = multiOut | uint32(u)
+			}
+			for c := nb; c < 2*nb; c++ {
+				t := rows[r+c]
+				rows[r+c] = enc(int32(t&refMask)) | t&edgeOutFlag
+			}
+			rows[r+m.skip] = r
 		}
 	}
+	m.dense = rows
 	m.sparse = make([]uint32, size)
 	for _, u := range dfs {
-		rec := m.sparse[off[u] : off[u]+2+2*uint32(max(1, len(edges[u])))]
-		rec[0] = encAny(fail[u]) &^ outFlag
-		rec[2] = noClass // leaves keep one never-matching edge for the inline check
+		o := ref[u] - cells
+		rec := m.sparse[o : o+2+2*uint32(max(1, len(edges[u])))]
+		rec[0] = ref[fail[u]]
 		rec[1] = uint32(len(edges[u])) | uint32(u)<<9
+		rec[2] = noClass
 		for j, e := range edges[u] {
-			rec[2+2*j] = uint32(e.c)
-			rec[3+2*j] = encAny(e.to)
+			rec[2+2*j] = e.c
+			rec[3+2*j] = enc(e.to)
 		}
 	}
 	return m
 }
 
-// nextSlow is the transition from a sparse state for any class (base, twin
-// or skip), with the same flags as a dense row.
+// nextSlow is the transition from a sparse state for any column (base,
+// twin or skip), with the same flags as a dense row.
 func (m *matcher) nextSlow(ref, c uint32) uint32 {
 	switch {
-	case c == 2*m.ncls:
+	case c == m.skip:
 		return ref
-	case c >= m.ncls:
-		mid := m.nextBase(ref, m.edgeCls)
-		v := m.nextBase(mid&refMask, c-m.ncls)
+	case c >= m.nb && c < m.skip:
+		mid := m.nextBase(ref, m.edgeCol)
+		v := m.nextBase(mid&refMask, c-m.nb)
 		if mid&outFlag != 0 {
 			v |= edgeOutFlag
 		}
@@ -341,7 +423,7 @@ func (m *matcher) nextSlow(ref, c uint32) uint32 {
 	return m.nextBase(ref, c)
 }
 
-// nextBase is the transition for a base class from any state.
+// nextBase is the transition for a base column from any state.
 func (m *matcher) nextBase(ref, c uint32) uint32 {
 	for {
 		if ref < m.cells {
@@ -358,19 +440,15 @@ func (m *matcher) nextBase(ref, c uint32) uint32 {
 	}
 }
 
-// stateOf decodes a state reference (without flags).
-func (m *matcher) stateOf(ref uint32) uint32 {
-	if ref < m.cells {
-		return ref / m.width
-	}
-	return m.sparse[ref-m.cells+1] >> 9
-}
+// Output descriptors, stored in the cell before a boundary row: the pattern
+// id when the state ends exactly one pattern, else multiOut | state.
+const multiOut = 1 << 31
 
 // flagged handles a transition value with flags: from is the state before
 // the transition (needed to recover the intermediate edge state).
 func (m *matcher) flagged(sc *scratch, from, v uint32) {
 	if v&edgeOutFlag != 0 {
-		sc.emit(m, m.nextBase(from, m.edgeCls)&refMask)
+		sc.emit(m, m.nextBase(from, m.edgeCol)&refMask)
 	}
 	if v&outFlag != 0 {
 		sc.emit(m, v&refMask)
@@ -379,8 +457,21 @@ func (m *matcher) flagged(sc *scratch, from, v uint32) {
 
 // emit records the patterns ending in the state ref in first-match order.
 func (sc *scratch) emit(m *matcher, ref uint32) {
-	s := m.stateOf(ref)
-	for _, p := range m.outs[m.outOff[s]:m.outOff[s+1]] {
+	var st uint32
+	if ref < m.cells {
+		d := m.dense[ref-1]
+		if d < multiOut { // the common case: one pattern
+			if sc.seen[d] != sc.gen {
+				sc.seen[d] = sc.gen
+				sc.hits = append(sc.hits, int32(d))
+			}
+			return
+		}
+		st = d &^ multiOut
+	} else {
+		st = m.sparse[ref-m.cells+1] >> 9
+	}
+	for _, p := range m.outs[m.outOff[st]:m.outOff[st+1]] {
 		if sc.seen[p] != sc.gen {
 			sc.seen[p] = sc.gen
 			sc.hits = append(sc.hits, p)
@@ -389,22 +480,23 @@ func (sc *scratch) emit(m *matcher, ref uint32) {
 }
 
 // scan runs the automaton over s. With check set, s is raw text and scan
-// accepts only ASCII and simple runes (see isSimple), folding ASCII case and
-// collapsing white space on the fly; it returns false, having possibly
+// accepts only ASCII, zero-width characters (skipped) and simple runes (see
+// isSimple), folding ASCII case and collapsing white space on the fly; it returns false, having possibly
 // recorded hits, as soon as it meets anything else, and the caller must then
 // forget the hits and scan the normalized text instead. Without check, s
 // must be normalized text and scan always returns true.
 func (m *matcher) scan(s string, sc *scratch, check bool) bool {
 	dense, cells, sparse := m.dense, m.cells, m.sparse
-	ref := uint32(0)
+	ref := uint32(rootRef)
 	kind := uint32(kindSpace) // the start of the text is an edge, leading space is skipped
 	for i := 0; i < len(s); {
 		b := s[i]
 		if b < utf8.RuneSelf {
 			i++
-			x := uint32(m.classTab[kind&3][b])
-			kind = x >> kindShift
-			c := x & (1<<kindShift - 1)
+			// The column depends on the previous kind, but the new kind only
+			// on b, so there is no loop-carried chain through the tables.
+			c := uint32(m.classTab[kind&3][b]) & (1<<kindShift - 1)
+			kind = uint32(asciiKind[b])
 			var v uint32
 			if ref < cells {
 				v = dense[ref+c]
@@ -426,8 +518,14 @@ func (m *matcher) scan(s string, sc *scratch, check bool) bool {
 		} else {
 			var r rune
 			r, size = utf8.DecodeRuneInString(s[i:])
-			if check && ((r == utf8.RuneError && size == 1) || !isSimple(r)) {
-				return false
+			if check {
+				if isZeroWidth(r) {
+					i += size // removed by normalization; cannot affect simple neighbours
+					continue
+				}
+				if (r == utf8.RuneError && size == 1) || !isSimple(r) {
+					return false
+				}
 			}
 			w = isWordRune(r)
 		}
@@ -437,7 +535,7 @@ func (m *matcher) scan(s string, sc *scratch, check bool) bool {
 			k = kindWord
 		}
 		if (kind == kindWord) != w {
-			c += m.ncls
+			c += m.nb
 		}
 		kind = k
 		end := min(i+size, len(s))
@@ -462,7 +560,7 @@ func (m *matcher) scan(s string, sc *scratch, check bool) bool {
 		}
 	}
 	if kind == kindWord {
-		v := m.nextBase(ref, m.edgeCls)
+		v := m.nextBase(ref, m.edgeCol)
 		if v&outFlag != 0 {
 			sc.emit(m, v&refMask)
 		}

@@ -31,12 +31,33 @@ func Normalize(s string) string {
 var normPool = sync.Pool{New: func() any { return new(normalizer) }}
 
 // isSimple reports whether the non-ASCII rune r passes normalization
-// unchanged in any context that contains only simple runes and ASCII: it is
-// NFKC-stable (nfkcSafe), has no case, is not white space and is not a
-// zero-width character. Most CJK, Hangul, punctuation and emoji are simple,
-// so posts in those scripts are scanned without building a normalized copy.
+// unchanged in any context that contains only simple runes, zero-width
+// characters and ASCII: it is NFKC-stable (nfkcSafe), case folding leaves it
+// unchanged, and it is neither white space nor zero-width. Most CJK, Hangul,
+// punctuation, emoji and lower-case accented letters are simple, so posts
+// made of them are scanned without building a normalized copy. Answers are
+// cached like nfkcSafe's.
 func isSimple(r rune) bool {
-	return isCaseless(r) && !isSpaceRune(r) && !isZeroWidth(r) && nfkcSafe(r)
+	switch {
+	case r >= 0xAC00 && r <= 0xD7A3, r >= 0x4E00 && r <= 0x9FFF: // Hangul syllables, CJK ideographs
+		return true
+	case r >= cacheLimit:
+		return isSimpleSlow(r)
+	}
+	if v, ok := cached(&simpleTab, r); ok {
+		return v
+	}
+	return store(&simpleTab, r, isSimpleSlow(r))
+}
+
+var simpleTab runeCache
+
+// isSimpleSlow computes isSimple.
+func isSimpleSlow(r rune) bool {
+	if isSpaceRune(r) || isZeroWidth(r) || !nfkcSafe(r) {
+		return false
+	}
+	return isCaseless(r) || cases.Fold().String(string(r)) == string(r)
 }
 
 // isNormalASCII reports whether s is ASCII and already normalized, so
@@ -237,32 +258,48 @@ func nfkcSafe(r rune) bool {
 	switch {
 	case r >= 0xAC00 && r <= 0xD7A3, r >= 0x4E00 && r <= 0x9FFF: // Hangul syllables, CJK ideographs
 		return true
-	case r >= safeLimit:
+	case r >= cacheLimit:
 		return nfkcSafeSlow(r)
 	}
-	w := atomic.LoadUint32(&safeTab[r>>4])
-	switch (w >> (uint(r&15) * 2)) & 3 {
-	case safeYes:
-		return true
-	case safeNo:
-		return false
+	if v, ok := cached(&safeTab, r); ok {
+		return v
 	}
-	ok := nfkcSafeSlow(r)
-	v := uint32(safeNo)
-	if ok {
-		v = safeYes
-	}
-	atomic.OrUint32(&safeTab[r>>4], v<<(uint(r&15)*2))
-	return ok
+	return store(&safeTab, r, nfkcSafeSlow(r))
 }
 
+var safeTab runeCache
+
+// runeCache caches a boolean property of the runes below cacheLimit, two
+// bits per rune (unknown, yes, no), filled lazily with atomic operations so
+// that concurrent routers can share it.
+type runeCache [cacheLimit / 16]uint32
+
 const (
-	safeLimit = 0x20000 // BMP and SMP (emoji)
-	safeYes   = 1
-	safeNo    = 2
+	cacheLimit = 0x20000 // BMP and SMP (emoji)
+	cacheYes   = 1
+	cacheNo    = 2
 )
 
-var safeTab [safeLimit / 16]uint32
+// cached returns the cached property of r, if known.
+func cached(c *runeCache, r rune) (v, ok bool) {
+	switch (atomic.LoadUint32(&c[r>>4]) >> (uint(r&15) * 2)) & 3 {
+	case cacheYes:
+		return true, true
+	case cacheNo:
+		return false, true
+	}
+	return false, false
+}
+
+// store caches v as the property of r and returns it.
+func store(c *runeCache, r rune, v bool) bool {
+	bits := uint32(cacheNo)
+	if v {
+		bits = cacheYes
+	}
+	atomic.OrUint32(&c[r>>4], bits<<(uint(r&15)*2))
+	return v
+}
 
 // nfkcSafeSlow computes nfkcSafe with the norm package.
 func nfkcSafeSlow(r rune) bool {
@@ -288,6 +325,8 @@ func isCaseless(r rune) bool {
 	case r >= 0x2500 && r < 0x2C00: // box drawing, shapes, symbols, dingbats
 		return true
 	case r >= 0x1F000 && r < 0x20000: // emoji and pictographs
+		return true
+	case r >= 0xFE00 && r < 0xFE10: // variation selectors
 		return true
 	case r >= 0x20000 && r < 0x40000: // CJK extensions
 		return true

@@ -134,6 +134,20 @@ func TestNFKCSafe(t *testing.T) {
 	}
 }
 
+func TestIsSimple(t *testing.T) {
+	fold := cases.Fold()
+	for r := rune(0x80); r <= unicode.MaxRune; r++ {
+		if !utf8.ValidRune(r) {
+			continue
+		}
+		s := string(r)
+		want := !unicode.IsSpace(r) && !isZeroWidth(r) && norm.NFKC.String(s) == s && nfkcSafeSlow(r) && fold.String(s) == s
+		if got := isSimple(r); got != want {
+			t.Fatalf("isSimple(%U) = %v, want %v", r, got, want)
+		}
+	}
+}
+
 func TestIsSpaceRune(t *testing.T) {
 	for r := rune(0x80); r < 0x10000; r++ {
 		if isSpaceRune(r) != unicode.IsSpace(r) {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -161,6 +162,9 @@ func newHarness(t *testing.T, storeURL string, o harnessOptions) *harness {
 	fmt.Fprintf(&b, "x:\n  api_base_url: %s\n  bearer_token: %s\n  stream: %v\n  poll:\n    search_interval: 300ms\n    mentions_interval: 300ms\n    dm_interval: 300ms\n    max_results: 100\n",
 		h.x.URL(), xfake.DefaultAppToken, o.stream)
 	b.WriteString("  accounts:\n")
+	if !slices.Contains(o.brands, "AppleSupport") {
+		o.brands = append(o.brands, "AppleSupport") // the routes name it
+	}
 	for i, brand := range o.brands {
 		uid := fmt.Sprintf("%d", 9000000+i)
 		h.users[brand] = uid
@@ -385,3 +389,5 @@ func channelOf(dept string) string {
 	}
 	return ""
 }
+
+func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
