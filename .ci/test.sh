@@ -15,6 +15,9 @@ log() { printf '\n== %s\n' "$*"; }
 log "go vet"
 go vet ./...
 
+log "static build (what the Dockerfile builds)"
+CGO_ENABLED=0 go build -trimpath -o /dev/null ./cmd/carebridge
+
 log "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then

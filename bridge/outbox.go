@@ -101,7 +101,11 @@ func (s *Service) process(ctx context.Context, it *OutboxItem) {
 	case IsPermanent(err) || it.Attempts >= s.cfg.Outbox.MaxAttempts:
 		s.log.Error("outbox: giving up", "id", it.ID, "kind", it.Kind, "lane", it.Lane, "attempts", it.Attempts, "err", err)
 		if kerr := s.store.WithTx(ctx, func(tx Tx) error {
-			return tx.KillOutbox(ctx, it.ID, s.opt.Identity, err.Error(), now)
+			if err := tx.KillOutbox(ctx, it.ID, s.opt.Identity, err.Error(), now); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, AuditDeliveryFailed, "system", "", it.TicketID, 0,
+				map[string]any{"outbox_id": it.ID, "kind": it.Kind, "lane": it.Lane, "attempts": it.Attempts, "error": err.Error()}, now)
 		}); kerr != nil {
 			s.log.Error("outbox: could not record the failure", "id", it.ID, "err", kerr)
 		}

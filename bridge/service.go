@@ -21,7 +21,12 @@ type Options struct {
 	Config    *config.Config
 	Router    *route.Router
 	Publisher Publisher   // the chat surface; required to mirror
+	Actions   ChatActions // reactions, ephemeral notes, user groups; required for drafts
+	Replier   Replier     // answers on the platform; required to send
 	Fetcher   PostFetcher // optional: fetches unknown conversation roots
+	// BotUserID is our own chat user: its messages and reactions are
+	// ignored.
+	BotUserID string
 	Sources   []Source
 	Clock     Clock // default SystemClock
 	Logger    *slog.Logger
@@ -52,6 +57,7 @@ type Service struct {
 	pacer    *pacer
 	handlers map[string]handler
 	wake     chan struct{}
+	groups   *groupCache
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -108,8 +114,12 @@ func New(opt Options) (*Service, error) {
 		pacer:   newPacer(p.PerSecond, p.Burst, p.Disabled),
 		wake:    make(chan struct{}, 1),
 	}
+	s.groups = newGroupCache(opt.Config.Approvals.UserGroupRefresh.D())
 	s.handlers = map[string]handler{
-		KindChatPost: s.handleChatPost,
+		KindChatPost:      s.handleChatPost,
+		KindChatReact:     s.handleChatReact,
+		KindChatEphemeral: s.handleChatEphemeral,
+		KindSend:          s.handleSend,
 	}
 	return s, nil
 }

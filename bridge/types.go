@@ -200,7 +200,11 @@ type Draft struct {
 	Visibility  Visibility
 	State       DraftState
 	GuardReason string // why a guard blocked it
+	ReplyTo     int64  // store id of the post it answers (the customer's latest)
+	Account     string // official account that sends it
+	Recipient   string // platform user id of the customer (DMs)
 	ApprovedBy  string // chat user id
+	ApprovedAt  time.Time
 	SentID      string // platform id of what went out
 	SentURL     string
 	Error       string // last failure, in plain words

@@ -12,3 +12,6 @@ var bridgeTime = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
 // quiet keeps migration logs out of test output.
 var quiet = store.WithLogger(slog.New(slog.DiscardHandler))
+
+// migrationCount is how many migrations each dialect embeds.
+const migrationCount = 2

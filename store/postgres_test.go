@@ -82,7 +82,7 @@ func TestPostgresMigrateTwiceIsNoOp(t *testing.T) {
 	if err != nil || len(applied) != 0 {
 		t.Errorf("second Migrate applied %v, %v; want nothing", applied, err)
 	}
-	assertMigrations(t, s.DB().QueryRowContext, 1)
+	assertMigrations(t, s.DB().QueryRowContext, migrationCount)
 }
 
 func TestPostgresConcurrentOpen(t *testing.T) {
@@ -90,5 +90,5 @@ func TestPostgresConcurrentOpen(t *testing.T) {
 	stores := openConcurrently(t, 4, func(ctx context.Context) (*store.Store, error) {
 		return store.Open(ctx, u, store.WithMaxOpenConns(2), quiet)
 	})
-	assertMigrations(t, stores[0].DB().QueryRowContext, 1)
+	assertMigrations(t, stores[0].DB().QueryRowContext, migrationCount)
 }

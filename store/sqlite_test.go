@@ -45,13 +45,13 @@ func TestSQLiteMigrateTwiceIsNoOp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	assertMigrations(t, s.DB().QueryRowContext, 1)
+	assertMigrations(t, s.DB().QueryRowContext, migrationCount)
 }
 
 func TestSQLiteConcurrentOpen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cb.db")
 	stores := openConcurrently(t, 4, func(ctx context.Context) (*store.Store, error) { return store.Open(ctx, path, quiet) })
-	assertMigrations(t, stores[0].DB().QueryRowContext, 1)
+	assertMigrations(t, stores[0].DB().QueryRowContext, migrationCount)
 }
 
 // openConcurrently opens n stores at once and fails the test unless all

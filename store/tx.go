@@ -460,7 +460,7 @@ func (t *tx) mirrors(ctx context.Context, of string, query string, id int64) ([]
 // ---- drafts and approvals
 
 const draftColumns = `id, ticket_id, channel, ts, author, text, visibility, state, guard_reason,
-	approved_by, sent_id, sent_url, error, created_at, updated_at, sent_at`
+	reply_to, account, recipient, approved_by, approved_at, sent_id, sent_url, error, created_at, updated_at, sent_at`
 
 type draftRow struct {
 	ID          int64  `db:"id"`
@@ -472,7 +472,11 @@ type draftRow struct {
 	Visibility  string `db:"visibility"`
 	State       string `db:"state"`
 	GuardReason string `db:"guard_reason"`
+	ReplyTo     nullID `db:"reply_to"`
+	Account     string `db:"account"`
+	Recipient   string `db:"recipient"`
 	ApprovedBy  string `db:"approved_by"`
+	ApprovedAt  dbTime `db:"approved_at"`
 	SentID      string `db:"sent_id"`
 	SentURL     string `db:"sent_url"`
 	Error       string `db:"error"`
@@ -485,7 +489,8 @@ func toDraftRow(d *bridge.Draft) draftRow {
 	return draftRow{
 		ID: d.ID, TicketID: d.TicketID, Channel: d.Channel, TS: d.TS, Author: d.Author, Text: d.Text,
 		Visibility: string(d.Visibility), State: string(d.State), GuardReason: d.GuardReason,
-		ApprovedBy: d.ApprovedBy, SentID: d.SentID, SentURL: d.SentURL, Error: d.Error,
+		ReplyTo: nullID(d.ReplyTo), Account: d.Account, Recipient: d.Recipient,
+		ApprovedBy: d.ApprovedBy, ApprovedAt: dbTime(d.ApprovedAt), SentID: d.SentID, SentURL: d.SentURL, Error: d.Error,
 		CreatedAt: dbTime(d.CreatedAt), UpdatedAt: dbTime(d.UpdatedAt), SentAt: dbTime(d.SentAt),
 	}
 }
@@ -494,7 +499,8 @@ func (r draftRow) draft() bridge.Draft {
 	return bridge.Draft{
 		ID: r.ID, TicketID: r.TicketID, Channel: r.Channel, TS: r.TS, Author: r.Author, Text: r.Text,
 		Visibility: bridge.Visibility(r.Visibility), State: bridge.DraftState(r.State),
-		GuardReason: r.GuardReason, ApprovedBy: r.ApprovedBy, SentID: r.SentID, SentURL: r.SentURL,
+		GuardReason: r.GuardReason, ReplyTo: int64(r.ReplyTo), Account: r.Account, Recipient: r.Recipient,
+		ApprovedBy: r.ApprovedBy, ApprovedAt: r.ApprovedAt.time(), SentID: r.SentID, SentURL: r.SentURL,
 		Error: r.Error, CreatedAt: r.CreatedAt.time(), UpdatedAt: r.UpdatedAt.time(), SentAt: r.SentAt.time(),
 	}
 }
@@ -506,9 +512,9 @@ func (t *tx) CreateDraft(ctx context.Context, d *bridge.Draft) error {
 	}
 	id, err := t.namedInsert(ctx, `
 		INSERT INTO drafts (ticket_id, channel, ts, author, text, visibility, state, guard_reason,
-			approved_by, sent_id, sent_url, error, created_at, updated_at, sent_at)
+			reply_to, account, recipient, approved_by, approved_at, sent_id, sent_url, error, created_at, updated_at, sent_at)
 		VALUES (:ticket_id, :channel, :ts, :author, :text, :visibility, :state, :guard_reason,
-			:approved_by, :sent_id, :sent_url, :error, :created_at, :updated_at, :sent_at)
+			:reply_to, :account, :recipient, :approved_by, :approved_at, :sent_id, :sent_url, :error, :created_at, :updated_at, :sent_at)
 		RETURNING id`, toDraftRow(d))
 	if err != nil {
 		return fmt.Errorf("create draft of ticket %d at %s/%s: %w", d.TicketID, d.Channel, d.TS, err)
@@ -522,7 +528,8 @@ func (t *tx) CreateDraft(ctx context.Context, d *bridge.Draft) error {
 func (t *tx) UpdateDraft(ctx context.Context, d *bridge.Draft) error {
 	n, err := t.namedExec(ctx, `
 		UPDATE drafts SET text = :text, visibility = :visibility, state = :state,
-			guard_reason = :guard_reason, approved_by = :approved_by, sent_id = :sent_id,
+			guard_reason = :guard_reason, reply_to = :reply_to, account = :account, recipient = :recipient,
+			approved_by = :approved_by, approved_at = :approved_at, sent_id = :sent_id,
 			sent_url = :sent_url, error = :error, updated_at = :updated_at, sent_at = :sent_at
 		WHERE id = :id`, toDraftRow(d))
 	if err != nil {

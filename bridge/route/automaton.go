@@ -23,22 +23,22 @@ import (
 // run, which is how white space is collapsed without building a new string.
 // The scanner picks the column of each ASCII byte from a 3×128 table indexed
 // by the kind of the previous character (word, space, other), so the ASCII
-// loop has no data-dependent branches besides "a pattern ended here".
+// loop has no data-dependent branches besides "a pattern ended here", and
+// the only loop-carried memory dependency is the state itself.
 //
 // Rows. States are numbered breadth first; the first nDense (the shallow,
 // hot ones) have a dense row. A state reached in the middle of a multi-byte
 // character (after a lead or inner continuation byte) only ever sees
 // continuation bytes next, and every other state only boundary bytes, so a
 // dense row holds just the columns of its kind: boundary rows are
-// [output descriptor | base | twins | skip], middle rows [continuation
-// columns]. The
-// root, which sees both, has all columns. A state reference is the index of
-// column 0 of its row, so a transition is always dense[ref+column]; for
-// middle rows that index lies before the row itself (continuation columns
-// start at wb). Deeper states, usually on a single keyword's chain, keep
-// only their trie edges and failure link in a packed sparse array (refs ≥
-// cells), so memory stays bounded for 10,000+ keywords while the scan
-// remains one table lookup per byte in the common case.
+// [output descriptor | base | twins | skip], middle rows are [continuation
+// columns]. The root, which sees both, has all columns. A state reference is
+// the index of column 0 of its row, so a transition is always
+// dense[ref+column]; for middle rows that index lies before the row itself
+// (continuation columns start at wb). Deeper states, usually on a single
+// keyword's chain, keep only their trie edges and failure link in a packed
+// sparse array (refs ≥ cells), so memory stays bounded for 10,000+ keywords
+// while the scan remains one table lookup per byte in the common case.
 //
 // Transition values carry two flags: outFlag (the target state ends at least
 // one pattern) and edgeOutFlag (for a twin column: the intermediate state
@@ -62,7 +62,11 @@ const rootRef = 1
 // noClass is a column value that never matches.
 const noClass = ^uint32(0)
 
-// maxDenseCells bounds the dense table (4 bytes per cell).
+// maxDenseCells bounds the dense table (4 bytes per cell, so 8 MiB). With
+// the benchmark keyword sets, 1,000 keywords fit entirely (1.7 MB) and
+// 10,000 keywords get about half of their states dense; a larger table was
+// slower there (cache misses), a smaller one too (more sparse steps). A
+// variable so that tests can force sparse states.
 var maxDenseCells uint32 = 1 << 21
 
 // Character kinds for the scanner's column table.
@@ -70,7 +74,6 @@ const (
 	kindOther = iota
 	kindWord
 	kindSpace
-	kindShift = 12 // classTab entries are column | kind<<kindShift
 )
 
 func isContinuation(b byte) bool { return b&0xC0 == 0x80 }
@@ -90,11 +93,10 @@ var asciiKind = func() (t [utf8.RuneSelf]uint8) {
 
 type matcher struct {
 	classOf  [256]uint16              // byte → base column
-	classTab [3][utf8.RuneSelf]uint16 // [previous kind][raw ASCII byte] → column to feed | new kind<<kindShift
+	classTab [3][utf8.RuneSelf]uint16 // [previous kind][raw ASCII byte] → column to feed
 	nb       uint32                   // boundary base columns; twins are [nb, 2nb)
 	skip     uint32                   // the skip column, 2nb
 	wb       uint32                   // boundary row width, 2nb+1; continuation columns start here
-	wt       uint32                   // all columns (the root row's width)
 	edgeCol  uint32                   // column of the edge symbol
 	nDense   uint32                   // states [0, nDense) are dense
 	cells    uint32                   // size of the dense table
@@ -134,7 +136,6 @@ func compile(patterns [][]byte) *matcher {
 			m.classOf[b] = uint16(wb)
 		}
 	}
-	m.wt = wt
 	m.edgeCol = uint32(m.classOf[edgeByte])
 	for pk := 0; pk < 3; pk++ {
 		for b := 0; b < utf8.RuneSelf; b++ {
@@ -155,7 +156,7 @@ func compile(patterns [][]byte) *matcher {
 			if (pk == kindWord) != (k == kindWord) && c != m.skip {
 				c += nb // twin: edge, then c
 			}
-			m.classTab[pk][b] = uint16(c | k<<kindShift)
+			m.classTab[pk][b] = uint16(c)
 		}
 	}
 
@@ -495,7 +496,7 @@ func (m *matcher) scan(s string, sc *scratch, check bool) bool {
 			i++
 			// The column depends on the previous kind, but the new kind only
 			// on b, so there is no loop-carried chain through the tables.
-			c := uint32(m.classTab[kind&3][b]) & (1<<kindShift - 1)
+			c := uint32(m.classTab[kind&3][b])
 			kind = uint32(asciiKind[b])
 			var v uint32
 			if ref < cells {
@@ -513,14 +514,32 @@ func (m *matcher) scan(s string, sc *scratch, check bool) bool {
 		}
 		var w bool
 		size := 3
-		if wordLead[b] == leadNonWord && !check {
+		switch {
+		case !check && wordLead[b] == leadNonWord:
 			// Normalized CJK or Hangul: three bytes, not a word character.
-		} else {
+		case b >= 0xE0 && b < 0xF0 && i+2 < len(s) && isContinuation(s[i+1]) && isContinuation(s[i+2]):
+			// A three-byte sequence (CJK, kana, Hangul, most punctuation),
+			// decoded inline.
+			r := rune(b&0x0F)<<12 | rune(s[i+1]&0x3F)<<6 | rune(s[i+2]&0x3F)
+			if r >= 0xAC00 && r <= 0xD7A3 || r >= 0x4E00 && r <= 0x9FFF {
+				break // Hangul syllable or CJK ideograph: simple, not a word character
+			}
+			if check {
+				if isZeroWidth(r) {
+					i += 3 // removed by normalization; cannot affect simple neighbours
+					continue
+				}
+				if r < 0x800 || r >= 0xD800 && r < 0xE000 || !isSimple(r) {
+					return false // overlong, surrogate, or needs normalization
+				}
+			}
+			w = isWordRune(r)
+		default:
 			var r rune
 			r, size = utf8.DecodeRuneInString(s[i:])
 			if check {
 				if isZeroWidth(r) {
-					i += size // removed by normalization; cannot affect simple neighbours
+					i += size
 					continue
 				}
 				if (r == utf8.RuneError && size == 1) || !isSimple(r) {

@@ -326,17 +326,20 @@ func benchRouter(b *testing.B, c *corpus, n int) *Router {
 
 func runRoute(b *testing.B, r *Router, texts []string) {
 	b.Helper()
-	routed := 0
+	routed, matched := 0, 0
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		if r.Route(Input{Text: texts[i%len(texts)]}).Rule >= 0 {
+		res := r.Route(Input{Text: texts[i%len(texts)]})
+		if res.Rule >= 0 {
 			routed++
 		}
+		matched += len(res.Matched)
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "posts/s")
 	b.ReportMetric(float64(routed)/float64(b.N), "routed/post")
+	b.ReportMetric(float64(matched)/float64(b.N), "matched/post")
 	states, dense := r.States()
 	b.ReportMetric(float64(states), "states")
 	b.ReportMetric(float64(dense), "dense-states")

@@ -46,11 +46,9 @@ func oracleHits(r *Router, text string) []string {
 func automatonHits(r *Router, text string) []string {
 	sc := r.pool.Get().(*scratch)
 	defer r.pool.Put(sc)
-	sc.gen++
-	sc.hits = sc.hits[:0]
+	sc.forgetHits()
 	if !r.m.scan(text, sc, true) {
-		sc.gen++
-		sc.hits = sc.hits[:0]
+		sc.forgetHits()
 		t := sc.norm.normalize(text)
 		r.m.scan(string(t), sc, false)
 	}
@@ -66,8 +64,7 @@ func automatonHits(r *Router, text string) []string {
 func normalizedHits(r *Router, text string) []string {
 	sc := r.pool.Get().(*scratch)
 	defer r.pool.Put(sc)
-	sc.gen++
-	sc.hits = sc.hits[:0]
+	sc.forgetHits()
 	r.m.scan(string(sc.norm.normalize(text)), sc, false)
 	var hits []string
 	for _, p := range sc.hits {

@@ -134,7 +134,17 @@ func (n *normalizer) normalize(s string) []byte {
 			prevSpace = false
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		var r rune
+		var size int
+		if b >= 0xE0 && b < 0xF0 && i+2 < len(s) && s[i+1]&0xC0 == 0x80 && s[i+2]&0xC0 == 0x80 {
+			// A three-byte sequence (CJK, kana, Hangul), decoded inline.
+			r, size = rune(b&0x0F)<<12|rune(s[i+1]&0x3F)<<6|rune(s[i+2]&0x3F), 3
+			if r < 0x800 || r >= 0xD800 && r < 0xE000 {
+				r, size = utf8.RuneError, 1 // overlong or surrogate
+			}
+		} else {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
 		if r == utf8.RuneError && size == 1 {
 			// Invalid UTF-8 becomes U+FFFD, which is stable.
 			lastStart = -1
@@ -144,6 +154,13 @@ func (n *normalizer) normalize(s string) []byte {
 			continue
 		}
 		if isZeroWidth(r) {
+			i += size
+			continue
+		}
+		if isSimple(r) { // stable, and copied as is
+			lastStart, lastEnd, lastOut, lastSpace = i, i+size, len(out), prevSpace
+			out = append(out, s[i:i+size]...)
+			prevSpace = false
 			i += size
 			continue
 		}
@@ -329,6 +346,8 @@ func isCaseless(r rune) bool {
 	case r >= 0xFE00 && r < 0xFE10: // variation selectors
 		return true
 	case r >= 0x20000 && r < 0x40000: // CJK extensions
+		return true
+	case r >= 0xE0000: // tags (flag emoji), variation selectors, private use
 		return true
 	}
 	return false

@@ -204,8 +204,7 @@ func pattern(norm string) []byte {
 }
 
 // accountKey normalizes an account handle: Normalize, then leading @ and
-// spaces removed. ASCII handles without spaces avoid allocating when already
-// lower case.
+// spaces removed.
 func accountKey(h string) string {
 	return strings.TrimSpace(strings.TrimLeft(Normalize(h), "@"))
 }
@@ -228,13 +227,8 @@ func (r *Router) States() (states, dense int) {
 // backing array, and nothing when no rule matched).
 func (r *Router) Route(in Input) Result {
 	sc := r.pool.Get().(*scratch)
-	defer r.pool.Put(sc)
-	sc.gen++
-	if sc.gen == 0 {
-		clear(sc.seen)
-		sc.gen = 1
-	}
-	sc.hits = sc.hits[:0]
+	defer r.put(sc)
+	sc.forgetHits()
 	clear(sc.inc)
 	clear(sc.exc)
 	clear(sc.sel)
@@ -243,14 +237,9 @@ func (r *Router) Route(in Input) Result {
 	sc.out = sc.out[:0]
 
 	if !r.m.scan(in.Text, sc, true) {
-		// Text that needs real normalization: normalize, then scan. Hits
-		// recorded by the aborted fast pass are forgotten by moving to a new generation.
-		sc.gen++
-		if sc.gen == 0 {
-			clear(sc.seen)
-			sc.gen = 1
-		}
-		sc.hits = sc.hits[:0]
+		// The text needs real normalization: forget what the aborted fast
+		// pass found, normalize, then scan the normalized text.
+		sc.forgetHits()
 		t := sc.norm.normalize(in.Text)
 		// The buffer is not modified while it is scanned.
 		r.m.scan(unsafe.String(unsafe.SliceData(t), len(t)), sc, false)
@@ -333,6 +322,28 @@ walk:
 	res.Matched = nilIfEmpty(all[nFYI : nFYI+nMatched : nFYI+nMatched])
 	res.Tags = nilIfEmpty(all[nFYI+nMatched:])
 	return res
+}
+
+// forgetHits starts a new hit list. Patterns count as seen when
+// seen[p] == gen, so moving to a new generation forgets them all at once.
+func (sc *scratch) forgetHits() {
+	sc.gen++
+	if sc.gen == 0 {
+		clear(sc.seen)
+		sc.gen = 1
+	}
+	sc.hits = sc.hits[:0]
+}
+
+// maxKeptBuffer is the largest normalization buffer kept in the pool.
+const maxKeptBuffer = 64 << 10
+
+// put returns sc to the pool, dropping buffers grown by unusually long texts.
+func (r *Router) put(sc *scratch) {
+	if cap(sc.norm.out) > maxKeptBuffer || cap(sc.norm.seg) > maxKeptBuffer {
+		sc.norm = normalizer{}
+	}
+	r.pool.Put(sc)
 }
 
 // lookupMention finds the rules of a mentioned handle. Plain ASCII handles

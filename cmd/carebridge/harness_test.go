@@ -123,6 +123,8 @@ type harness struct {
 	cfgSrc string
 	dir    string
 	store  string
+	http   bool   // events over HTTP
+	addr   string // carebridge's listener
 
 	mu      sync.Mutex
 	users   map[string]string // TWCS author → fake user id
@@ -133,6 +135,8 @@ type harness struct {
 }
 
 type harnessOptions struct {
+	http     bool     // deliver Slack events over the HTTP Events API (default Socket Mode)
+	xURL     string   // X base URL override (a proxy in front of the fake)
 	brands   []string // official accounts (TWCS brand handles)
 	searches []string // extra search queries
 	stream   bool
@@ -151,16 +155,25 @@ func newHarness(t *testing.T, storeURL string, o harnessOptions) *harness {
 	h.slack = slackfake.New(append([]slackfake.Option{slackfake.WithChannelRateLimit(200, 20)}, o.slack...)...)
 	t.Cleanup(h.slack.Close)
 	for _, d := range e2eDepartments {
-		h.slack.AddChannel(d.channel, d.name, "U0STAFF01", "U0MANAGER")
+		h.slack.AddChannel(d.channel, d.name, "U0STAFF01", "U0MANAGER", "U0EXEC001")
 	}
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "timezone: Asia/Tokyo\nstore:\n  url: %q\nhttp:\n  addr: 127.0.0.1:0\n", storeURL)
 	id := h.slack.Identity()
-	fmt.Fprintf(&b, "slack:\n  mode: socket\n  bot_token: %s\n  app_token: %s\n  api_base_url: %s\n  pacing:\n    per_second: 100\n    burst: 20\n  watchers: [U0EXEC001]\n",
-		id.BotToken, id.AppToken, h.slack.APIURL())
+	mode := "socket"
+	if o.http {
+		mode = "http"
+		h.http = true
+	}
+	fmt.Fprintf(&b, "slack:\n  mode: %s\n  bot_token: %s\n  app_token: %s\n  signing_secret: %s\n  api_base_url: %s\n  pacing:\n    per_second: 100\n    burst: 20\n  watchers: [U0EXEC001]\n",
+		mode, id.BotToken, id.AppToken, id.SigningSecret, h.slack.APIURL())
+	xURL := h.x.URL()
+	if o.xURL != "" {
+		xURL = o.xURL
+	}
 	fmt.Fprintf(&b, "x:\n  api_base_url: %s\n  bearer_token: %s\n  stream: %v\n  poll:\n    search_interval: 300ms\n    mentions_interval: 300ms\n    dm_interval: 300ms\n    max_results: 100\n",
-		h.x.URL(), xfake.DefaultAppToken, o.stream)
+		xURL, xfake.DefaultAppToken, o.stream)
 	b.WriteString("  accounts:\n")
 	if !slices.Contains(o.brands, "AppleSupport") {
 		o.brands = append(o.brands, "AppleSupport") // the routes name it
@@ -170,6 +183,7 @@ func newHarness(t *testing.T, storeURL string, o harnessOptions) *harness {
 		h.users[brand] = uid
 		h.brands = append(h.brands, brand)
 		h.x.AddUser(xfake.User{ID: uid, Username: brand, Name: brand + " Support"})
+		h.x.AddUserToken("token-"+uid, uid)
 		fmt.Fprintf(&b, "    - handle: %s\n      user_id: %q\n      dms: false\n      oauth2:\n        access_token: token-%s\n", brand, uid, uid)
 	}
 	if len(o.searches) > 0 {
@@ -212,6 +226,7 @@ func (h *harness) start() (stop func()) {
 	if testing.Verbose() && os.Getenv("CAREBRIDGE_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	h.addr = ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := newApp(ctx, h.cfg, appOptions{Logger: logger, Listener: ln, PollInterval: 20 * time.Millisecond})
 	if err != nil {
@@ -220,6 +235,9 @@ func (h *harness) start() (stop func()) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.run(ctx) }()
+	if h.http {
+		h.slack.DeliverHTTP("http://" + h.addr + "/slack/events")
+	}
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {

@@ -38,9 +38,11 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"demo", "[-keep] [-v]", "see the whole loop in a minute: fakes of X and Slack, no account needed", runDemo},
 		{"check", "-config FILE", "validate a configuration file and summarize it", runCheck},
 		{"route", "-config FILE [-summary] [-out FILE] [FILE|-]", "show which department each post in a JSONL or TWCS CSV file would go to", runRoute},
 		{"serve", "-config FILE", "run the service: listen on X, mirror into Slack", runServe},
+		{"audit", "export|verify -config FILE", "export the audit log (jsonl or csv) or verify its hash chain", runAudit},
 		{"migrate", "-config FILE", "apply database migrations and exit", runMigrate},
 		{"version", "", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			fmt.Fprintln(stdout, "carebridge", version)

@@ -86,6 +86,8 @@ type app struct {
 	metrics *metrics
 	ln      net.Listener
 	srv     *http.Server
+	events  http.Handler      // slack.mode http: the Events API endpoint
+	socket  *slack.SocketMode // slack.mode socket
 }
 
 // newApp wires everything from cfg. The caller runs it with run.
@@ -159,12 +161,19 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		sources = append(sources, x.NewStream(xc, norm, x.RulesFromRoutes(rk, maxLen), opt.StreamOptions, log))
 	}
 
+	auths := map[string]x.Authorizer{}
+	for _, a := range cfg.X.Accounts {
+		auths[a.Handle] = userAuth(cfg, a)
+	}
 	m := newMetrics(st)
 	svc, err := bridge.New(bridge.Options{
 		Store:        st,
 		Config:       cfg,
 		Router:       router,
 		Publisher:    publisher,
+		Actions:      publisher,
+		Replier:      x.NewReplier(xc, accounts, auths),
+		BotUserID:    auth.UserID,
 		Fetcher:      x.NewFetcher(xc, norm),
 		Sources:      sources,
 		Clock:        opt.Clock,
@@ -183,6 +192,12 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		}
 	}
 	a := &app{cfg: cfg, log: log, store: st, service: svc, metrics: m, ln: ln}
+	switch cfg.Slack.Mode {
+	case "http":
+		a.events = slack.NewEventsHandler(cfg.Slack.SigningSecret.Reveal(), svc, log)
+	default:
+		a.socket = slack.NewSocketMode(sapi, svc, log)
+	}
 	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
 	ok = true
 	return a, nil
@@ -216,6 +231,9 @@ func (a *app) routes() http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
+	if a.events != nil {
+		mux.Handle("POST /slack/events", a.events)
+	}
 	return mux
 }
 
@@ -226,8 +244,17 @@ func (a *app) run(ctx context.Context) error {
 	if err := a.service.Start(ctx); err != nil {
 		return err
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- a.srv.Serve(a.ln) }()
+	sockCtx, stopSocket := context.WithCancel(ctx)
+	defer stopSocket()
+	if a.socket != nil {
+		go func() {
+			if err := a.socket.Run(sockCtx); err != nil && sockCtx.Err() == nil {
+				errc <- fmt.Errorf("slack socket mode: %w", err)
+			}
+		}()
+	}
 	a.log.Info("carebridge serving", "addr", a.ln.Addr().String(), "departments", len(a.cfg.Departments))
 	var serveErr error
 	select {
@@ -235,6 +262,7 @@ func (a *app) run(ctx context.Context) error {
 	case serveErr = <-errc:
 	}
 	a.log.Info("shutting down")
+	stopSocket()
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_ = a.srv.Shutdown(sctx)

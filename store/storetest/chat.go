@@ -9,7 +9,7 @@ import (
 
 // storedDraft is d as a store returns it.
 func storedDraft(d bridge.Draft) bridge.Draft {
-	d.CreatedAt, d.UpdatedAt, d.SentAt = stored(d.CreatedAt), stored(d.UpdatedAt), stored(d.SentAt)
+	d.CreatedAt, d.UpdatedAt, d.SentAt, d.ApprovedAt = stored(d.CreatedAt), stored(d.UpdatedAt), stored(d.SentAt), stored(d.ApprovedAt)
 	return d
 }
 
@@ -65,9 +65,10 @@ var chatTests = []test{
 	}},
 
 	{"Draft/CreateFindUpdate", func(t *testing.T, s bridge.Store) {
-		_, _, k := seedTicket(t, s, "conv-d")
+		p, _, k := seedTicket(t, s, "conv-d")
 		d1 := &bridge.Draft{TicketID: k.ID, Channel: "C0NETWORK", TS: "1767225700.000100", Author: "U0STAFF",
 			Text: "We're sorry 🙇 — could you DM us your area?", Visibility: bridge.VisibilityPublic,
+			ReplyTo: p.ID, Account: "SBCare", Recipient: "42",
 			State: bridge.DraftPending, CreatedAt: at(time.Minute), UpdatedAt: at(time.Minute)}
 		d2 := &bridge.Draft{TicketID: k.ID, Channel: "C0NETWORK", TS: "1767225800.000100", Author: "U0STAFF",
 			Text: "dm: follow-up", Visibility: bridge.VisibilityDM, State: bridge.DraftPending,
@@ -95,7 +96,8 @@ var chatTests = []test{
 		upd.Text = "edited answer"
 		upd.State = bridge.DraftSent
 		upd.GuardReason = "none"
-		upd.ApprovedBy = "U0MANAGER"
+		upd.ApprovedBy, upd.ApprovedAt = "U0MANAGER", at(9*time.Minute)
+		upd.Account = "SBCareWiFi"
 		upd.SentID, upd.SentURL = "1900000000000000001", "https://x.com/SBCare/status/1900000000000000001"
 		upd.Error = "first try: 503"
 		upd.UpdatedAt, upd.SentAt = at(10*time.Minute), at(10*time.Minute)

@@ -108,6 +108,14 @@ func WithUserToken(token, userID string) Option {
 	return func(c *config) { c.userTokens[token] = userID }
 }
 
+// AddUserToken registers an OAuth 2.0 user-context Bearer token for userID
+// on a running server, like WithUserToken.
+func (s *Server) AddUserToken(token, userID string) {
+	s.tokMu.Lock()
+	s.cfg.userTokens[token] = userID
+	s.tokMu.Unlock()
+}
+
 // WithOAuth1Token registers an OAuth 1.0a access token: a request whose
 // "Authorization: OAuth ..." header carries oauth_token="accessToken"
 // authenticates as userID. Signatures are not verified.
@@ -146,6 +154,7 @@ type Server struct {
 	logs        []RequestLog
 	sentTweets  []string
 	sentDMs     []*dmRec
+	tokMu       sync.RWMutex // guards cfg.userTokens after New
 }
 
 type bucket struct {
@@ -296,7 +305,10 @@ func (s *Server) authenticate(r *http.Request) auth {
 		if tok == s.cfg.appToken {
 			return auth{kind: AuthApp}
 		}
-		if uid, ok := s.cfg.userTokens[tok]; ok {
+		s.tokMu.RLock()
+		uid, ok := s.cfg.userTokens[tok]
+		s.tokMu.RUnlock()
+		if ok {
 			return auth{kind: AuthUserBearer, userID: uid}
 		}
 	case "oauth":

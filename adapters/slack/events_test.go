@@ -1,0 +1,907 @@
+package slack
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/carebridge/carebridge/adapters/slack/slackfake"
+	"github.com/carebridge/carebridge/bridge"
+)
+
+const (
+	testSecret  = "test-signing-secret-0123456789"
+	testChannel = "C0CARE"
+)
+
+// ---- helpers ----
+
+// recorder is a bridge.ChatEventHandler that records what it receives
+// and fails the first failFirst calls.
+type recorder struct {
+	mu        sync.Mutex
+	failFirst int
+	calls     []bridge.ChatEvent // every call, failed ones included
+	handled   []bridge.ChatEvent // calls that returned nil
+}
+
+func (r *recorder) HandleChatEvent(ctx context.Context, ev bridge.ChatEvent) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		return errors.New("recorder: handler context has no deadline")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, ev)
+	if len(r.calls) <= r.failFirst {
+		return fmt.Errorf("recorder: induced failure %d", len(r.calls))
+	}
+	r.handled = append(r.handled, ev)
+	return nil
+}
+
+func (r *recorder) snapshot() (calls, handled []bridge.ChatEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]bridge.ChatEvent(nil), r.calls...), append([]bridge.ChatEvent(nil), r.handled...)
+}
+
+// waitHandled waits until n events were handled successfully.
+func (r *recorder) waitHandled(t *testing.T, n int) []bridge.ChatEvent {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, handled := r.snapshot()
+		if len(handled) >= n {
+			return handled
+		}
+		if time.Now().After(deadline) {
+			calls, _ := r.snapshot()
+			t.Fatalf("waited for %d handled events, have %d (calls: %+v)", n, len(handled), calls)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// logBuffer collects a test's logs; they are printed if the test fails.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func testLogger(t *testing.T) (*slog.Logger, *logBuffer) {
+	t.Helper()
+	b := &logBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", b.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
+}
+
+type fixedClock struct{ t time.Time }
+
+func (c fixedClock) Now() time.Time { return c.t }
+
+// sign returns Slack's v0 signature of body at Unix time ts.
+func sign(secret string, ts int64, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	fmt.Fprintf(mac, "v0:%d:", ts)
+	mac.Write(body)
+	return "v0=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// signer signs with the test secret.
+func signer(ts int64, body []byte) string { return sign(testSecret, ts, body) }
+
+// signed builds a request signed as Slack would at Unix time ts.
+func signed(t *testing.T, url string, body []byte, ts int64, secret string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(ts, 10))
+	req.Header.Set("X-Slack-Signature", sign(secret, ts, body))
+	return req
+}
+
+// httpRig is a fake Slack delivering events over HTTP to an EventsHandler.
+type httpRig struct {
+	fake    *slackfake.Server
+	url     string
+	rec     *recorder
+	logs    *logBuffer
+	mu      sync.Mutex
+	retries []string // X-Slack-Retry-Num of each request, "" for first attempts
+}
+
+func (r *httpRig) retryNums() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.retries...)
+}
+
+func newHTTPRig(t *testing.T, rec *recorder, opts ...EventsOption) *httpRig {
+	t.Helper()
+	log, logs := testLogger(t)
+	rig := &httpRig{rec: rec, logs: logs}
+	h := NewEventsHandler(testSecret, rec, log, opts...)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rig.mu.Lock()
+		rig.retries = append(rig.retries, r.Header.Get("X-Slack-Retry-Num"))
+		rig.mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close) // runs after fake.Close
+	rig.url = srv.URL + "/slack/events"
+	rig.fake = slackfake.New(slackfake.WithSigningSecret(testSecret),
+		slackfake.WithRetryDelays(10*time.Millisecond, 10*time.Millisecond, 10*time.Millisecond))
+	t.Cleanup(rig.fake.Close)
+	rig.fake.AddChannel(testChannel, "care-network", "U0ALICE", "U0BOB")
+	rig.fake.DeliverHTTP(rig.url)
+	return rig
+}
+
+func waitIdle(t *testing.T, f *slackfake.Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func do(t *testing.T, req *http.Request) (int, string, http.Header) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+// ---- PlainText ----
+
+func TestPlainText(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"plain", "Hello there", "Hello there"},
+		{"entities", "a &amp; b &lt;c&gt;", "a & b <c>"},
+		{"typed mention stays as typed", "&lt;@U123&gt; hi", "<@U123> hi"},
+		{"typed broadcast stays as typed", "&lt;!channel&gt;", "<!channel>"},
+		{"double escape unescaped once", "&amp;lt;@U1&amp;gt;", "&lt;@U1&gt;"},
+		{"bare link", "see <https://example.com/a>", "see https://example.com/a"},
+		{"labelled link gives the url", "<https://example.com|example.com>", "https://example.com"},
+		{"disguised link gives the real url", "<https://evil.example/login|https://bank.example>", "https://evil.example/login"},
+		{"link with escaped query", "<https://x.example/?a=1&amp;b=2|x>", "https://x.example/?a=1&b=2"},
+		{"mailto", "<mailto:kim@example.com|kim@example.com>", "kim@example.com"},
+		{"mailto without label", "write <mailto:kim@example.com>", "write kim@example.com"},
+		{"user mention", "<@U123> thanks", "@U123 thanks"},
+		{"user mention with legacy name", "<@U123|kim>", "@U123"},
+		{"channel with name", "<#C123|general>", "#general"},
+		{"channel without name", "<#C123>", "#C123"},
+		{"here", "<!here> look", "@here look"},
+		{"channel broadcast", "<!channel>", "@channel"},
+		{"everyone with label", "<!everyone|everyone>", "@everyone"},
+		{"user group", "<!subteam^S123|@support>", "@support"},
+		{"user group without label", "<!subteam^S123>", "@S123"},
+		{"date fallback", "<!date^1392734382^{date_short}|Feb 18, 2014>", "Feb 18, 2014"},
+		{"mixed", "Hi <@U1>, call &lt;0800&gt; &amp; see <https://a.example|docs> in <#C9|help>",
+			"Hi @U1, call <0800> & see https://a.example in #help"},
+		{"unclosed bracket kept", "a < b", "a < b"},
+		{"bracket before token", "x <<@U1>", "x <@U1"},
+		{"unicode", "電波が弱い <@U1> 🙏", "電波が弱い @U1 🙏"},
+		{"empty", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := PlainText(tc.in); got != tc.want {
+				t.Errorf("PlainText(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+// ---- Convert ----
+
+// envelopeJSON wraps an inner event in an Events API envelope.
+func envelopeJSON(inner string) []byte {
+	return []byte(`{"token":"legacy","team_id":"T1","api_app_id":"A1","type":"event_callback","event_id":"Ev1","event_time":1700000000,` +
+		`"authorizations":[{"team_id":"T1","user_id":"UBOT","is_bot":true,"is_enterprise_install":false}],"event":` + inner + `}`)
+}
+
+func TestConvert(t *testing.T) {
+	at := time.Unix(1700000000, 0).UTC()
+	// slackevents.ParseEvent (used by Socket Mode) rejects these payloads;
+	// decodeEvents (used over HTTP and as Socket Mode's fallback) copes.
+	slackGoFails := map[string]bool{"reaction to a file ignored": true, "message with a block slack-go cannot decode": true}
+	for _, tc := range []struct {
+		name  string
+		inner string
+		want  *bridge.ChatEvent // nil: ignored
+	}{
+		{"top-level message",
+			`{"type":"message","channel":"C1","user":"U2","text":"hi &amp; <https://a.example|a>","ts":"1.000100","event_ts":"1.000100","channel_type":"channel"}`,
+			&bridge.ChatEvent{Kind: bridge.EventMessage, Channel: "C1", User: "U2", TS: "1.000100", Text: "hi & https://a.example"}},
+		{"thread reply",
+			`{"type":"message","channel":"C1","user":"U2","text":"draft","ts":"2.000000","thread_ts":"1.000100","parent_user_id":"UBOT"}`,
+			&bridge.ChatEvent{Kind: bridge.EventMessage, Channel: "C1", User: "U2", TS: "2.000000", ThreadTS: "1.000100", Text: "draft"}},
+		{"thread broadcast",
+			`{"type":"message","subtype":"thread_broadcast","channel":"C1","user":"U2","text":"also here","ts":"3.000000","thread_ts":"1.000100","root":{"ts":"1.000100","text":"root","user":"UBOT"}}`,
+			&bridge.ChatEvent{Kind: bridge.EventMessage, Channel: "C1", User: "U2", TS: "3.000000", ThreadTS: "1.000100", Text: "also here"}},
+		{"modern bot message",
+			`{"type":"message","channel":"C1","user":"UBOT","bot_id":"B1","app_id":"A1","text":"mirror","ts":"4.000000"}`,
+			&bridge.ChatEvent{Kind: bridge.EventMessage, Channel: "C1", User: "UBOT", Bot: true, TS: "4.000000", Text: "mirror"}},
+		{"classic bot_message ignored",
+			`{"type":"message","subtype":"bot_message","channel":"C1","bot_id":"B2","text":"webhook","ts":"5.000000"}`, nil},
+		{"channel_join ignored",
+			`{"type":"message","subtype":"channel_join","channel":"C1","user":"U3","text":"<@U3> has joined","ts":"6.000000"}`, nil},
+		{"message_replied ignored",
+			`{"type":"message","subtype":"message_replied","channel":"C1","ts":"6.5","message":{"ts":"1.000100","text":"root"}}`, nil},
+		{"message_changed",
+			`{"type":"message","subtype":"message_changed","hidden":true,"channel":"C1","ts":"7.000000","event_ts":"7.000000",` +
+				`"message":{"type":"message","user":"U2","text":"new &lt;text&gt;","ts":"2.000000","thread_ts":"1.000100","edited":{"user":"U2","ts":"7.000000"}},` +
+				`"previous_message":{"type":"message","user":"U2","text":"draft","ts":"2.000000","thread_ts":"1.000100"}}`,
+			&bridge.ChatEvent{Kind: bridge.EventMessageChanged, Channel: "C1", User: "U2", ItemTS: "2.000000", ThreadTS: "1.000100", Text: "new <text>"}},
+		{"message_changed with the same text ignored",
+			`{"type":"message","subtype":"message_changed","channel":"C1","ts":"8.000000",` +
+				`"message":{"user":"U2","text":"draft","ts":"2.000000","attachments":[{"title":"unfurl"}]},"previous_message":{"user":"U2","text":"draft","ts":"2.000000"}}`, nil},
+		{"message_changed without nested message ignored",
+			`{"type":"message","subtype":"message_changed","channel":"C1","ts":"8.500000","text":"x"}`, nil},
+		{"message_changed by a bot",
+			`{"type":"message","subtype":"message_changed","channel":"C1","ts":"9.000000",` +
+				`"message":{"user":"UOTHER","bot_id":"B7","text":"v2","ts":"4.000000"},"previous_message":{"user":"UOTHER","bot_id":"B7","text":"v1","ts":"4.000000"}}`,
+			&bridge.ChatEvent{Kind: bridge.EventMessageChanged, Channel: "C1", User: "UOTHER", Bot: true, ItemTS: "4.000000", Text: "v2"}},
+		{"message_deleted",
+			`{"type":"message","subtype":"message_deleted","hidden":true,"channel":"C1","ts":"10.000000","deleted_ts":"2.000000",` +
+				`"previous_message":{"type":"message","user":"U2","text":"draft","ts":"2.000000","thread_ts":"1.000100"}}`,
+			&bridge.ChatEvent{Kind: bridge.EventMessageDeleted, Channel: "C1", User: "U2", ItemTS: "2.000000", ThreadTS: "1.000100"}},
+		{"message_deleted without previous message",
+			`{"type":"message","subtype":"message_deleted","channel":"C1","ts":"10.5","deleted_ts":"2.000000"}`,
+			&bridge.ChatEvent{Kind: bridge.EventMessageDeleted, Channel: "C1", ItemTS: "2.000000"}},
+		{"reaction_added with skin tone",
+			`{"type":"reaction_added","user":"U5","reaction":"+1::skin-tone-4","item_user":"U2","item":{"type":"message","channel":"C1","ts":"2.000000"},"event_ts":"11.000000"}`,
+			&bridge.ChatEvent{Kind: bridge.EventReactionAdded, Channel: "C1", User: "U5", ItemTS: "2.000000", Reaction: "+1"}},
+		{"reaction_removed",
+			`{"type":"reaction_removed","user":"U5","reaction":"white_check_mark","item":{"type":"message","channel":"C1","ts":"2.000000"},"event_ts":"12.000000"}`,
+			&bridge.ChatEvent{Kind: bridge.EventReactionRemoved, Channel: "C1", User: "U5", ItemTS: "2.000000", Reaction: "white_check_mark"}},
+		{"the bot's own reaction",
+			`{"type":"reaction_added","user":"UBOT","reaction":"eyes","item":{"type":"message","channel":"C1","ts":"2.000000"},"event_ts":"13.000000"}`,
+			&bridge.ChatEvent{Kind: bridge.EventReactionAdded, Channel: "C1", User: "UBOT", Bot: true, ItemTS: "2.000000", Reaction: "eyes"}},
+		{"reaction to a file ignored",
+			`{"type":"reaction_added","user":"U5","reaction":"eyes","item":{"type":"file","file":"F1"},"event_ts":"14.000000"}`, nil},
+		{"message with a block slack-go cannot decode",
+			`{"type":"message","channel":"C1","user":"U2","text":"hi","ts":"1.000100","blocks":[{"type":"rich_text","elements":"oops"}]}`,
+			&bridge.ChatEvent{Kind: bridge.EventMessage, Channel: "C1", User: "U2", TS: "1.000100", Text: "hi"}},
+		{"message without ts ignored", `{"type":"message","channel":"C1","user":"U2","text":"x"}`, nil},
+		{"message without channel ignored", `{"type":"message","user":"U2","text":"x","ts":"1.0"}`, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := envelopeJSON(tc.inner)
+			d, err := decodeEvents(body)
+			if err != nil {
+				t.Fatalf("decodeEvents: %v", err)
+			}
+			got, ok := Convert(d.api, d.env.EventID, at)
+			check := func(path string, got bridge.ChatEvent, ok bool) {
+				t.Helper()
+				if tc.want == nil {
+					if ok {
+						t.Errorf("%s: got %+v, want ignored", path, got)
+					}
+					return
+				}
+				want := *tc.want
+				want.ID, want.At = "Ev1", at
+				if !ok || got != want {
+					t.Errorf("%s:\n got %+v (ok=%v)\nwant %+v", path, got, ok, want)
+				}
+			}
+			check("decodeEvents", got, ok)
+			// slack-go's own parser (as used by Socket Mode) gives the same.
+			parsed, err := slackevents.ParseEvent(body, slackevents.OptionNoVerifyToken())
+			if slackGoFails[tc.name] {
+				if err == nil {
+					t.Log("slackevents.ParseEvent now accepts this payload")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("slackevents.ParseEvent: %v", err)
+			}
+			id, _ := callbackMeta(parsed)
+			got, ok = Convert(parsed, id, at)
+			check("slackevents.ParseEvent", got, ok)
+		})
+	}
+}
+
+func TestConvertEdgeCases(t *testing.T) {
+	msg := slackevents.MessageEvent{Type: "message", Channel: "C1", User: "U1", Text: "x", TimeStamp: "1.000001"}
+	ev := slackevents.EventsAPIEvent{Type: slackevents.CallbackEvent, InnerEvent: slackevents.EventsAPIInnerEvent{Type: "message", Data: msg}}
+	if got, ok := Convert(ev, "Ev9", time.Time{}); !ok || got.Kind != bridge.EventMessage || got.At != time.Unix(1, 1000).UTC() {
+		t.Errorf("value MessageEvent: %+v %v", got, ok)
+	}
+	if _, ok := Convert(ev, "", time.Time{}); ok {
+		t.Error("an event without id must be ignored")
+	}
+	ev.Type = slackevents.URLVerification
+	if _, ok := Convert(ev, "Ev9", time.Time{}); ok {
+		t.Error("a non-callback must be ignored")
+	}
+	ev = slackevents.EventsAPIEvent{Type: slackevents.CallbackEvent, InnerEvent: slackevents.EventsAPIInnerEvent{Type: "app_mention", Data: &slackevents.AppMentionEvent{}}}
+	if _, ok := Convert(ev, "Ev9", time.Time{}); ok {
+		t.Error("app_mention must be ignored")
+	}
+	var nilMsg *slackevents.MessageEvent
+	ev.InnerEvent.Data = nilMsg
+	if _, ok := Convert(ev, "Ev9", time.Time{}); ok {
+		t.Error("a nil message must be ignored")
+	}
+}
+
+// TestConvertFixtures runs the captured payloads through the HTTP decoder.
+func TestConvertFixtures(t *testing.T) {
+	dir := "../../../shared/data/fixtures/slack"
+	for _, tc := range []struct {
+		file string
+		want bridge.ChatEvent
+	}{
+		{"zulip_message_normal_text.json", bridge.ChatEvent{ID: "Ev079SP4TP1P", Kind: bridge.EventMessage, Channel: "C06NRA6JLER",
+			User: "U06NU4E26M9", TS: "1719209506.817929", Text: "Hello, this is a normal text message", At: time.Unix(1719209506, 0).UTC()}},
+		{"zulip_message_user_mentions.json", bridge.ChatEvent{ID: "Ev079B6N3H53", Kind: bridge.EventMessage, Channel: "C06NRA6JLER",
+			User: "U06NU4E26M9", TS: "1719209649.631399", Text: "@U074VRHQ11T @U074G5E1ANR @U06NU4E26M9 hello, this is a message with mentions"}},
+		{"zulip_message_from_bot.json", bridge.ChatEvent{ID: "Ev078H33MYDV", Kind: bridge.EventMessage, Channel: "C06NRA6JLER",
+			User: "U074G5E1ANR", Bot: true, TS: "1718856814.111759", Text: "<Desdemona> koo", At: time.Unix(1718856814, 0).UTC()}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			body, err := os.ReadFile(dir + "/" + tc.file)
+			if err != nil {
+				t.Skipf("fixture absent: %v", err)
+			}
+			d, err := decodeEvents(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, at := callbackMeta(d.api)
+			got, ok := Convert(d.api, id, at)
+			if !ok {
+				t.Fatal("ignored")
+			}
+			if tc.want.At.IsZero() {
+				tc.want.At = got.At // not asserted
+			}
+			if got != tc.want {
+				t.Errorf("\n got %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// ---- HTTP Events API ----
+
+func TestEventsHTTPMessage(t *testing.T) {
+	rec := &recorder{}
+	rig := newHTTPRig(t, rec)
+	parent, err := rig.fake.UserPosts(testChannel, "U0ALICE", "", "my wifi is down")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := rig.fake.UserPosts(testChannel, "U0BOB", parent, "Sorry &amp; see <https://help.example/wifi?a=1&amp;b=2|our guide>, <@U0ALICE>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rec.waitHandled(t, 2)
+	events := rig.fake.Events()
+	want := bridge.ChatEvent{ID: events[1].ID, Kind: bridge.EventMessage, Channel: testChannel, User: "U0BOB",
+		TS: reply, ThreadTS: parent, Text: "Sorry & see https://help.example/wifi?a=1&b=2, @U0ALICE", At: got[1].At}
+	if got[1] != want {
+		t.Errorf("reply:\n got %+v\nwant %+v", got[1], want)
+	}
+	if got[1].At.IsZero() || got[0].ThreadTS != "" || got[0].TS != parent || got[0].ID != events[0].ID {
+		t.Errorf("parent: %+v", got[0])
+	}
+	waitIdle(t, rig.fake)
+	for _, e := range rig.fake.Events() {
+		if !e.Delivered || e.Attempts != 1 {
+			t.Errorf("event %s: delivered=%v attempts=%d", e.ID, e.Delivered, e.Attempts)
+		}
+	}
+	if logs := rig.logs.String(); strings.Contains(logs, testSecret) || strings.Contains(logs, slackfake.DefaultVerificationToken) {
+		t.Error("a secret was logged")
+	}
+}
+
+func TestEventsHTTPRefusals(t *testing.T) {
+	rec := &recorder{}
+	rig := newHTTPRig(t, rec)
+	now := time.Now().Unix()
+	msg := envelopeJSON(`{"type":"message","channel":"C1","user":"U2","text":"hi","ts":"1.000100"}`)
+	for _, tc := range []struct {
+		name    string
+		req     func() *http.Request
+		status  int
+		noRetry bool
+	}{
+		{"wrong secret", func() *http.Request { return signed(t, rig.url, msg, now, "another-secret") }, http.StatusUnauthorized, false},
+		{"tampered body", func() *http.Request {
+			r := signed(t, rig.url, msg, now, testSecret)
+			r.Body = io.NopCloser(bytes.NewReader(bytes.Replace(msg, []byte("hi"), []byte("ho"), 1)))
+			return r
+		}, http.StatusUnauthorized, false},
+		{"no signature", func() *http.Request {
+			r := signed(t, rig.url, msg, now, testSecret)
+			r.Header.Del("X-Slack-Signature")
+			return r
+		}, http.StatusUnauthorized, false},
+		{"no timestamp", func() *http.Request {
+			r := signed(t, rig.url, msg, now, testSecret)
+			r.Header.Del("X-Slack-Request-Timestamp")
+			return r
+		}, http.StatusUnauthorized, false},
+		{"signature without v0=", func() *http.Request {
+			r := signed(t, rig.url, msg, now, testSecret)
+			r.Header.Set("X-Slack-Signature", strings.TrimPrefix(r.Header.Get("X-Slack-Signature"), "v0="))
+			return r
+		}, http.StatusUnauthorized, false},
+		{"stale timestamp", func() *http.Request { return signed(t, rig.url, msg, now-6*60, testSecret) }, http.StatusUnauthorized, false},
+		{"future timestamp", func() *http.Request { return signed(t, rig.url, msg, now+6*60, testSecret) }, http.StatusUnauthorized, false},
+		{"oversized body", func() *http.Request {
+			big := append(append([]byte(`{"type":"event_callback","pad":"`), bytes.Repeat([]byte("a"), MaxEventBody)...), `"}`...)
+			return signed(t, rig.url, big, now, testSecret)
+		}, http.StatusRequestEntityTooLarge, true},
+		{"malformed JSON", func() *http.Request { return signed(t, rig.url, []byte(`{"type":"event_callback",`), now, testSecret) }, http.StatusBadRequest, true},
+		{"not an object", func() *http.Request { return signed(t, rig.url, []byte(`[1,2]`), now, testSecret) }, http.StatusBadRequest, true},
+		{"no type", func() *http.Request { return signed(t, rig.url, []byte(`{}`), now, testSecret) }, http.StatusBadRequest, true},
+		{"callback without event_id", func() *http.Request {
+			return signed(t, rig.url, bytes.Replace(msg, []byte(`"event_id":"Ev1"`), []byte(`"event_id":""`), 1), now, testSecret)
+		}, http.StatusBadRequest, true},
+		{"callback without event", func() *http.Request {
+			return signed(t, rig.url, []byte(`{"type":"event_callback","event_id":"Ev2","event":null}`), now, testSecret)
+		}, http.StatusBadRequest, true},
+		{"wrongly typed field", func() *http.Request {
+			return signed(t, rig.url, envelopeJSON(`{"type":"message","channel":"C1","user":"U2","text":5,"ts":"1.0"}`), now, testSecret)
+		}, http.StatusBadRequest, true},
+		{"GET", func() *http.Request {
+			r := signed(t, rig.url, nil, now, testSecret)
+			r.Method = http.MethodGet
+			return r
+		}, http.StatusMethodNotAllowed, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body, hdr := do(t, tc.req())
+			if status != tc.status {
+				t.Errorf("status %d (%s), want %d", status, body, tc.status)
+			}
+			if got := hdr.Get("X-Slack-No-Retry") == "1"; got != tc.noRetry {
+				t.Errorf("X-Slack-No-Retry set=%v, want %v", got, tc.noRetry)
+			}
+		})
+	}
+	if calls, _ := rec.snapshot(); len(calls) != 0 {
+		t.Errorf("handler called for refused requests: %+v", calls)
+	}
+}
+
+func TestEventsHTTPInjectedClock(t *testing.T) {
+	then := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	rec := &recorder{}
+	h := NewEventsHandler(testSecret, rec, nil, WithEventsClock(fixedClock{then}))
+	body := envelopeJSON(`{"type":"message","channel":"C1","user":"U2","text":"hi","ts":"1.000100"}`)
+	for _, tc := range []struct {
+		ts     int64
+		status int
+	}{
+		{then.Unix(), http.StatusOK},
+		{then.Unix() - 299, http.StatusOK},
+		{then.Unix() + 299, http.StatusOK},
+		{then.Unix() - 301, http.StatusUnauthorized},
+		{time.Now().Unix(), http.StatusUnauthorized}, // far from the handler's clock
+	} {
+		req := httptest.NewRequest(http.MethodPost, "/slack/events", bytes.NewReader(body))
+		req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(tc.ts, 10))
+		req.Header.Set("X-Slack-Signature", signer(tc.ts, body))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != tc.status {
+			t.Errorf("ts %d: status %d, want %d", tc.ts-then.Unix(), w.Code, tc.status)
+		}
+	}
+	if _, handled := rec.snapshot(); len(handled) != 3 {
+		t.Errorf("handled %d events, want 3", len(handled))
+	}
+	// An empty secret refuses everything.
+	h = NewEventsHandler("", rec, nil)
+	req := httptest.NewRequest(http.MethodPost, "/slack/events", bytes.NewReader(body))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusUnauthorized {
+		t.Errorf("empty secret: status %d", w.Code)
+	}
+}
+
+func TestEventsHTTPIgnored(t *testing.T) {
+	rec := &recorder{}
+	rig := newHTTPRig(t, rec)
+	now := time.Now().Unix()
+	for _, body := range []string{
+		string(envelopeJSON(`{"type":"app_home_opened","user":"U1","channel":"D1","tab":"home"}`)),
+		string(envelopeJSON(`{"type":"brand_new_event_type","whatever":{"x":[1,2,3]}}`)),
+		string(envelopeJSON(`{"type":"message","subtype":"channel_join","channel":"C1","user":"U3","ts":"1.0"}`)),
+		string(envelopeJSON(`{"type":"reaction_added","user":"U5","reaction":"eyes","item":{"type":"file","file":"F1"}}`)),
+		`{"type":"some_future_outer_type","x":1}`,
+	} {
+		status, resp, _ := do(t, signed(t, rig.url, []byte(body), now, testSecret))
+		if status != http.StatusOK {
+			t.Errorf("%s: status %d (%s), want 200", body, status, resp)
+		}
+	}
+	if calls, _ := rec.snapshot(); len(calls) != 0 {
+		t.Errorf("handler called for ignored events: %+v", calls)
+	}
+}
+
+func TestEventsHTTPURLVerification(t *testing.T) {
+	rig := newHTTPRig(t, &recorder{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rig.fake.VerifyURL(ctx, rig.url); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"token":"x","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}`)
+	status, resp, hdr := do(t, signed(t, rig.url, body, time.Now().Unix(), testSecret))
+	if status != http.StatusOK || resp != "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" || !strings.HasPrefix(hdr.Get("Content-Type"), "text/plain") {
+		t.Errorf("status %d, body %q, content type %q", status, resp, hdr.Get("Content-Type"))
+	}
+	// Unsigned challenges are refused.
+	req, _ := http.NewRequest(http.MethodPost, rig.url, bytes.NewReader(body))
+	if status, _, _ := do(t, req); status != http.StatusUnauthorized {
+		t.Errorf("unsigned url_verification: status %d", status)
+	}
+}
+
+func TestEventsHTTPAppRateLimited(t *testing.T) {
+	rig := newHTTPRig(t, &recorder{})
+	body := []byte(`{"token":"x","type":"app_rate_limited","team_id":"T1","minute_rate_limited":1518467820,"api_app_id":"A1"}`)
+	if status, resp, _ := do(t, signed(t, rig.url, body, time.Now().Unix(), testSecret)); status != http.StatusOK {
+		t.Errorf("status %d (%s)", status, resp)
+	}
+	if logs := rig.logs.String(); !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "minute_rate_limited=1518467820") {
+		t.Errorf("no warning logged:\n%s", logs)
+	}
+}
+
+func TestEventsHTTPHandlerErrorRetried(t *testing.T) {
+	rec := &recorder{failFirst: 1}
+	rig := newHTTPRig(t, rec)
+	ts, err := rig.fake.UserPosts(testChannel, "U0ALICE", "", "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	handled := rec.waitHandled(t, 1)
+	waitIdle(t, rig.fake)
+	calls, _ := rec.snapshot()
+	if len(calls) != 2 || calls[0].ID != calls[1].ID || handled[0].TS != ts {
+		t.Errorf("calls %+v", calls)
+	}
+	if got := rig.retryNums(); len(got) != 2 || got[0] != "" || got[1] != "1" {
+		t.Errorf("X-Slack-Retry-Num of the deliveries: %q, want [\"\" \"1\"]", got)
+	}
+	if ev := rig.fake.Events()[0]; !ev.Delivered || ev.Attempts != 2 {
+		t.Errorf("delivered=%v attempts=%d", ev.Delivered, ev.Attempts)
+	}
+	if !strings.Contains(rig.logs.String(), "induced failure") {
+		t.Error("the handler error was not logged")
+	}
+}
+
+func TestEventsHTTPHandlerTimeout(t *testing.T) {
+	block := bridgeHandlerFunc(func(ctx context.Context, _ bridge.ChatEvent) error {
+		<-ctx.Done()
+		return fmt.Errorf("store: %w", ctx.Err())
+	})
+	h := NewEventsHandler(testSecret, block, nil, WithEventTimeout(50*time.Millisecond))
+	body := envelopeJSON(`{"type":"message","channel":"C1","user":"U2","text":"hi","ts":"1.000100"}`)
+	now := time.Now().Unix()
+	req := httptest.NewRequest(http.MethodPost, "/slack/events", bytes.NewReader(body))
+	req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(now, 10))
+	req.Header.Set("X-Slack-Signature", signer(now, body))
+	w := httptest.NewRecorder()
+	start := time.Now()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusInternalServerError || time.Since(start) > 2*time.Second {
+		t.Errorf("status %d after %v", w.Code, time.Since(start))
+	}
+}
+
+type bridgeHandlerFunc func(context.Context, bridge.ChatEvent) error
+
+func (f bridgeHandlerFunc) HandleChatEvent(ctx context.Context, ev bridge.ChatEvent) error {
+	return f(ctx, ev)
+}
+
+func TestEventsHTTPRedeliveredSameID(t *testing.T) {
+	rec := &recorder{}
+	rig := newHTTPRig(t, rec)
+	if _, err := rig.fake.UserPosts(testChannel, "U0ALICE", "", "hello"); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitHandled(t, 1)
+	id := rig.fake.Events()[0].ID
+	if err := rig.fake.Redeliver(id, 3); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitHandled(t, 4)
+	waitIdle(t, rig.fake)
+	calls, _ := rec.snapshot()
+	if len(calls) != 4 {
+		t.Fatalf("%d calls, want the first delivery and 3 redeliveries", len(calls))
+	}
+	for _, c := range calls {
+		if c != calls[0] || c.ID != id {
+			t.Errorf("redelivery differs: %+v vs %+v", c, calls[0])
+		}
+	}
+}
+
+// ---- Socket Mode ----
+
+type smRig struct {
+	fake *slackfake.Server
+	api  *slack.Client
+	rec  *recorder
+	logs *logBuffer
+}
+
+// newSMRig runs a SocketMode against a fake until the test ends; it then
+// checks that Run returned nil and left no goroutine behind.
+func newSMRig(t *testing.T, rec *recorder, fakeOpts ...slackfake.Option) *smRig {
+	t.Helper()
+	log, logs := testLogger(t)
+	fake := slackfake.New(append([]slackfake.Option{
+		slackfake.WithAckTimeout(300 * time.Millisecond),
+		slackfake.WithRetryDelays(0, 0, 0),
+		slackfake.WithPingInterval(100 * time.Millisecond),
+	}, fakeOpts...)...)
+	t.Cleanup(fake.Close)
+	fake.AddChannel(testChannel, "care-network", "U0ALICE", "U0BOB")
+	id := fake.Identity()
+	api := slack.New(id.BotToken, slack.OptionAPIURL(fake.APIURL()), slack.OptionAppLevelToken(id.AppToken))
+	sm := NewSocketMode(api, rec, log, WithSocketModeOptions(socketmode.OptionPingInterval(2*time.Second)))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sm.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run returned %v after cancel", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Run did not return after cancel")
+		}
+		checkNoSocketModeGoroutines(t)
+	})
+	waitFor(t, "a socket mode connection", func() bool { return fake.SocketConnections() == 1 })
+	return &smRig{fake: fake, api: api, rec: rec, logs: logs}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// checkNoSocketModeGoroutines fails if goroutines of the receiver or of
+// slack-go's socketmode client outlive Run.
+func checkNoSocketModeGoroutines(t *testing.T) {
+	t.Helper()
+	var leaked string
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		leaked = ""
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if strings.Contains(g, "slack-go/slack/socketmode.") || strings.Contains(g, "adapters/slack.(*SocketMode)") {
+				leaked = g
+				break
+			}
+		}
+		if leaked == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("goroutine left after Run returned:\n%s", leaked)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestSocketModeEvents(t *testing.T) {
+	rec := &recorder{}
+	rig := newSMRig(t, rec)
+	f := rig.fake
+	parent, err := f.UserPosts(testChannel, "U0ALICE", "", "my bill is wrong")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := f.UserPosts(testChannel, "U0BOB", parent, "We &amp; you: <mailto:care@example.com|care@example.com>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []func() error{
+		func() error { return f.UserReacts(testChannel, reply, "U0ALICE", "white_check_mark::skin-tone-2") },
+		func() error { return f.UserUnreacts(testChannel, reply, "U0ALICE", "white_check_mark::skin-tone-2") },
+		func() error { return f.UserEdits(testChannel, reply, "Fixed: <https://bill.example|your bill>") },
+		func() error { return f.UserDeletes(testChannel, reply) },
+		func() error {
+			_, _, err := rig.api.PostMessage(testChannel, slack.MsgOptionText("mirror of a post", false), slack.MsgOptionTS(parent))
+			return err
+		},
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := rec.waitHandled(t, 7)
+	events := f.Events()
+	if len(events) != 7 {
+		t.Fatalf("fake produced %d events", len(events))
+	}
+	want := []bridge.ChatEvent{
+		{Kind: bridge.EventMessage, Channel: testChannel, User: "U0ALICE", TS: parent, Text: "my bill is wrong"},
+		{Kind: bridge.EventMessage, Channel: testChannel, User: "U0BOB", TS: reply, ThreadTS: parent, Text: "We & you: care@example.com"},
+		{Kind: bridge.EventReactionAdded, Channel: testChannel, User: "U0ALICE", ItemTS: reply, Reaction: "white_check_mark"},
+		{Kind: bridge.EventReactionRemoved, Channel: testChannel, User: "U0ALICE", ItemTS: reply, Reaction: "white_check_mark"},
+		{Kind: bridge.EventMessageChanged, Channel: testChannel, User: "U0BOB", ItemTS: reply, ThreadTS: parent, Text: "Fixed: https://bill.example"},
+		{Kind: bridge.EventMessageDeleted, Channel: testChannel, User: "U0BOB", ItemTS: reply, ThreadTS: parent},
+		{Kind: bridge.EventMessage, Channel: testChannel, User: slackfake.DefaultBotUserID, Bot: true, ThreadTS: parent, Text: "mirror of a post"},
+	}
+	for i := range want {
+		w, g := want[i], got[i]
+		w.ID, w.At = events[i].ID, g.At
+		if w.Kind == bridge.EventMessage && w.Bot {
+			w.TS = g.TS
+		}
+		if g != w || g.At.IsZero() {
+			t.Errorf("event %d:\n got %+v\nwant %+v", i, g, w)
+		}
+	}
+	waitIdle(t, f)
+	for _, e := range f.Events() {
+		if !e.Delivered || e.Attempts != 1 {
+			t.Errorf("event %s (%s): delivered=%v attempts=%d", e.ID, e.Type, e.Delivered, e.Attempts)
+		}
+	}
+}
+
+func TestSocketModeUnackedRedelivered(t *testing.T) {
+	rec := &recorder{failFirst: 1}
+	rig := newSMRig(t, rec)
+	ts, err := rig.fake.UserPosts(testChannel, "U0ALICE", "", "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	handled := rec.waitHandled(t, 1)
+	waitIdle(t, rig.fake)
+	calls, _ := rec.snapshot()
+	if len(calls) != 2 || calls[0] != calls[1] || handled[0].TS != ts {
+		t.Errorf("calls: %+v", calls)
+	}
+	if ev := rig.fake.Events()[0]; !ev.Delivered || ev.Attempts != 2 {
+		t.Errorf("delivered=%v attempts=%d, want an unacked first attempt and an acked retry", ev.Delivered, ev.Attempts)
+	}
+	if !strings.Contains(rig.logs.String(), "not acknowledged") {
+		t.Error("the failure was not logged")
+	}
+}
+
+func TestSocketModeReconnects(t *testing.T) {
+	rec := &recorder{}
+	rig := newSMRig(t, rec)
+	if _, err := rig.fake.UserPosts(testChannel, "U0ALICE", "", "before"); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitHandled(t, 1)
+	rig.fake.Disconnect("refresh_requested")
+	if _, err := rig.fake.UserPosts(testChannel, "U0ALICE", "", "after"); err != nil {
+		t.Fatal(err)
+	}
+	got := rec.waitHandled(t, 2)
+	if got[1].Text != "after" {
+		t.Errorf("after reconnect: %+v", got[1])
+	}
+	waitFor(t, "the new connection", func() bool { return rig.fake.SocketConnections() == 1 })
+	if n := strings.Count(rig.logs.String(), `msg="slack socket mode connected"`); n < 2 {
+		t.Errorf("connected %d times, want a reconnection", n)
+	}
+	// And it keeps receiving.
+	if _, err := rig.fake.UserPosts(testChannel, "U0BOB", "", "still here"); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitHandled(t, 3)
+}
+
+// TestSocketModeBadMessage feeds dispatch a frame slack-go could not
+// parse: the chat event is still delivered.
+func TestSocketModeBadMessage(t *testing.T) {
+	payload := envelopeJSON(`{"type":"message","channel":"C1","user":"U2","text":"hi","ts":"1.000100","blocks":[{"type":"rich_text","elements":"oops"}]}`)
+	if _, err := slackevents.ParseEvent(payload, slackevents.OptionNoVerifyToken()); err == nil {
+		t.Log("slack-go now parses this payload; the fallback is still exercised below")
+	}
+	frame, _ := json.Marshal(map[string]any{"type": "events_api", "envelope_id": "env-1", "payload": json.RawMessage(payload)})
+	unknown, _ := json.Marshal(map[string]any{"type": "events_api", "envelope_id": "env-2",
+		"payload": json.RawMessage(envelopeJSON(`{"type":"brand_new_event_type"}`))})
+	rec := &recorder{}
+	log, _ := testLogger(t)
+	s := NewSocketMode(slack.New("xoxb-test"), rec, log)
+	sm := socketmode.New(slack.New("xoxb-test")) // not running: acks wait in its buffer
+	ctx := t.Context()
+	for _, f := range [][]byte{frame, unknown, []byte(`not json`)} {
+		s.dispatch(ctx, sm, socketmode.Event{Type: socketmode.EventTypeErrorBadMessage,
+			Data: &socketmode.ErrorBadMessage{Cause: errors.New("parse"), Message: f}})
+	}
+	_, handled := rec.snapshot()
+	if len(handled) != 1 || handled[0].Text != "hi" || handled[0].ID != "Ev1" {
+		t.Errorf("handled %+v", handled)
+	}
+}
+
+func TestSocketModeInvalidToken(t *testing.T) {
+	fake := slackfake.New()
+	t.Cleanup(fake.Close)
+	api := slack.New(fake.Identity().BotToken, slack.OptionAPIURL(fake.APIURL()), slack.OptionAppLevelToken("xapp-wrong"))
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	err := NewSocketMode(api, &recorder{}, nil).Run(ctx)
+	if err == nil {
+		t.Fatal("Run with a wrong app token returned nil")
+	}
+	checkNoSocketModeGoroutines(t)
+}

@@ -1,0 +1,558 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/carebridge/carebridge/bridge/config"
+	"github.com/carebridge/carebridge/bridge/guard"
+)
+
+// Reactions the bot puts on drafts.
+const (
+	ReactionPending = "hourglass_flowing_sand"
+	ReactionSent    = "white_check_mark"
+	ReactionBlocked = "no_entry_sign"
+	ReactionFailed  = "warning"
+)
+
+// HandleChatEvent implements ChatEventHandler: thread replies become
+// drafts, edits and deletes change them, approvers' reactions release or
+// reject them. The event id is recorded in the same transaction as the
+// effects, so a redelivered event does nothing twice and a failed one is
+// handled again on redelivery.
+func (s *Service) HandleChatEvent(ctx context.Context, ev ChatEvent) error {
+	if ev.Bot || (s.opt.BotUserID != "" && ev.User == s.opt.BotUserID) || ev.User == "" {
+		return nil
+	}
+	// Who the user is (an approver, a watcher) may need API calls; they
+	// are resolved before the transaction.
+	look, err := s.lookup(ctx, ev)
+	if err != nil || look == nil {
+		return err
+	}
+	now := s.clock.Now().UTC()
+	err = s.store.WithTx(ctx, func(tx Tx) error {
+		if ev.ID != "" {
+			first, err := tx.MarkSeen(ctx, "chat", ev.ID, now)
+			if err != nil || !first {
+				return err
+			}
+		}
+		w := &work{s: s, ctx: ctx, tx: tx, ev: ev, look: look, now: now}
+		switch ev.Kind {
+		case EventMessage:
+			return w.message()
+		case EventMessageChanged:
+			return w.changed()
+		case EventMessageDeleted:
+			return w.deleted()
+		case EventReactionAdded:
+			return w.reacted()
+		case EventReactionRemoved:
+			return w.unreacted()
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("chat event %s (%s): %w", ev.ID, ev.Kind, err)
+	}
+	s.notify()
+	return nil
+}
+
+// lookup is what HandleChatEvent learns before its transaction.
+type lookup struct {
+	ticket   *Ticket
+	dept     *config.Department
+	approver bool
+	watcher  bool
+}
+
+// lookup finds the ticket an event is about and resolves the user's
+// roles. It returns nil when the event concerns no ticket of ours.
+func (s *Service) lookup(ctx context.Context, ev ChatEvent) (*lookup, error) {
+	var t *Ticket
+	err := s.store.WithTx(ctx, func(tx Tx) error {
+		var err error
+		switch ev.Kind {
+		case EventMessage:
+			if ev.ThreadTS == "" || ev.ThreadTS == ev.TS {
+				return nil // a top-level message: not an answer
+			}
+			t, err = tx.TicketByThread(ctx, ev.Channel, ev.ThreadTS)
+		default:
+			var d *Draft
+			d, err = tx.DraftByMessage(ctx, ev.Channel, ev.ItemTS)
+			if err == nil {
+				t, err = tx.TicketByID(ctx, d.TicketID)
+			}
+		}
+		if errors.Is(err, ErrNotFound) {
+			t, err = nil, nil
+		}
+		return err
+	})
+	if err != nil || t == nil {
+		return nil, err
+	}
+	l := &lookup{ticket: t, dept: s.cfg.Department(t.Department)}
+	if l.dept == nil {
+		return nil, nil
+	}
+	if l.watcher, err = s.memberOf(ctx, ev.User, s.cfg.Slack.Watchers); err != nil {
+		return nil, fmt.Errorf("resolve watchers: %w", err)
+	}
+	if ev.Kind == EventReactionAdded || ev.Kind == EventReactionRemoved {
+		if l.approver, err = s.memberOf(ctx, ev.User, l.dept.Approvers); err != nil {
+			return nil, fmt.Errorf("resolve approvers of %s: %w", l.dept.ID, err)
+		}
+	}
+	return l, nil
+}
+
+// work is one chat event being applied in one transaction.
+type work struct {
+	s    *Service
+	ctx  context.Context
+	tx   Tx
+	ev   ChatEvent
+	look *lookup
+	now  time.Time
+}
+
+func (w *work) audit(kind AuditKind, draftID int64, details map[string]any) error {
+	return w.s.audit(w.ctx, w.tx, kind, w.ev.User, w.look.dept.ID, w.look.ticket.ID, draftID, details, w.now)
+}
+
+// parsed is a thread reply read for its prefix.
+type parsed struct {
+	internal   bool
+	prefixed   bool // began with reply: or dm:
+	visibility Visibility
+	text       string
+}
+
+// parseReply reads note:, dm: and reply: (case-insensitive).
+func parseReply(text string, approval string) parsed {
+	trimmed := strings.TrimSpace(text)
+	lower := strings.ToLower(trimmed)
+	cut := func(prefix string) string { return strings.TrimSpace(trimmed[len(prefix):]) }
+	switch {
+	case strings.HasPrefix(lower, "note:"):
+		return parsed{internal: true}
+	case strings.HasPrefix(lower, "dm:"):
+		return parsed{prefixed: true, visibility: VisibilityDM, text: cut("dm:")}
+	case strings.HasPrefix(lower, "reply:"):
+		return parsed{prefixed: true, visibility: VisibilityPublic, text: cut("reply:")}
+	case approval == config.ApprovalNone:
+		return parsed{internal: true} // without approval only prefixed replies go out
+	}
+	return parsed{visibility: VisibilityPublic, text: trimmed}
+}
+
+// message turns a thread reply into a draft.
+func (w *work) message() error {
+	t, dept := w.look.ticket, w.look.dept
+	if w.look.watcher {
+		if err := w.audit(AuditWatcherRefused, 0, map[string]any{"ts": w.ev.TS}); err != nil {
+			return err
+		}
+		return w.s.enqueueEphemeral(w.ctx, w.tx, w.ev.Channel, w.ev.User,
+			fmt.Sprintf("You're watching this conversation — %s answers customers, so your reply stays internal and nothing is sent. Thank you for keeping an eye on it!", dept.Name), w.now)
+	}
+	p := parseReply(w.ev.Text, dept.Approval)
+	if p.internal {
+		return nil
+	}
+	target, err := w.s.answerTarget(w.ctx, w.tx, t)
+	if err != nil {
+		return err
+	}
+	d := &Draft{
+		TicketID: t.ID, Channel: w.ev.Channel, TS: w.ev.TS, Author: w.ev.User, Text: p.text,
+		Visibility: p.visibility, State: DraftPending, ReplyTo: target.ID, Account: t.Account,
+		Recipient: target.AuthorID, CreatedAt: w.now, UpdatedAt: w.now,
+	}
+	res := w.s.check(d, target)
+	if !res.OK {
+		d.State, d.GuardReason = DraftBlocked, summarize(res)
+	}
+	if err := w.tx.CreateDraft(w.ctx, d); err != nil {
+		return err
+	}
+	if err := w.audit(AuditDraftCreated, d.ID, map[string]any{"visibility": d.Visibility, "text": d.Text, "reply_to": target.ExternalID, "account": d.Account}); err != nil {
+		return err
+	}
+	if !res.OK {
+		return w.blocked(d, res)
+	}
+	if dept.Approval == config.ApprovalNone && p.prefixed {
+		return w.approve(d, d.Visibility, "", true)
+	}
+	t.State, t.UpdatedAt = TicketAwaitingApproval, w.now
+	if err := w.tx.UpdateTicket(w.ctx, t); err != nil {
+		return err
+	}
+	return w.s.enqueueReact(w.ctx, w.tx, t, ChatRef{Channel: d.Channel, TS: d.TS}, ReactionPending, true, w.now)
+}
+
+// blocked records a guard's refusal and explains it in the thread.
+func (w *work) blocked(d *Draft, res guard.Result) error {
+	var guards, kinds []string
+	for _, f := range res.Findings {
+		guards = append(guards, f.Guard)
+		if f.Kind != "" {
+			kinds = append(kinds, f.Kind)
+		}
+	}
+	if err := w.audit(AuditDraftBlocked, d.ID, map[string]any{"guards": guards, "kinds": kinds, "visibility": d.Visibility}); err != nil {
+		return err
+	}
+	var lines []string
+	for _, f := range res.Findings {
+		lines = append(lines, "• "+f.Message)
+	}
+	text := fmt.Sprintf(":no_entry_sign: <@%s>, this answer can't go out as it is:\n%s\nEdit your message to fix it; nobody has been asked to approve it yet.", d.Author, strings.Join(lines, "\n"))
+	if err := w.s.enqueueNotice(w.ctx, w.tx, w.look.ticket, text, w.now); err != nil {
+		return err
+	}
+	return w.s.enqueueReact(w.ctx, w.tx, w.look.ticket, ChatRef{Channel: d.Channel, TS: d.TS}, ReactionBlocked, true, w.now)
+}
+
+// changed applies an edit of a draft message.
+func (w *work) changed() error {
+	d, err := w.tx.DraftByMessage(w.ctx, w.ev.Channel, w.ev.ItemTS)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	t := w.look.ticket
+	switch d.State {
+	case DraftSending, DraftSent:
+		if err := w.audit(AuditEditAfterSend, d.ID, map[string]any{"text": w.ev.Text}); err != nil {
+			return err
+		}
+		return w.s.enqueueNotice(w.ctx, w.tx, t, fmt.Sprintf(":information_source: <@%s>, edits are not relayed: this answer has already been sent as it was approved.", w.ev.User), w.now)
+	case DraftRejected, DraftCancelled:
+		return nil
+	}
+	p := parseReply(w.ev.Text, w.look.dept.Approval)
+	if p.internal {
+		d.State, d.UpdatedAt = DraftCancelled, w.now
+		if err := w.tx.UpdateDraft(w.ctx, d); err != nil {
+			return err
+		}
+		return w.audit(AuditDraftCancelled, d.ID, map[string]any{"reason": "edited into an internal note"})
+	}
+	wasApproved, wasBlocked := d.State == DraftApproved, d.State == DraftBlocked
+	d.Text, d.Visibility, d.UpdatedAt = p.text, p.visibility, w.now
+	d.ApprovedBy, d.ApprovedAt, d.Error = "", time.Time{}, ""
+	target, err := w.tx.PostByID(w.ctx, d.ReplyTo)
+	if err != nil {
+		return err
+	}
+	res := w.s.check(d, target)
+	d.State, d.GuardReason = DraftPending, ""
+	if !res.OK {
+		d.State, d.GuardReason = DraftBlocked, summarize(res)
+	}
+	if err := w.tx.UpdateDraft(w.ctx, d); err != nil {
+		return err
+	}
+	if err := w.audit(AuditDraftEdited, d.ID, map[string]any{"text": d.Text, "visibility": d.Visibility}); err != nil {
+		return err
+	}
+	if wasApproved {
+		if err := w.audit(AuditApprovalCancelled, d.ID, nil); err != nil {
+			return err
+		}
+		if err := w.s.enqueueNotice(w.ctx, w.tx, t, fmt.Sprintf(":pencil2: The draft was edited after it was approved, so the approval no longer counts. An approver needs to react again to send the new text."), w.now); err != nil {
+			return err
+		}
+	}
+	if !res.OK {
+		return w.blocked(d, res)
+	}
+	if wasBlocked {
+		ref := ChatRef{Channel: d.Channel, TS: d.TS}
+		if err := w.s.enqueueReact(w.ctx, w.tx, t, ref, ReactionBlocked, false, w.now); err != nil {
+			return err
+		}
+		if err := w.s.enqueueNotice(w.ctx, w.tx, t, ":ballot_box_with_check: The edited draft passes the checks and waits for an approver.", w.now); err != nil {
+			return err
+		}
+		return w.s.enqueueReact(w.ctx, w.tx, t, ref, ReactionPending, true, w.now)
+	}
+	return nil
+}
+
+// deleted cancels a draft that has not been sent.
+func (w *work) deleted() error {
+	d, err := w.tx.DraftByMessage(w.ctx, w.ev.Channel, w.ev.ItemTS)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	switch d.State {
+	case DraftPending, DraftApproved, DraftBlocked, DraftFailed:
+	default:
+		return nil
+	}
+	d.State, d.UpdatedAt = DraftCancelled, w.now
+	if err := w.tx.UpdateDraft(w.ctx, d); err != nil {
+		return err
+	}
+	return w.audit(AuditDraftCancelled, d.ID, map[string]any{"reason": "message deleted"})
+}
+
+// reacted applies an approver's decision.
+func (w *work) reacted() error {
+	a := w.s.cfg.Approvals
+	name := w.ev.Reaction
+	if name != a.ApproveEmoji && name != a.ApproveDMEmoji && name != a.RejectEmoji {
+		return nil
+	}
+	d, err := w.tx.DraftByMessage(w.ctx, w.ev.Channel, w.ev.ItemTS)
+	if err != nil {
+		return err
+	}
+	dept := w.look.dept
+	if !w.look.approver {
+		if err := w.audit(AuditUnauthorized, d.ID, map[string]any{"emoji": name}); err != nil {
+			return err
+		}
+		return w.s.enqueueEphemeral(w.ctx, w.tx, w.ev.Channel, w.ev.User,
+			fmt.Sprintf("Only %s's approvers can approve or reject answers, so your :%s: was ignored.", dept.Name, name), w.now)
+	}
+	if w.ev.User == d.Author && !dept.AllowSelfApproval {
+		if err := w.audit(AuditSelfApproval, d.ID, map[string]any{"emoji": name}); err != nil {
+			return err
+		}
+		return w.s.enqueueEphemeral(w.ctx, w.tx, w.ev.Channel, w.ev.User,
+			"You wrote this draft, so another approver has to approve it (four eyes on every public answer).", w.now)
+	}
+	switch name {
+	case a.RejectEmoji:
+		switch d.State {
+		case DraftPending, DraftBlocked, DraftApproved:
+		default:
+			return nil
+		}
+		d.State, d.UpdatedAt = DraftRejected, w.now
+		if err := w.tx.UpdateDraft(w.ctx, d); err != nil {
+			return err
+		}
+		if err := w.tx.AddApproval(w.ctx, &Approval{DraftID: d.ID, User: w.ev.User, Emoji: name, Decision: DecisionReject, CreatedAt: w.now}); err != nil {
+			return err
+		}
+		if err := w.audit(AuditRejected, d.ID, map[string]any{"emoji": name}); err != nil {
+			return err
+		}
+		if err := w.s.enqueueReact(w.ctx, w.tx, w.look.ticket, ChatRef{Channel: d.Channel, TS: d.TS}, ReactionPending, false, w.now); err != nil {
+			return err
+		}
+		return w.s.enqueueNotice(w.ctx, w.tx, w.look.ticket, fmt.Sprintf(":x: Rejected by <@%s>; nothing was sent.", w.ev.User), w.now)
+	case a.ApproveDMEmoji:
+		return w.approve(d, VisibilityDM, name, false)
+	default:
+		return w.approve(d, d.Visibility, name, false)
+	}
+}
+
+// approve releases d with visibility vis: it reruns the guards for that
+// visibility and queues the send.
+func (w *work) approve(d *Draft, vis Visibility, emoji string, auto bool) error {
+	switch d.State {
+	case DraftPending, DraftBlocked, DraftFailed:
+	default:
+		return nil // already approved, sent, rejected or cancelled
+	}
+	target, err := w.tx.PostByID(w.ctx, d.ReplyTo)
+	if err != nil {
+		return err
+	}
+	trial := *d
+	trial.Visibility = vis
+	if res := w.s.check(&trial, target); !res.OK {
+		if d.State == DraftBlocked {
+			return nil // still blocked: the thread already says why
+		}
+		if err := w.audit(AuditApprovalBlocked, d.ID, map[string]any{"emoji": emoji, "visibility": vis, "why": summarize(res)}); err != nil {
+			return err
+		}
+		return w.blocked(d, res)
+	}
+	wasBlocked := d.State == DraftBlocked
+	d.Visibility, d.State, d.GuardReason, d.Error = vis, DraftApproved, "", ""
+	d.ApprovedBy, d.ApprovedAt, d.UpdatedAt = w.ev.User, w.now, w.now
+	if d.Visibility == VisibilityDM && d.Recipient == "" {
+		d.Recipient = target.AuthorID
+	}
+	if err := w.tx.UpdateDraft(w.ctx, d); err != nil {
+		return err
+	}
+	decision := DecisionApprove
+	if emoji == w.s.cfg.Approvals.ApproveDMEmoji {
+		decision = DecisionApproveDM
+	}
+	if err := w.tx.AddApproval(w.ctx, &Approval{DraftID: d.ID, User: w.ev.User, Emoji: emoji, Decision: decision, CreatedAt: w.now}); err != nil {
+		return err
+	}
+	details := map[string]any{"emoji": emoji, "visibility": vis}
+	if auto {
+		details["auto"] = "approval: none, prefixed reply"
+	}
+	if err := w.audit(AuditApproved, d.ID, details); err != nil {
+		return err
+	}
+	if wasBlocked {
+		if err := w.s.enqueueReact(w.ctx, w.tx, w.look.ticket, ChatRef{Channel: d.Channel, TS: d.TS}, ReactionBlocked, false, w.now); err != nil {
+			return err
+		}
+	}
+	return w.s.enqueueSend(w.ctx, w.tx, w.look.ticket, d, w.now)
+}
+
+// unreacted withdraws an approval that has not been acted on.
+func (w *work) unreacted() error {
+	a := w.s.cfg.Approvals
+	if w.ev.Reaction != a.ApproveEmoji && w.ev.Reaction != a.ApproveDMEmoji {
+		return nil
+	}
+	d, err := w.tx.DraftByMessage(w.ctx, w.ev.Channel, w.ev.ItemTS)
+	if err != nil {
+		return err
+	}
+	if d.State != DraftApproved || d.ApprovedBy != w.ev.User {
+		return nil
+	}
+	d.State, d.ApprovedBy, d.ApprovedAt, d.UpdatedAt = DraftPending, "", time.Time{}, w.now
+	if err := w.tx.UpdateDraft(w.ctx, d); err != nil {
+		return err
+	}
+	if err := w.tx.AddApproval(w.ctx, &Approval{DraftID: d.ID, User: w.ev.User, Emoji: w.ev.Reaction, Decision: DecisionRevoke, CreatedAt: w.now}); err != nil {
+		return err
+	}
+	if err := w.audit(AuditApprovalRevoked, d.ID, map[string]any{"emoji": w.ev.Reaction}); err != nil {
+		return err
+	}
+	return w.s.enqueueNotice(w.ctx, w.tx, w.look.ticket, fmt.Sprintf(":leftwards_arrow_with_hook: <@%s> withdrew the approval before it was sent; the draft waits again.", w.ev.User), w.now)
+}
+
+// check runs the guards on d as an answer to target.
+func (s *Service) check(d *Draft, target *Post) guard.Result {
+	elig := guard.Eligibility(target.Eligibility)
+	if s.cfg.X.Enterprise && target.Eligibility == EligibleDMOnly {
+		elig = guard.EligiblePublic
+	}
+	return guard.Check(guard.Draft{Text: d.Text, Visibility: guard.Visibility(d.Visibility), Eligibility: elig, Platform: string(target.Platform)})
+}
+
+func summarize(res guard.Result) string {
+	var parts []string
+	for _, f := range res.Findings {
+		k := f.Guard
+		if f.Kind != "" {
+			k += ":" + f.Kind
+		}
+		parts = append(parts, k)
+	}
+	return strings.Join(parts, ",")
+}
+
+// answerTarget is the post a draft answers: the customer's latest post in
+// the conversation, or the conversation's first post.
+func (s *Service) answerTarget(ctx context.Context, tx Tx, t *Ticket) (*Post, error) {
+	mirrors, err := tx.MirrorsOfTicket(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(mirrors) - 1; i >= 0; i-- {
+		m := mirrors[i]
+		if m.Role == MirrorFYI {
+			continue
+		}
+		p, err := tx.PostByID(ctx, m.PostID)
+		if err != nil {
+			return nil, err
+		}
+		if !s.isOfficial(p) {
+			return p, nil
+		}
+	}
+	return tx.PostByID(ctx, t.RootPostID)
+}
+
+// ---- queued side effects
+
+// Outbox kinds of the answer workflow.
+const (
+	KindChatReact     = "chat.react"
+	KindChatEphemeral = "chat.ephemeral"
+	KindSend          = "platform.send"
+)
+
+type reactPayload struct {
+	Channel string `json:"channel"`
+	TS      string `json:"ts"`
+	Name    string `json:"name"`
+	Add     bool   `json:"add"`
+}
+
+type ephemeralPayload struct {
+	Channel string `json:"channel"`
+	User    string `json:"user"`
+	Text    string `json:"text"`
+}
+
+type sendPayload struct {
+	DraftID int64 `json:"draft_id"`
+}
+
+func (s *Service) enqueue(ctx context.Context, tx Tx, it *OutboxItem, payload any) error {
+	data, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	it.Payload = data
+	_, err = tx.Enqueue(ctx, it)
+	return err
+}
+
+// enqueueNotice queues a line from carebridge in the ticket's thread.
+func (s *Service) enqueueNotice(ctx context.Context, tx Tx, t *Ticket, text string, now time.Time) error {
+	dept := s.cfg.Department(t.Department)
+	if dept == nil {
+		return nil
+	}
+	return s.enqueueChat(ctx, tx, t, chatPayload{Kind: MessageNotice, TicketID: t.ID, Department: dept.ID, Text: text, Received: now}, dept.Channel, PriorityHigh)
+}
+
+// enqueueReact queues adding or removing the bot's reaction on a message.
+// It shares the ticket's order, so reactions follow the thread's story.
+func (s *Service) enqueueReact(ctx context.Context, tx Tx, t *Ticket, ref ChatRef, name string, add bool, now time.Time) error {
+	return s.enqueue(ctx, tx, &OutboxItem{Kind: KindChatReact, Priority: PriorityHigh, OrderKey: fmt.Sprintf("ticket:%d", t.ID), TicketID: t.ID, CreatedAt: now},
+		reactPayload{Channel: ref.Channel, TS: ref.TS, Name: name, Add: add})
+}
+
+// enqueueEphemeral queues a note only user sees.
+func (s *Service) enqueueEphemeral(ctx context.Context, tx Tx, channel, user, text string, now time.Time) error {
+	return s.enqueue(ctx, tx, &OutboxItem{Kind: KindChatEphemeral, Priority: PriorityHigh, CreatedAt: now},
+		ephemeralPayload{Channel: channel, User: user, Text: text})
+}
+
+// enqueueSend queues the answer itself. Sends of a ticket run in order but
+// apart from its chat messages, so a Slack outage never holds up X.
+func (s *Service) enqueueSend(ctx context.Context, tx Tx, t *Ticket, d *Draft, now time.Time) error {
+	return s.enqueue(ctx, tx, &OutboxItem{Kind: KindSend, Priority: PriorityHigh, OrderKey: fmt.Sprintf("send:%d", t.ID), TicketID: t.ID, CreatedAt: now},
+		sendPayload{DraftID: d.ID})
+}
