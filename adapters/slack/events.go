@@ -96,13 +96,19 @@ func orDiscard(log *slog.Logger) *slog.Logger {
 
 // ---- conversion ----
 
-// Convert turns an Events API callback into a bridge.ChatEvent. It
-// reports false for what carebridge ignores: other outer or inner event
-// types, message subtypes other than none, thread_broadcast,
-// message_changed and message_deleted, reactions to anything but a
-// message, edits that leave the text as it was (link unfurls, reply
-// counters, language detection), events without an id, and events lacking
-// the channel or the ts they are about.
+// Convert turns an Events API callback into a bridge.ChatEvent: a message
+// without subtype or with thread_broadcast becomes EventMessage,
+// message_changed EventMessageChanged (ItemTS is the edited message's
+// original ts, Text the new text), message_deleted EventMessageDeleted
+// (ItemTS is deleted_ts, User the deleted message's author), and
+// reaction_added/removed on a message EventReactionAdded/Removed
+// (Reaction without colons or "::skin-tone-N").
+//
+// It reports false for what carebridge ignores: other outer or inner
+// event types, other message subtypes (bot_message, channel_join, ...),
+// reactions to anything but a message, edits that leave the text as it
+// was (link unfurls, reply counters, language detection), events without
+// an id, and events lacking the channel or the ts they are about.
 //
 // Text is converted with PlainText. Bot is set when the message carries
 // a bot_id or has the subtype bot_message, and also when the actor is the
@@ -305,7 +311,7 @@ func plainToken(tok string) string {
 			return Unescape(label)
 		}
 		return "@" + Unescape(name)
-	case strings.HasPrefix(strings.ToLower(target), "mailto:"):
+	case len(target) >= len("mailto:") && strings.EqualFold(target[:len("mailto:")], "mailto:"):
 		return Unescape(target[len("mailto:"):])
 	case target == "":
 		return Unescape(label)

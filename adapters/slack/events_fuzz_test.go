@@ -17,13 +17,13 @@ import (
 	"github.com/carebridge/carebridge/bridge"
 )
 
-// fixtureDir holds captured Slack payloads (outside the module).
-const fixtureDir = "../../../shared/data/fixtures/slack"
+// slackFixtureDir holds captured Slack payloads (outside the module).
+const slackFixtureDir = "../../../shared/data/fixtures/slack"
 
 // addFixtureSeeds adds the event payloads of the fixture directory; it
 // adds nothing when the directory is absent.
 func addFixtureSeeds(f *testing.F) {
-	_ = filepath.WalkDir(fixtureDir, func(path string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(slackFixtureDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json") || strings.Contains(path, "slack-api-specs") {
 			return nil
 		}
@@ -37,7 +37,7 @@ func addFixtureSeeds(f *testing.F) {
 	})
 }
 
-// FuzzEventsHandler sends validly signed random bodies: the handler never
+// FuzzEventsHandler sends validly signedRequest random bodies: the handler never
 // panics, answers 200, 400 or 413, and never hands on an event without a
 // kind, an id or a channel.
 func FuzzEventsHandler(f *testing.F) {
@@ -62,11 +62,11 @@ func FuzzEventsHandler(f *testing.F) {
 	f.Add([]byte(``))
 
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	clock := fixedClock{now}
+	clock := stoppedClock{now}
 	ts := now.Unix()
 	f.Fuzz(func(t *testing.T, body []byte) {
 		calls := 0
-		check := bridgeHandlerFunc(func(_ context.Context, ev bridge.ChatEvent) error {
+		check := chatHandlerFunc(func(_ context.Context, ev bridge.ChatEvent) error {
 			calls++
 			if ev.Kind == "" || ev.ID == "" || ev.Channel == "" {
 				t.Errorf("handler got an incomplete event %+v", ev)
@@ -89,10 +89,10 @@ func FuzzEventsHandler(f *testing.F) {
 			}
 			return nil
 		})
-		h := NewEventsHandler(testSecret, check, nil, WithEventsClock(clock))
+		h := NewEventsHandler(eventsSecret, check, nil, WithEventsClock(clock))
 		req := httptest.NewRequest(http.MethodPost, "/slack/events", bytes.NewReader(body))
 		req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(ts, 10))
-		req.Header.Set("X-Slack-Signature", signer(ts, body))
+		req.Header.Set("X-Slack-Signature", testSignature(ts, body))
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
 		switch w.Code {

@@ -30,22 +30,22 @@ import (
 )
 
 const (
-	testSecret  = "test-signing-secret-0123456789"
-	testChannel = "C0CARE"
+	eventsSecret  = "test-signing-secret-0123456789"
+	eventsChannel = "C0CARE"
 )
 
 // ---- helpers ----
 
-// recorder is a bridge.ChatEventHandler that records what it receives
+// chatRecorder is a bridge.ChatEventHandler that records what it receives
 // and fails the first failFirst calls.
-type recorder struct {
+type chatRecorder struct {
 	mu        sync.Mutex
 	failFirst int
 	calls     []bridge.ChatEvent // every call, failed ones included
 	handled   []bridge.ChatEvent // calls that returned nil
 }
 
-func (r *recorder) HandleChatEvent(ctx context.Context, ev bridge.ChatEvent) error {
+func (r *chatRecorder) HandleChatEvent(ctx context.Context, ev bridge.ChatEvent) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -62,14 +62,14 @@ func (r *recorder) HandleChatEvent(ctx context.Context, ev bridge.ChatEvent) err
 	return nil
 }
 
-func (r *recorder) snapshot() (calls, handled []bridge.ChatEvent) {
+func (r *chatRecorder) snapshot() (calls, handled []bridge.ChatEvent) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]bridge.ChatEvent(nil), r.calls...), append([]bridge.ChatEvent(nil), r.handled...)
 }
 
 // waitHandled waits until n events were handled successfully.
-func (r *recorder) waitHandled(t *testing.T, n int) []bridge.ChatEvent {
+func (r *chatRecorder) waitHandled(t *testing.T, n int) []bridge.ChatEvent {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -85,27 +85,27 @@ func (r *recorder) waitHandled(t *testing.T, n int) []bridge.ChatEvent {
 	}
 }
 
-// logBuffer collects a test's logs; they are printed if the test fails.
-type logBuffer struct {
+// capturedLogs collects a test's logs; they are printed if the test fails.
+type capturedLogs struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *logBuffer) Write(p []byte) (int, error) {
+func (b *capturedLogs) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *logBuffer) String() string {
+func (b *capturedLogs) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
 
-func testLogger(t *testing.T) (*slog.Logger, *logBuffer) {
+func captureLogs(t *testing.T) (*slog.Logger, *capturedLogs) {
 	t.Helper()
-	b := &logBuffer{}
+	b := &capturedLogs{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("logs:\n%s", b.String())
@@ -114,23 +114,23 @@ func testLogger(t *testing.T) (*slog.Logger, *logBuffer) {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
 }
 
-type fixedClock struct{ t time.Time }
+type stoppedClock struct{ t time.Time }
 
-func (c fixedClock) Now() time.Time { return c.t }
+func (c stoppedClock) Now() time.Time { return c.t }
 
-// sign returns Slack's v0 signature of body at Unix time ts.
-func sign(secret string, ts int64, body []byte) string {
+// slackSignature returns Slack's v0 signature of body at Unix time ts.
+func slackSignature(secret string, ts int64, body []byte) string {
 	mac := hmac.New(sha256.New, []byte(secret))
 	fmt.Fprintf(mac, "v0:%d:", ts)
 	mac.Write(body)
 	return "v0=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-// signer signs with the test secret.
-func signer(ts int64, body []byte) string { return sign(testSecret, ts, body) }
+// testSignature signs with the test secret.
+func testSignature(ts int64, body []byte) string { return slackSignature(eventsSecret, ts, body) }
 
-// signed builds a request signed as Slack would at Unix time ts.
-func signed(t *testing.T, url string, body []byte, ts int64, secret string) *http.Request {
+// signedRequest builds a request signed as Slack would at Unix time ts.
+func signedRequest(t *testing.T, url string, body []byte, ts int64, secret string) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
@@ -138,7 +138,7 @@ func signed(t *testing.T, url string, body []byte, ts int64, secret string) *htt
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(ts, 10))
-	req.Header.Set("X-Slack-Signature", sign(secret, ts, body))
+	req.Header.Set("X-Slack-Signature", slackSignature(secret, ts, body))
 	return req
 }
 
@@ -146,8 +146,8 @@ func signed(t *testing.T, url string, body []byte, ts int64, secret string) *htt
 type httpRig struct {
 	fake    *slackfake.Server
 	url     string
-	rec     *recorder
-	logs    *logBuffer
+	rec     *chatRecorder
+	logs    *capturedLogs
 	mu      sync.Mutex
 	retries []string // X-Slack-Retry-Num of each request, "" for first attempts
 }
@@ -158,11 +158,11 @@ func (r *httpRig) retryNums() []string {
 	return append([]string(nil), r.retries...)
 }
 
-func newHTTPRig(t *testing.T, rec *recorder, opts ...EventsOption) *httpRig {
+func newHTTPRig(t *testing.T, rec *chatRecorder, opts ...EventsOption) *httpRig {
 	t.Helper()
-	log, logs := testLogger(t)
+	log, logs := captureLogs(t)
 	rig := &httpRig{rec: rec, logs: logs}
-	h := NewEventsHandler(testSecret, rec, log, opts...)
+	h := NewEventsHandler(eventsSecret, rec, log, opts...)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rig.mu.Lock()
 		rig.retries = append(rig.retries, r.Header.Get("X-Slack-Retry-Num"))
@@ -171,15 +171,15 @@ func newHTTPRig(t *testing.T, rec *recorder, opts ...EventsOption) *httpRig {
 	}))
 	t.Cleanup(srv.Close) // runs after fake.Close
 	rig.url = srv.URL + "/slack/events"
-	rig.fake = slackfake.New(slackfake.WithSigningSecret(testSecret),
+	rig.fake = slackfake.New(slackfake.WithSigningSecret(eventsSecret),
 		slackfake.WithRetryDelays(10*time.Millisecond, 10*time.Millisecond, 10*time.Millisecond))
 	t.Cleanup(rig.fake.Close)
-	rig.fake.AddChannel(testChannel, "care-network", "U0ALICE", "U0BOB")
+	rig.fake.AddChannel(eventsChannel, "care-network", "U0ALICE", "U0BOB")
 	rig.fake.DeliverHTTP(rig.url)
 	return rig
 }
 
-func waitIdle(t *testing.T, f *slackfake.Server) {
+func fakeIdle(t *testing.T, f *slackfake.Server) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -188,7 +188,7 @@ func waitIdle(t *testing.T, f *slackfake.Server) {
 	}
 }
 
-func do(t *testing.T, req *http.Request) (int, string, http.Header) {
+func postRequest(t *testing.T, req *http.Request) (int, string, http.Header) {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -418,19 +418,19 @@ func TestConvertFixtures(t *testing.T) {
 // ---- HTTP Events API ----
 
 func TestEventsHTTPMessage(t *testing.T) {
-	rec := &recorder{}
+	rec := &chatRecorder{}
 	rig := newHTTPRig(t, rec)
-	parent, err := rig.fake.UserPosts(testChannel, "U0ALICE", "", "my wifi is down")
+	parent, err := rig.fake.UserPosts(eventsChannel, "U0ALICE", "", "my wifi is down")
 	if err != nil {
 		t.Fatal(err)
 	}
-	reply, err := rig.fake.UserPosts(testChannel, "U0BOB", parent, "Sorry &amp; see <https://help.example/wifi?a=1&amp;b=2|our guide>, <@U0ALICE>")
+	reply, err := rig.fake.UserPosts(eventsChannel, "U0BOB", parent, "Sorry &amp; see <https://help.example/wifi?a=1&amp;b=2|our guide>, <@U0ALICE>")
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := rec.waitHandled(t, 2)
 	events := rig.fake.Events()
-	want := bridge.ChatEvent{ID: events[1].ID, Kind: bridge.EventMessage, Channel: testChannel, User: "U0BOB",
+	want := bridge.ChatEvent{ID: events[1].ID, Kind: bridge.EventMessage, Channel: eventsChannel, User: "U0BOB",
 		TS: reply, ThreadTS: parent, Text: "Sorry & see https://help.example/wifi?a=1&b=2, @U0ALICE", At: got[1].At}
 	if got[1] != want {
 		t.Errorf("reply:\n got %+v\nwant %+v", got[1], want)
@@ -438,19 +438,19 @@ func TestEventsHTTPMessage(t *testing.T) {
 	if got[1].At.IsZero() || got[0].ThreadTS != "" || got[0].TS != parent || got[0].ID != events[0].ID {
 		t.Errorf("parent: %+v", got[0])
 	}
-	waitIdle(t, rig.fake)
+	fakeIdle(t, rig.fake)
 	for _, e := range rig.fake.Events() {
 		if !e.Delivered || e.Attempts != 1 {
 			t.Errorf("event %s: delivered=%v attempts=%d", e.ID, e.Delivered, e.Attempts)
 		}
 	}
-	if logs := rig.logs.String(); strings.Contains(logs, testSecret) || strings.Contains(logs, slackfake.DefaultVerificationToken) {
+	if logs := rig.logs.String(); strings.Contains(logs, eventsSecret) || strings.Contains(logs, slackfake.DefaultVerificationToken) {
 		t.Error("a secret was logged")
 	}
 }
 
 func TestEventsHTTPRefusals(t *testing.T) {
-	rec := &recorder{}
+	rec := &chatRecorder{}
 	rig := newHTTPRig(t, rec)
 	now := time.Now().Unix()
 	msg := envelopeJSON(`{"type":"message","channel":"C1","user":"U2","text":"hi","ts":"1.000100"}`)
@@ -460,53 +460,55 @@ func TestEventsHTTPRefusals(t *testing.T) {
 		status  int
 		noRetry bool
 	}{
-		{"wrong secret", func() *http.Request { return signed(t, rig.url, msg, now, "another-secret") }, http.StatusUnauthorized, false},
+		{"wrong secret", func() *http.Request { return signedRequest(t, rig.url, msg, now, "another-secret") }, http.StatusUnauthorized, false},
 		{"tampered body", func() *http.Request {
-			r := signed(t, rig.url, msg, now, testSecret)
+			r := signedRequest(t, rig.url, msg, now, eventsSecret)
 			r.Body = io.NopCloser(bytes.NewReader(bytes.Replace(msg, []byte("hi"), []byte("ho"), 1)))
 			return r
 		}, http.StatusUnauthorized, false},
 		{"no signature", func() *http.Request {
-			r := signed(t, rig.url, msg, now, testSecret)
+			r := signedRequest(t, rig.url, msg, now, eventsSecret)
 			r.Header.Del("X-Slack-Signature")
 			return r
 		}, http.StatusUnauthorized, false},
 		{"no timestamp", func() *http.Request {
-			r := signed(t, rig.url, msg, now, testSecret)
+			r := signedRequest(t, rig.url, msg, now, eventsSecret)
 			r.Header.Del("X-Slack-Request-Timestamp")
 			return r
 		}, http.StatusUnauthorized, false},
 		{"signature without v0=", func() *http.Request {
-			r := signed(t, rig.url, msg, now, testSecret)
+			r := signedRequest(t, rig.url, msg, now, eventsSecret)
 			r.Header.Set("X-Slack-Signature", strings.TrimPrefix(r.Header.Get("X-Slack-Signature"), "v0="))
 			return r
 		}, http.StatusUnauthorized, false},
-		{"stale timestamp", func() *http.Request { return signed(t, rig.url, msg, now-6*60, testSecret) }, http.StatusUnauthorized, false},
-		{"future timestamp", func() *http.Request { return signed(t, rig.url, msg, now+6*60, testSecret) }, http.StatusUnauthorized, false},
+		{"stale timestamp", func() *http.Request { return signedRequest(t, rig.url, msg, now-6*60, eventsSecret) }, http.StatusUnauthorized, false},
+		{"future timestamp", func() *http.Request { return signedRequest(t, rig.url, msg, now+6*60, eventsSecret) }, http.StatusUnauthorized, false},
 		{"oversized body", func() *http.Request {
 			big := append(append([]byte(`{"type":"event_callback","pad":"`), bytes.Repeat([]byte("a"), MaxEventBody)...), `"}`...)
-			return signed(t, rig.url, big, now, testSecret)
+			return signedRequest(t, rig.url, big, now, eventsSecret)
 		}, http.StatusRequestEntityTooLarge, true},
-		{"malformed JSON", func() *http.Request { return signed(t, rig.url, []byte(`{"type":"event_callback",`), now, testSecret) }, http.StatusBadRequest, true},
-		{"not an object", func() *http.Request { return signed(t, rig.url, []byte(`[1,2]`), now, testSecret) }, http.StatusBadRequest, true},
-		{"no type", func() *http.Request { return signed(t, rig.url, []byte(`{}`), now, testSecret) }, http.StatusBadRequest, true},
+		{"malformed JSON", func() *http.Request {
+			return signedRequest(t, rig.url, []byte(`{"type":"event_callback",`), now, eventsSecret)
+		}, http.StatusBadRequest, true},
+		{"not an object", func() *http.Request { return signedRequest(t, rig.url, []byte(`[1,2]`), now, eventsSecret) }, http.StatusBadRequest, true},
+		{"no type", func() *http.Request { return signedRequest(t, rig.url, []byte(`{}`), now, eventsSecret) }, http.StatusBadRequest, true},
 		{"callback without event_id", func() *http.Request {
-			return signed(t, rig.url, bytes.Replace(msg, []byte(`"event_id":"Ev1"`), []byte(`"event_id":""`), 1), now, testSecret)
+			return signedRequest(t, rig.url, bytes.Replace(msg, []byte(`"event_id":"Ev1"`), []byte(`"event_id":""`), 1), now, eventsSecret)
 		}, http.StatusBadRequest, true},
 		{"callback without event", func() *http.Request {
-			return signed(t, rig.url, []byte(`{"type":"event_callback","event_id":"Ev2","event":null}`), now, testSecret)
+			return signedRequest(t, rig.url, []byte(`{"type":"event_callback","event_id":"Ev2","event":null}`), now, eventsSecret)
 		}, http.StatusBadRequest, true},
 		{"wrongly typed field", func() *http.Request {
-			return signed(t, rig.url, envelopeJSON(`{"type":"message","channel":"C1","user":"U2","text":5,"ts":"1.0"}`), now, testSecret)
+			return signedRequest(t, rig.url, envelopeJSON(`{"type":"message","channel":"C1","user":"U2","text":5,"ts":"1.0"}`), now, eventsSecret)
 		}, http.StatusBadRequest, true},
 		{"GET", func() *http.Request {
-			r := signed(t, rig.url, nil, now, testSecret)
+			r := signedRequest(t, rig.url, nil, now, eventsSecret)
 			r.Method = http.MethodGet
 			return r
 		}, http.StatusMethodNotAllowed, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			status, body, hdr := do(t, tc.req())
+			status, body, hdr := postRequest(t, tc.req())
 			if status != tc.status {
 				t.Errorf("status %d (%s), want %d", status, body, tc.status)
 			}
@@ -522,8 +524,8 @@ func TestEventsHTTPRefusals(t *testing.T) {
 
 func TestEventsHTTPInjectedClock(t *testing.T) {
 	then := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
-	rec := &recorder{}
-	h := NewEventsHandler(testSecret, rec, nil, WithEventsClock(fixedClock{then}))
+	rec := &chatRecorder{}
+	h := NewEventsHandler(eventsSecret, rec, nil, WithEventsClock(stoppedClock{then}))
 	body := envelopeJSON(`{"type":"message","channel":"C1","user":"U2","text":"hi","ts":"1.000100"}`)
 	for _, tc := range []struct {
 		ts     int64
@@ -537,7 +539,7 @@ func TestEventsHTTPInjectedClock(t *testing.T) {
 	} {
 		req := httptest.NewRequest(http.MethodPost, "/slack/events", bytes.NewReader(body))
 		req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(tc.ts, 10))
-		req.Header.Set("X-Slack-Signature", signer(tc.ts, body))
+		req.Header.Set("X-Slack-Signature", testSignature(tc.ts, body))
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
 		if w.Code != tc.status {
@@ -558,7 +560,7 @@ func TestEventsHTTPInjectedClock(t *testing.T) {
 }
 
 func TestEventsHTTPIgnored(t *testing.T) {
-	rec := &recorder{}
+	rec := &chatRecorder{}
 	rig := newHTTPRig(t, rec)
 	now := time.Now().Unix()
 	for _, body := range []string{
@@ -568,7 +570,7 @@ func TestEventsHTTPIgnored(t *testing.T) {
 		string(envelopeJSON(`{"type":"reaction_added","user":"U5","reaction":"eyes","item":{"type":"file","file":"F1"}}`)),
 		`{"type":"some_future_outer_type","x":1}`,
 	} {
-		status, resp, _ := do(t, signed(t, rig.url, []byte(body), now, testSecret))
+		status, resp, _ := postRequest(t, signedRequest(t, rig.url, []byte(body), now, eventsSecret))
 		if status != http.StatusOK {
 			t.Errorf("%s: status %d (%s), want 200", body, status, resp)
 		}
@@ -579,28 +581,28 @@ func TestEventsHTTPIgnored(t *testing.T) {
 }
 
 func TestEventsHTTPURLVerification(t *testing.T) {
-	rig := newHTTPRig(t, &recorder{})
+	rig := newHTTPRig(t, &chatRecorder{})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := rig.fake.VerifyURL(ctx, rig.url); err != nil {
 		t.Fatal(err)
 	}
 	body := []byte(`{"token":"x","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}`)
-	status, resp, hdr := do(t, signed(t, rig.url, body, time.Now().Unix(), testSecret))
+	status, resp, hdr := postRequest(t, signedRequest(t, rig.url, body, time.Now().Unix(), eventsSecret))
 	if status != http.StatusOK || resp != "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" || !strings.HasPrefix(hdr.Get("Content-Type"), "text/plain") {
 		t.Errorf("status %d, body %q, content type %q", status, resp, hdr.Get("Content-Type"))
 	}
 	// Unsigned challenges are refused.
 	req, _ := http.NewRequest(http.MethodPost, rig.url, bytes.NewReader(body))
-	if status, _, _ := do(t, req); status != http.StatusUnauthorized {
+	if status, _, _ := postRequest(t, req); status != http.StatusUnauthorized {
 		t.Errorf("unsigned url_verification: status %d", status)
 	}
 }
 
 func TestEventsHTTPAppRateLimited(t *testing.T) {
-	rig := newHTTPRig(t, &recorder{})
+	rig := newHTTPRig(t, &chatRecorder{})
 	body := []byte(`{"token":"x","type":"app_rate_limited","team_id":"T1","minute_rate_limited":1518467820,"api_app_id":"A1"}`)
-	if status, resp, _ := do(t, signed(t, rig.url, body, time.Now().Unix(), testSecret)); status != http.StatusOK {
+	if status, resp, _ := postRequest(t, signedRequest(t, rig.url, body, time.Now().Unix(), eventsSecret)); status != http.StatusOK {
 		t.Errorf("status %d (%s)", status, resp)
 	}
 	if logs := rig.logs.String(); !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "minute_rate_limited=1518467820") {
@@ -609,14 +611,14 @@ func TestEventsHTTPAppRateLimited(t *testing.T) {
 }
 
 func TestEventsHTTPHandlerErrorRetried(t *testing.T) {
-	rec := &recorder{failFirst: 1}
+	rec := &chatRecorder{failFirst: 1}
 	rig := newHTTPRig(t, rec)
-	ts, err := rig.fake.UserPosts(testChannel, "U0ALICE", "", "hello")
+	ts, err := rig.fake.UserPosts(eventsChannel, "U0ALICE", "", "hello")
 	if err != nil {
 		t.Fatal(err)
 	}
 	handled := rec.waitHandled(t, 1)
-	waitIdle(t, rig.fake)
+	fakeIdle(t, rig.fake)
 	calls, _ := rec.snapshot()
 	if len(calls) != 2 || calls[0].ID != calls[1].ID || handled[0].TS != ts {
 		t.Errorf("calls %+v", calls)
@@ -633,16 +635,16 @@ func TestEventsHTTPHandlerErrorRetried(t *testing.T) {
 }
 
 func TestEventsHTTPHandlerTimeout(t *testing.T) {
-	block := bridgeHandlerFunc(func(ctx context.Context, _ bridge.ChatEvent) error {
+	block := chatHandlerFunc(func(ctx context.Context, _ bridge.ChatEvent) error {
 		<-ctx.Done()
 		return fmt.Errorf("store: %w", ctx.Err())
 	})
-	h := NewEventsHandler(testSecret, block, nil, WithEventTimeout(50*time.Millisecond))
+	h := NewEventsHandler(eventsSecret, block, nil, WithEventTimeout(50*time.Millisecond))
 	body := envelopeJSON(`{"type":"message","channel":"C1","user":"U2","text":"hi","ts":"1.000100"}`)
 	now := time.Now().Unix()
 	req := httptest.NewRequest(http.MethodPost, "/slack/events", bytes.NewReader(body))
 	req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(now, 10))
-	req.Header.Set("X-Slack-Signature", signer(now, body))
+	req.Header.Set("X-Slack-Signature", testSignature(now, body))
 	w := httptest.NewRecorder()
 	start := time.Now()
 	h.ServeHTTP(w, req)
@@ -651,16 +653,16 @@ func TestEventsHTTPHandlerTimeout(t *testing.T) {
 	}
 }
 
-type bridgeHandlerFunc func(context.Context, bridge.ChatEvent) error
+type chatHandlerFunc func(context.Context, bridge.ChatEvent) error
 
-func (f bridgeHandlerFunc) HandleChatEvent(ctx context.Context, ev bridge.ChatEvent) error {
+func (f chatHandlerFunc) HandleChatEvent(ctx context.Context, ev bridge.ChatEvent) error {
 	return f(ctx, ev)
 }
 
 func TestEventsHTTPRedeliveredSameID(t *testing.T) {
-	rec := &recorder{}
+	rec := &chatRecorder{}
 	rig := newHTTPRig(t, rec)
-	if _, err := rig.fake.UserPosts(testChannel, "U0ALICE", "", "hello"); err != nil {
+	if _, err := rig.fake.UserPosts(eventsChannel, "U0ALICE", "", "hello"); err != nil {
 		t.Fatal(err)
 	}
 	rec.waitHandled(t, 1)
@@ -669,7 +671,7 @@ func TestEventsHTTPRedeliveredSameID(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.waitHandled(t, 4)
-	waitIdle(t, rig.fake)
+	fakeIdle(t, rig.fake)
 	calls, _ := rec.snapshot()
 	if len(calls) != 4 {
 		t.Fatalf("%d calls, want the first delivery and 3 redeliveries", len(calls))
@@ -686,22 +688,22 @@ func TestEventsHTTPRedeliveredSameID(t *testing.T) {
 type smRig struct {
 	fake *slackfake.Server
 	api  *slack.Client
-	rec  *recorder
-	logs *logBuffer
+	rec  *chatRecorder
+	logs *capturedLogs
 }
 
 // newSMRig runs a SocketMode against a fake until the test ends; it then
 // checks that Run returned nil and left no goroutine behind.
-func newSMRig(t *testing.T, rec *recorder, fakeOpts ...slackfake.Option) *smRig {
+func newSMRig(t *testing.T, rec *chatRecorder, fakeOpts ...slackfake.Option) *smRig {
 	t.Helper()
-	log, logs := testLogger(t)
+	log, logs := captureLogs(t)
 	fake := slackfake.New(append([]slackfake.Option{
 		slackfake.WithAckTimeout(300 * time.Millisecond),
 		slackfake.WithRetryDelays(0, 0, 0),
 		slackfake.WithPingInterval(100 * time.Millisecond),
 	}, fakeOpts...)...)
 	t.Cleanup(fake.Close)
-	fake.AddChannel(testChannel, "care-network", "U0ALICE", "U0BOB")
+	fake.AddChannel(eventsChannel, "care-network", "U0ALICE", "U0BOB")
 	id := fake.Identity()
 	api := slack.New(id.BotToken, slack.OptionAPIURL(fake.APIURL()), slack.OptionAppLevelToken(id.AppToken))
 	sm := NewSocketMode(api, rec, log, WithSocketModeOptions(socketmode.OptionPingInterval(2*time.Second)))
@@ -721,11 +723,11 @@ func newSMRig(t *testing.T, rec *recorder, fakeOpts ...slackfake.Option) *smRig 
 		}
 		checkNoSocketModeGoroutines(t)
 	})
-	waitFor(t, "a socket mode connection", func() bool { return fake.SocketConnections() == 1 })
+	waitUntil(t, "a socket mode connection", func() bool { return fake.SocketConnections() == 1 })
 	return &smRig{fake: fake, api: api, rec: rec, logs: logs}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {
@@ -736,22 +738,26 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// socketModeGoroutine returns the stack of a goroutine of the receiver
+// or of slack-go's socketmode client, or "".
+func socketModeGoroutine() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "slack-go/slack/socketmode.") || strings.Contains(g, "adapters/slack.(*SocketMode)") {
+			return g
+		}
+	}
+	return ""
+}
+
 // checkNoSocketModeGoroutines fails if goroutines of the receiver or of
 // slack-go's socketmode client outlive Run.
 func checkNoSocketModeGoroutines(t *testing.T) {
 	t.Helper()
-	var leaked string
 	deadline := time.Now().Add(3 * time.Second)
 	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		leaked = ""
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "slack-go/slack/socketmode.") || strings.Contains(g, "adapters/slack.(*SocketMode)") {
-				leaked = g
-				break
-			}
-		}
+		leaked := socketModeGoroutine()
 		if leaked == "" {
 			return
 		}
@@ -763,24 +769,27 @@ func checkNoSocketModeGoroutines(t *testing.T) {
 }
 
 func TestSocketModeEvents(t *testing.T) {
-	rec := &recorder{}
+	rec := &chatRecorder{}
 	rig := newSMRig(t, rec)
+	if socketModeGoroutine() == "" {
+		t.Fatal("no socket mode goroutine seen while running: the leak check would be vacuous")
+	}
 	f := rig.fake
-	parent, err := f.UserPosts(testChannel, "U0ALICE", "", "my bill is wrong")
+	parent, err := f.UserPosts(eventsChannel, "U0ALICE", "", "my bill is wrong")
 	if err != nil {
 		t.Fatal(err)
 	}
-	reply, err := f.UserPosts(testChannel, "U0BOB", parent, "We &amp; you: <mailto:care@example.com|care@example.com>")
+	reply, err := f.UserPosts(eventsChannel, "U0BOB", parent, "We &amp; you: <mailto:care@example.com|care@example.com>")
 	if err != nil {
 		t.Fatal(err)
 	}
 	steps := []func() error{
-		func() error { return f.UserReacts(testChannel, reply, "U0ALICE", "white_check_mark::skin-tone-2") },
-		func() error { return f.UserUnreacts(testChannel, reply, "U0ALICE", "white_check_mark::skin-tone-2") },
-		func() error { return f.UserEdits(testChannel, reply, "Fixed: <https://bill.example|your bill>") },
-		func() error { return f.UserDeletes(testChannel, reply) },
+		func() error { return f.UserReacts(eventsChannel, reply, "U0ALICE", "white_check_mark::skin-tone-2") },
+		func() error { return f.UserUnreacts(eventsChannel, reply, "U0ALICE", "white_check_mark::skin-tone-2") },
+		func() error { return f.UserEdits(eventsChannel, reply, "Fixed: <https://bill.example|your bill>") },
+		func() error { return f.UserDeletes(eventsChannel, reply) },
 		func() error {
-			_, _, err := rig.api.PostMessage(testChannel, slack.MsgOptionText("mirror of a post", false), slack.MsgOptionTS(parent))
+			_, _, err := rig.api.PostMessage(eventsChannel, slack.MsgOptionText("mirror of a post", false), slack.MsgOptionTS(parent))
 			return err
 		},
 	}
@@ -795,13 +804,13 @@ func TestSocketModeEvents(t *testing.T) {
 		t.Fatalf("fake produced %d events", len(events))
 	}
 	want := []bridge.ChatEvent{
-		{Kind: bridge.EventMessage, Channel: testChannel, User: "U0ALICE", TS: parent, Text: "my bill is wrong"},
-		{Kind: bridge.EventMessage, Channel: testChannel, User: "U0BOB", TS: reply, ThreadTS: parent, Text: "We & you: care@example.com"},
-		{Kind: bridge.EventReactionAdded, Channel: testChannel, User: "U0ALICE", ItemTS: reply, Reaction: "white_check_mark"},
-		{Kind: bridge.EventReactionRemoved, Channel: testChannel, User: "U0ALICE", ItemTS: reply, Reaction: "white_check_mark"},
-		{Kind: bridge.EventMessageChanged, Channel: testChannel, User: "U0BOB", ItemTS: reply, ThreadTS: parent, Text: "Fixed: https://bill.example"},
-		{Kind: bridge.EventMessageDeleted, Channel: testChannel, User: "U0BOB", ItemTS: reply, ThreadTS: parent},
-		{Kind: bridge.EventMessage, Channel: testChannel, User: slackfake.DefaultBotUserID, Bot: true, ThreadTS: parent, Text: "mirror of a post"},
+		{Kind: bridge.EventMessage, Channel: eventsChannel, User: "U0ALICE", TS: parent, Text: "my bill is wrong"},
+		{Kind: bridge.EventMessage, Channel: eventsChannel, User: "U0BOB", TS: reply, ThreadTS: parent, Text: "We & you: care@example.com"},
+		{Kind: bridge.EventReactionAdded, Channel: eventsChannel, User: "U0ALICE", ItemTS: reply, Reaction: "white_check_mark"},
+		{Kind: bridge.EventReactionRemoved, Channel: eventsChannel, User: "U0ALICE", ItemTS: reply, Reaction: "white_check_mark"},
+		{Kind: bridge.EventMessageChanged, Channel: eventsChannel, User: "U0BOB", ItemTS: reply, ThreadTS: parent, Text: "Fixed: https://bill.example"},
+		{Kind: bridge.EventMessageDeleted, Channel: eventsChannel, User: "U0BOB", ItemTS: reply, ThreadTS: parent},
+		{Kind: bridge.EventMessage, Channel: eventsChannel, User: slackfake.DefaultBotUserID, Bot: true, ThreadTS: parent, Text: "mirror of a post"},
 	}
 	for i := range want {
 		w, g := want[i], got[i]
@@ -813,7 +822,7 @@ func TestSocketModeEvents(t *testing.T) {
 			t.Errorf("event %d:\n got %+v\nwant %+v", i, g, w)
 		}
 	}
-	waitIdle(t, f)
+	fakeIdle(t, f)
 	for _, e := range f.Events() {
 		if !e.Delivered || e.Attempts != 1 {
 			t.Errorf("event %s (%s): delivered=%v attempts=%d", e.ID, e.Type, e.Delivered, e.Attempts)
@@ -822,14 +831,14 @@ func TestSocketModeEvents(t *testing.T) {
 }
 
 func TestSocketModeUnackedRedelivered(t *testing.T) {
-	rec := &recorder{failFirst: 1}
+	rec := &chatRecorder{failFirst: 1}
 	rig := newSMRig(t, rec)
-	ts, err := rig.fake.UserPosts(testChannel, "U0ALICE", "", "hello")
+	ts, err := rig.fake.UserPosts(eventsChannel, "U0ALICE", "", "hello")
 	if err != nil {
 		t.Fatal(err)
 	}
 	handled := rec.waitHandled(t, 1)
-	waitIdle(t, rig.fake)
+	fakeIdle(t, rig.fake)
 	calls, _ := rec.snapshot()
 	if len(calls) != 2 || calls[0] != calls[1] || handled[0].TS != ts {
 		t.Errorf("calls: %+v", calls)
@@ -843,26 +852,26 @@ func TestSocketModeUnackedRedelivered(t *testing.T) {
 }
 
 func TestSocketModeReconnects(t *testing.T) {
-	rec := &recorder{}
+	rec := &chatRecorder{}
 	rig := newSMRig(t, rec)
-	if _, err := rig.fake.UserPosts(testChannel, "U0ALICE", "", "before"); err != nil {
+	if _, err := rig.fake.UserPosts(eventsChannel, "U0ALICE", "", "before"); err != nil {
 		t.Fatal(err)
 	}
 	rec.waitHandled(t, 1)
 	rig.fake.Disconnect("refresh_requested")
-	if _, err := rig.fake.UserPosts(testChannel, "U0ALICE", "", "after"); err != nil {
+	if _, err := rig.fake.UserPosts(eventsChannel, "U0ALICE", "", "after"); err != nil {
 		t.Fatal(err)
 	}
 	got := rec.waitHandled(t, 2)
 	if got[1].Text != "after" {
 		t.Errorf("after reconnect: %+v", got[1])
 	}
-	waitFor(t, "the new connection", func() bool { return rig.fake.SocketConnections() == 1 })
+	waitUntil(t, "the new connection", func() bool { return rig.fake.SocketConnections() == 1 })
 	if n := strings.Count(rig.logs.String(), `msg="slack socket mode connected"`); n < 2 {
 		t.Errorf("connected %d times, want a reconnection", n)
 	}
 	// And it keeps receiving.
-	if _, err := rig.fake.UserPosts(testChannel, "U0BOB", "", "still here"); err != nil {
+	if _, err := rig.fake.UserPosts(eventsChannel, "U0BOB", "", "still here"); err != nil {
 		t.Fatal(err)
 	}
 	rec.waitHandled(t, 3)
@@ -878,8 +887,8 @@ func TestSocketModeBadMessage(t *testing.T) {
 	frame, _ := json.Marshal(map[string]any{"type": "events_api", "envelope_id": "env-1", "payload": json.RawMessage(payload)})
 	unknown, _ := json.Marshal(map[string]any{"type": "events_api", "envelope_id": "env-2",
 		"payload": json.RawMessage(envelopeJSON(`{"type":"brand_new_event_type"}`))})
-	rec := &recorder{}
-	log, _ := testLogger(t)
+	rec := &chatRecorder{}
+	log, _ := captureLogs(t)
 	s := NewSocketMode(slack.New("xoxb-test"), rec, log)
 	sm := socketmode.New(slack.New("xoxb-test")) // not running: acks wait in its buffer
 	ctx := t.Context()
@@ -899,7 +908,7 @@ func TestSocketModeInvalidToken(t *testing.T) {
 	api := slack.New(fake.Identity().BotToken, slack.OptionAPIURL(fake.APIURL()), slack.OptionAppLevelToken("xapp-wrong"))
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	err := NewSocketMode(api, &recorder{}, nil).Run(ctx)
+	err := NewSocketMode(api, &chatRecorder{}, nil).Run(ctx)
 	if err == nil {
 		t.Fatal("Run with a wrong app token returned nil")
 	}

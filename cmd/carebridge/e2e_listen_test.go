@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -199,6 +201,29 @@ func testListenAndMirror(t *testing.T, storeURL string) {
 			if strings.Contains(string(msg.Blocks), "<!channel>") || strings.Contains(msg.Text, "<!channel>") || strings.Contains(string(msg.Blocks), "<@U0MANAGER>") {
 				t.Errorf("live mention in %s: %s", d.channel, msg.Text)
 			}
+		}
+	}
+	// The backlog, the sources, the errors of the storm and the latency are
+	// all visible to Prometheus.
+	resp, err := http.Get("http://" + h.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`carebridge_posts_ingested_total{platform="x",source="search"}`,
+		`carebridge_posts_ingested_total{platform="x",source="mention"}`,
+		`carebridge_posts_ingested_total{platform="x",source="stream"}`,
+		`carebridge_tickets_opened_total{department="devices"}`,
+		`carebridge_outbox_depth{kind="chat.post"} 0`,
+		`carebridge_outbox_oldest_age_seconds{kind="chat.post"}`,
+		`carebridge_api_errors_total{code="ratelimited",platform="slack"}`,
+		`carebridge_post_to_chat_seconds_count`,
+		`carebridge_store_up 1`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
 		}
 	}
 	// Several sources saw the same posts.

@@ -99,7 +99,12 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(outboxAge, prometheus.GaugeValue, s.OldestAge.Seconds(), s.Kind)
 		ch <- prometheus.MustNewConstMetric(outboxDead, prometheus.GaugeValue, float64(s.Dead), s.Kind)
 	}
-	if !seen[bridge.KindChatPost] {
-		ch <- prometheus.MustNewConstMetric(outboxDepth, prometheus.GaugeValue, 0, bridge.KindChatPost)
+	// Kinds with no backlog report zero, so that alerts see the series.
+	for _, kind := range []string{bridge.KindChatPost, bridge.KindChatReact, bridge.KindChatEphemeral, bridge.KindSend} {
+		if !seen[kind] {
+			ch <- prometheus.MustNewConstMetric(outboxDepth, prometheus.GaugeValue, 0, kind)
+			ch <- prometheus.MustNewConstMetric(outboxAge, prometheus.GaugeValue, 0, kind)
+			ch <- prometheus.MustNewConstMetric(outboxDead, prometheus.GaugeValue, 0, kind)
+		}
 	}
 }
