@@ -65,9 +65,14 @@ func (s *Service) Ingest(ctx context.Context, b Batch) (IngestResult, error) {
 	if err != nil {
 		return IngestResult{}, err
 	}
-	for i := range posts {
-		// Counted after commit; duplicates are cheap to recount.
-		s.metrics.PostIngested(posts[i].Source, posts[i].Platform, false)
+	platform := PlatformX
+	if len(posts) > 0 && posts[0].Platform != "" {
+		platform = posts[0].Platform // a source feeds one platform
+	}
+	for src, n := range res.BySource {
+		for i := 0; i < n; i++ {
+			s.metrics.PostIngested(src, platform, false)
+		}
 	}
 	if res.New > 0 {
 		s.notify()
@@ -185,6 +190,10 @@ func (s *Service) ingestOne(ctx context.Context, tx Tx, p *Post, now time.Time, 
 		return nil
 	}
 	res.New++
+	if res.BySource == nil {
+		res.BySource = map[SourceKind]int{}
+	}
+	res.BySource[p.Source]++
 	official := s.isOfficial(p)
 
 	t, err := tx.TicketByConversation(ctx, p.Platform, p.ConversationKey)

@@ -45,6 +45,8 @@ type Cursor struct {
 // IngestResult counts what a batch did.
 type IngestResult struct {
 	New, Duplicate, Tickets int
+	// BySource counts the new posts per source.
+	BySource map[SourceKind]int
 }
 
 // PostFetcher fetches a post by id, so that staff see the root of a

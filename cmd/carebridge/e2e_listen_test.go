@@ -73,6 +73,7 @@ func testListenAndMirror(t *testing.T, storeURL string) {
 		searches = append(searches, q)
 		customers = customers[n:]
 	}
+	searches = append(searches, "from:u999001") // the hostile post below
 	h := newHarness(t, storeURL, harnessOptions{brands: brands, searches: searches, stream: true})
 	stop := h.start()
 	defer stop()
@@ -84,7 +85,6 @@ func testListenAndMirror(t *testing.T, storeURL string) {
 	hostile := twcs{author: "999001"}
 	hostile.ExternalID, hostile.Text = "hostile-1", "@AppleSupport <!channel> my iphone <@U0MANAGER> is dead <https://evil.example|https://apple.com/reset> & more"
 	posts = append(posts, hostile)
-	searches = append(searches, "from:u999001")
 
 	outage := e2eOutage()
 	phase := func(from, to int) {

@@ -130,7 +130,7 @@ func (w *replyWorld) react(user, ts, emoji string) {
 
 func (w *replyWorld) waitReaction(ts, name string) {
 	w.t.Helper()
-	eventually(w.t, 15*time.Second, "reaction :"+name+":", func() (bool, string) {
+	eventually(w.t, 30*time.Second, "reaction :"+name+":", func() (bool, string) {
 		for _, r := range w.slack.Reactions("C0DEVICES", ts) {
 			if r == name {
 				return true, ""
@@ -144,7 +144,7 @@ func (w *replyWorld) waitReaction(ts, name string) {
 func (w *replyWorld) waitNotice(thread, want string) string {
 	w.t.Helper()
 	var got string
-	eventually(w.t, 20*time.Second, "a thread notice with "+want, func() (bool, string) {
+	eventually(w.t, 30*time.Second, "a thread notice with "+want, func() (bool, string) {
 		var all []string
 		for _, m := range w.slack.Thread("C0DEVICES", thread) {
 			if m.FromBot() && strings.Contains(m.Text, want) {
@@ -160,7 +160,7 @@ func (w *replyWorld) waitNotice(thread, want string) string {
 
 func (w *replyWorld) waitEphemeral(user, want string) {
 	w.t.Helper()
-	eventually(w.t, 15*time.Second, "an ephemeral note to "+user, func() (bool, string) {
+	eventually(w.t, 30*time.Second, "an ephemeral note to "+user, func() (bool, string) {
 		for _, m := range w.slack.Ephemerals("C0DEVICES", user) {
 			if strings.Contains(m.Text, want) {
 				return true, ""
@@ -456,6 +456,7 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 		w.t = t
 		tweet, thread := w.conversation("@SBCare ipad keyboard not pairing")
 		w.unsure.armed.Store(true)
+		defer w.unsure.armed.Store(false) // a failure here must not leak into the next case
 		draft := w.say(staff, thread, "Hold the keyboard's power button for five seconds, then pair again.")
 		w.waitReaction(draft, bridge.ReactionPending)
 		w.react(manager, draft, a.ApproveEmoji)

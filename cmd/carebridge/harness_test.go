@@ -152,7 +152,10 @@ func newHarness(t *testing.T, storeURL string, o harnessOptions) *harness {
 	for _, ep := range []xfake.Endpoint{xfake.EndpointSearchRecent, xfake.EndpointMentions, xfake.EndpointTweetLookup, xfake.EndpointDMEvents, xfake.EndpointStreamRulesGet, xfake.EndpointStreamRulesPost} {
 		h.x.SetRateLimit(ep, 1_000_000, 15*time.Minute)
 	}
-	h.slack = slackfake.New(append([]slackfake.Option{slackfake.WithChannelRateLimit(200, 20)}, o.slack...)...)
+	// Slack retries a failed HTTP delivery after 1 and 5 minutes; the
+	// tests keep the schedule's shape but not its length.
+	h.slack = slackfake.New(append([]slackfake.Option{slackfake.WithChannelRateLimit(200, 20),
+		slackfake.WithRetryDelays(0, time.Second, 3*time.Second)}, o.slack...)...)
 	t.Cleanup(h.slack.Close)
 	for _, d := range e2eDepartments {
 		h.slack.AddChannel(d.channel, d.name, "U0STAFF01", "U0MANAGER", "U0EXEC001")
