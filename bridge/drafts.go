@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,6 +66,24 @@ func (s *Service) HandleChatEvent(ctx context.Context, ev ChatEvent) error {
 	return nil
 }
 
+// unrecordedThreadWindow is how long after a thread's parent a reply to
+// an unknown thread is retried rather than ignored.
+const unrecordedThreadWindow = 2 * time.Minute
+
+// ErrRetryLater asks the chat surface to deliver an event again later.
+var ErrRetryLater = errors.New("retry later")
+
+// recentTS reports whether a chat ts ("1700000000.000100") is younger
+// than window at now.
+func recentTS(ts string, now time.Time, window time.Duration) bool {
+	sec, _, _ := strings.Cut(ts, ".")
+	n, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return false
+	}
+	return now.Sub(time.Unix(n, 0)) < window
+}
+
 // lookup is what HandleChatEvent learns before its transaction.
 type lookup struct {
 	ticket   *Ticket
@@ -97,8 +116,16 @@ func (s *Service) lookup(ctx context.Context, ev ChatEvent) (*lookup, error) {
 		}
 		return err
 	})
-	if err != nil || t == nil {
+	if err != nil {
 		return nil, err
+	}
+	if t == nil {
+		if ev.Kind == EventMessage && recentTS(ev.ThreadTS, s.clock.Now(), unrecordedThreadWindow) {
+			// The parent may be a mirror whose Slack ts is not committed
+			// yet (posted a moment ago): have the event delivered again.
+			return nil, fmt.Errorf("thread %s/%s is not (yet) a known ticket: %w", ev.Channel, ev.ThreadTS, ErrRetryLater)
+		}
+		return nil, nil
 	}
 	l := &lookup{ticket: t, dept: s.cfg.Department(t.Department)}
 	if l.dept == nil {

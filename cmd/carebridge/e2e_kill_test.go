@@ -254,4 +254,9 @@ func dbDriver(url string) string {
 	return "sqlite"
 }
 
-func dbDSN(url string) string { return url }
+func dbDSN(url string) string {
+	if strings.HasPrefix(url, "postgres") {
+		return url
+	}
+	return "file:" + url + "?_pragma=busy_timeout(10000)"
+}

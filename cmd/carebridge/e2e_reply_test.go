@@ -32,6 +32,7 @@ type replyWorld struct {
 	t      *testing.T
 	n      int
 	unsure *unsureProxy
+	stop   func()
 }
 
 // unsureProxy sits in front of the fake X. When armed, it forwards the
@@ -85,7 +86,7 @@ func newReplyWorld(t *testing.T, storeURL string, httpEvents bool) *replyWorld {
 	h.slack.AddUser(staff, "aiko", false)
 	h.slack.AddUser(manager, "ken", false)
 	h.slack.AddUser(executive, "ceo", false)
-	h.start()
+	w.stop = h.start()
 	return w
 }
 
@@ -483,6 +484,7 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 	})
 
 	w.t = t
+	w.stop() // the audit is read offline, as an operator would
 	// The audit trail verifies, and tampering is caught, naming the record.
 	var out bytes.Buffer
 	if code := run(context.Background(), []string{"audit", "verify", "-config", w.configPath()}, &out, &out); code != 0 || !strings.Contains(out.String(), "audit verify: OK") {
