@@ -137,7 +137,7 @@ func (c *Calendar) IsOpen(t time.Time) bool {
 }
 
 // NextOpen returns t if the calendar is open at t, else the next opening
-// after t, in the calendar's location.
+// after t.
 func (c *Calendar) NextOpen(t time.Time) time.Time {
 	if c.AlwaysOpen() || c.IsOpen(t) {
 		return t
@@ -153,18 +153,18 @@ func (c *Calendar) NextOpen(t time.Time) time.Time {
 // Add returns the earliest instant at which d of business time has elapsed
 // since start, skipping closed hours, non-working weekdays and holidays.
 // When d runs out exactly at closing time, the closing instant is returned
-// (not the next opening). d <= 0 returns start. For an always-open calendar
-// Add is start.Add(d). Results are in the calendar's location.
+// (not the next opening). d <= 0 returns start unchanged. For an
+// always-open calendar Add is start.Add(d).
 //
 // Elapsed(start, Add(start, d)) == d for every start and d >= 0.
 func (c *Calendar) Add(start time.Time, d time.Duration) time.Time {
-	if c.AlwaysOpen() {
+	switch {
+	case d <= 0:
+		return start
+	case c.AlwaysOpen():
 		return start.Add(d)
 	}
 	start = start.In(c.loc)
-	if d <= 0 {
-		return start
-	}
 	remaining := d
 	for day := dateOf(start); ; day = day.next() {
 		o, cl, ok := c.hours(day)

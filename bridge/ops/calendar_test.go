@@ -56,6 +56,7 @@ func TestCalendarAlwaysOpen(t *testing.T) {
 		}
 		sameInstant(t, name+" NextOpen", c.NextOpen(sat), sat)
 		sameInstant(t, name+" Add", c.Add(sat, 50*time.Hour), sat.Add(50*time.Hour))
+		sameInstant(t, name+" Add negative", c.Add(sat, -time.Hour), sat)
 		if got := c.Elapsed(sat, sat.Add(50*time.Hour)); got != 50*time.Hour {
 			t.Errorf("%s: Elapsed = %s", name, got)
 		}

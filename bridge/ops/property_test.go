@@ -13,6 +13,7 @@ import (
 // hours, openings inside a gap, a six-day week, holidays next to weekends.
 func propertyCalendars(t testing.TB) map[string]*Calendar {
 	return map[string]*Calendar{
+		"always open":           mustCal(t, config.OfficeHours{}, mustLoc(t, "Asia/Tokyo")),
 		"tokyo 9-18 mon-fri":    mustCal(t, officeHours("2026-01-12", "2026-02-11", "2026-05-04", "2026-05-05", "2026-05-06"), mustLoc(t, "Asia/Tokyo")),
 		"new york 9-18 mon-fri": mustCal(t, officeHours("2026-07-03", "2026-11-26", "2026-12-25"), mustLoc(t, "America/New_York")),
 		"new york 01-04 daily": mustCal(t, config.OfficeHours{Open: "01:00", Close: "04:00",

@@ -37,9 +37,9 @@ type Window struct {
 // BaselineWindows returns the windows whose post counts make DetectSpike's
 // baseline: for k = 1…days, the window of the given width ending at the
 // same wall-clock time as now, k calendar days earlier in loc (nil: UTC).
-// Days are calendar days computed with time.Date, so across a daylight-
-// saving change the windows stay at the same time of day (23 or 25 hours
-// apart); a wall time that did not exist that day resolves as described in
+// Days are calendar days computed with time.Date, so across a
+// daylight-saving change the windows stay at the same time of day (23 or 25
+// hours apart); a wall time that did not exist that day resolves as described in
 // the package documentation. Most recent day first.
 func BaselineWindows(now time.Time, width time.Duration, days int, loc *time.Location) []Window {
 	if loc == nil {
