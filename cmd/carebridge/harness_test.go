@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,14 +18,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/carebridge/carebridge/adapters/file"
 	slackad "github.com/carebridge/carebridge/adapters/slack"
 	"github.com/carebridge/carebridge/adapters/slack/slackfake"
 	"github.com/carebridge/carebridge/adapters/x/xfake"
 	"github.com/carebridge/carebridge/bridge"
 	"github.com/carebridge/carebridge/bridge/config"
+	"github.com/carebridge/carebridge/store/storetest"
 )
 
 // storeKinds returns the store URLs an end-to-end test runs against: a
@@ -42,42 +38,10 @@ func storeKinds(t *testing.T) map[string]func(t *testing.T) string {
 			if base == "" {
 				t.Skip("set CAREBRIDGE_TEST_POSTGRES_URL=postgres://... to run the end-to-end tests on PostgreSQL")
 			}
-			return freshSchema(t, base)
+			return storetest.FreshPostgresSchema(t, base)
 		},
 	}
 	return kinds
-}
-
-// freshSchema creates a uniquely named schema, drops it when the test ends
-// and returns a URL whose connections use it.
-func freshSchema(t *testing.T, base string) string {
-	t.Helper()
-	admin, err := sqlx.Open("postgres", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "cbe2e_" + hex.EncodeToString(b[:])
-	if _, err := admin.ExecContext(context.Background(), `CREATE SCHEMA `+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // department of the end-to-end configuration: id, channel id, name.
