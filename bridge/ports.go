@@ -227,3 +227,11 @@ type Replier interface {
 	// FindDM looks for a DM of ours to recipient with text.
 	FindDM(ctx context.Context, account, recipient, text string) (SentRef, bool, error)
 }
+
+// Elector says whether this process leads the processes sharing a store:
+// only the leader runs the sources (and, later, scheduled jobs), so that
+// several replicas poll X once. IsLeader returns nil while this process
+// leads. It fits gocron's Elector interface.
+type Elector interface {
+	IsLeader(ctx context.Context) error
+}

@@ -42,6 +42,10 @@ type Options struct {
 	// Lease is how long a claimed outbox row stays with its worker
 	// (default outbox.lease).
 	Lease time.Duration
+	// Elector, if set, runs the sources only while this process leads.
+	Elector Elector
+	// LeaderCheck is how often leadership is checked (default 5s).
+	LeaderCheck time.Duration
 }
 
 // Service runs the core loop: sources feed Ingest; the outbox relay
@@ -91,6 +95,9 @@ func New(opt Options) (*Service, error) {
 	if opt.PollInterval <= 0 {
 		opt.PollInterval = 250 * time.Millisecond
 	}
+	if opt.LeaderCheck <= 0 {
+		opt.LeaderCheck = 5 * time.Second
+	}
 	if opt.Lease <= 0 {
 		opt.Lease = opt.Config.Outbox.Lease.D()
 	}
@@ -137,11 +144,11 @@ func (s *Service) Start(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	workCtx, work := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel, s.work = cancel, work
-	for _, src := range s.opt.Sources {
+	if len(s.opt.Sources) > 0 {
 		s.running.Add(1)
 		go func() {
 			defer s.running.Done()
-			s.superviseSource(runCtx, src)
+			s.runSources(runCtx)
 		}()
 	}
 	if s.opt.Publisher != nil {
@@ -178,6 +185,54 @@ func (s *Service) Stop(ctx context.Context) error {
 		work()
 		<-done
 		return fmt.Errorf("bridge: stop: in-flight work cancelled: %w", ctx.Err())
+	}
+}
+
+// runSources runs every source while this process leads (always, without
+// an elector), starting them when it becomes the leader and stopping them
+// when it stops being one.
+func (s *Service) runSources(ctx context.Context) {
+	start := func(ctx context.Context, wg *sync.WaitGroup) {
+		for _, src := range s.opt.Sources {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.superviseSource(ctx, src)
+			}()
+		}
+	}
+	var wg sync.WaitGroup
+	if s.opt.Elector == nil {
+		start(ctx, &wg)
+		wg.Wait()
+		return
+	}
+	tick := time.NewTicker(s.opt.LeaderCheck)
+	defer tick.Stop()
+	var stop context.CancelFunc
+	for {
+		err := s.opt.Elector.IsLeader(ctx)
+		switch {
+		case err == nil && stop == nil:
+			s.log.Info("leading: starting the sources", "sources", len(s.opt.Sources))
+			var lctx context.Context
+			lctx, stop = context.WithCancel(ctx)
+			start(lctx, &wg)
+		case err != nil && stop != nil:
+			s.log.Warn("no longer leading: stopping the sources", "err", err)
+			stop()
+			wg.Wait()
+			stop = nil
+		}
+		select {
+		case <-ctx.Done():
+			if stop != nil {
+				stop()
+			}
+			wg.Wait()
+			return
+		case <-tick.C:
+		}
 	}
 }
 

@@ -74,6 +74,8 @@ type appOptions struct {
 	StreamOptions x.StreamOptions
 	// PollInterval of the outbox (default 250ms).
 	PollInterval time.Duration
+	// LeaderCheck is how often leadership is checked (default 5s).
+	LeaderCheck time.Duration
 }
 
 // app is one running carebridge: the store, the service and the HTTP
@@ -86,6 +88,7 @@ type app struct {
 	metrics *metrics
 	ln      net.Listener
 	srv     *http.Server
+	elector *store.Elector    // who runs the sources
 	events  http.Handler      // slack.mode http: the Events API endpoint
 	socket  *slack.SocketMode // slack.mode socket
 }
@@ -166,6 +169,7 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		auths[a.Handle] = userAuth(cfg, a)
 	}
 	m := newMetrics(st)
+	elector := st.Elector("sources")
 	svc, err := bridge.New(bridge.Options{
 		Store:        st,
 		Config:       cfg,
@@ -181,6 +185,8 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		Metrics:      m,
 		Official:     official,
 		PollInterval: opt.PollInterval,
+		Elector:      elector,
+		LeaderCheck:  opt.LeaderCheck,
 	})
 	if err != nil {
 		return nil, err
@@ -191,7 +197,7 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 			return nil, fmt.Errorf("http.addr: %w", err)
 		}
 	}
-	a := &app{cfg: cfg, log: log, store: st, service: svc, metrics: m, ln: ln}
+	a := &app{cfg: cfg, log: log, store: st, service: svc, metrics: m, ln: ln, elector: elector}
 	switch cfg.Slack.Mode {
 	case "http":
 		a.events = slack.NewEventsHandler(cfg.Slack.SigningSecret.Reveal(), svc, log)
@@ -268,6 +274,9 @@ func (a *app) run(ctx context.Context) error {
 	_ = a.srv.Shutdown(sctx)
 	if err := a.service.Stop(sctx); err != nil {
 		a.log.Warn("stop", "err", err)
+	}
+	if err := a.elector.Resign(sctx); err != nil {
+		a.log.Warn("resign leadership", "err", err)
 	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
