@@ -105,11 +105,10 @@ type matcher struct {
 	outOff   []uint32                 // state s outputs patterns outs[outOff[s]:outOff[s+1]]
 	outs     []int32                  // pattern ids
 	states   int                      // number of states
-	dict     tokenDict                // whole-word keywords
 }
 
 // compile builds the automaton for the given patterns (normalized bytes with
-// edge symbols; nil for patterns that are not in the automaton).
+// edge symbols).
 func compile(patterns [][]byte) *matcher {
 	m := &matcher{}
 	var used [256]bool
@@ -171,9 +170,6 @@ func compile(patterns [][]byte) *matcher {
 	trieOut := [][]int32{nil}
 	trieMid := []bool{false}
 	for pid, p := range patterns {
-		if p == nil {
-			continue // a whole-word keyword, in the token table
-		}
 		s := int32(0)
 		rem := 0 // continuation bytes still expected
 		for _, b := range p {
@@ -235,29 +231,44 @@ func compile(patterns [][]byte) *matcher {
 		mid[newS] = trieMid[old]
 	}
 
-	// Dense layout: the root row first (header and all columns), then
-	// boundary rows (header and wb columns) and middle rows (wt-wb columns)
-	// while the budget lasts.
-	ref := make([]uint32, n) // dense state → ref
+	// Dense layout: the root row first (header and all columns), then the
+	// other dense states, the breadth-first prefix that fits the budget, as
+	// boundary rows (header and wb columns) or middle rows (wt-wb columns).
+	// Rows are laid out in depth-first order, so that the rows along one
+	// keyword are adjacent in memory.
+	rowSize := func(s int32) uint32 {
+		if mid[s] {
+			return wt - wb
+		}
+		return 1 + wb
+	}
 	cells := 1 + wt
-	ref[0] = rootRef
 	nDense := uint32(1)
 	for ; nDense < uint32(n); nDense++ {
-		var size uint32
-		if mid[nDense] {
-			size = wt - wb
-		} else {
-			size = 1 + wb
-		}
-		if cells+size > max(maxDenseCells, 1+wt) {
+		if cells+rowSize(int32(nDense)) > max(maxDenseCells, 1+wt) {
 			break
 		}
-		if mid[nDense] {
-			ref[nDense] = cells - wb
-		} else {
-			ref[nDense] = cells + 1
+		cells += rowSize(int32(nDense))
+	}
+	ref := make([]uint32, n) // state → ref
+	ref[0] = rootRef
+	at := 1 + wt
+	for stack := []int32{0}; len(stack) > 0; {
+		u := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if u != 0 {
+			if mid[u] {
+				ref[u] = at - wb
+			} else {
+				ref[u] = at + 1
+			}
+			at += rowSize(u)
 		}
-		cells += size
+		for j := len(edges[u]) - 1; j >= 0; j-- {
+			if v := edges[u][j].to; uint32(v) < nDense {
+				stack = append(stack, v)
+			}
+		}
 	}
 	m.nDense, m.cells = nDense, cells
 	rows := make([]uint32, cells)
@@ -449,25 +460,27 @@ func (m *matcher) nextBase(ref, c uint32) uint32 {
 // id when the state ends exactly one pattern, else multiOut | state.
 const multiOut = 1 << 31
 
-// flagged handles a transition value with flags on consuming the byte at
-// index i: from is the state before the transition (needed to recover the
-// intermediate edge state, whose patterns end before byte i).
-func (m *matcher) flagged(sc *scratch, from, v uint32, i int) {
+// flagged handles a transition value with flags: from is the state before
+// the transition (needed to recover the intermediate edge state).
+func (m *matcher) flagged(sc *scratch, from, v uint32) {
 	if v&edgeOutFlag != 0 {
-		sc.emit(m, m.nextBase(from, m.edgeCol)&refMask, i)
+		sc.emit(m, m.nextBase(from, m.edgeCol)&refMask)
 	}
 	if v&outFlag != 0 {
-		sc.emit(m, v&refMask, i+1)
+		sc.emit(m, v&refMask)
 	}
 }
 
-// emit records the patterns ending at byte offset end in the state ref.
-func (sc *scratch) emit(m *matcher, ref uint32, end int) {
+// emit records the patterns ending in the state ref in first-match order.
+func (sc *scratch) emit(m *matcher, ref uint32) {
 	var st uint32
 	if ref < m.cells {
 		d := m.dense[ref-1]
 		if d < multiOut { // the common case: one pattern
-			sc.record(int32(d), end)
+			if sc.seen[d] != sc.gen {
+				sc.seen[d] = sc.gen
+				sc.hits = append(sc.hits, int32(d))
+			}
 			return
 		}
 		st = d &^ multiOut
@@ -475,57 +488,31 @@ func (sc *scratch) emit(m *matcher, ref uint32, end int) {
 		st = m.sparse[ref-m.cells+1] >> 9
 	}
 	for _, p := range m.outs[m.outOff[st]:m.outOff[st+1]] {
-		sc.record(p, end)
+		if sc.seen[p] != sc.gen {
+			sc.seen[p] = sc.gen
+			sc.hits = append(sc.hits, p)
+		}
 	}
 }
 
-// record adds pattern p, ending at byte offset end, unless already seen.
-func (sc *scratch) record(p int32, end int) {
-	if sc.seen[p] != sc.gen {
-		sc.seen[p] = sc.gen
-		sc.hits = append(sc.hits, p)
-		sc.hitEnd = append(sc.hitEnd, int32(end))
-	}
-}
-
-// scan runs the automaton over s and looks up its tokens. With check set, s
-// is raw text and scan accepts only ASCII, zero-width characters (skipped)
-// and simple runes (see isSimple), folding ASCII case and collapsing white
-// space on the fly; it returns false, having possibly recorded hits, as soon
-// as it meets anything else, and the caller must then forget the hits and
-// scan the normalized text instead. Without check, s must be normalized text
-// and scan always returns true. Hits are recorded in order of their end
-// offsets.
+// scan runs the automaton over s. With check set, s is raw text and scan
+// accepts only ASCII, zero-width characters (skipped) and simple runes (see
+// isSimple), folding ASCII case and collapsing white space on the fly; it returns false, having possibly
+// recorded hits, as soon as it meets anything else, and the caller must then
+// forget the hits and scan the normalized text instead. Without check, s
+// must be normalized text and scan always returns true.
 func (m *matcher) scan(s string, sc *scratch, check bool) bool {
 	dense, cells, sparse := m.dense, m.cells, m.sparse
 	ref := uint32(rootRef)
 	kind := uint32(kindSpace) // the start of the text is an edge, leading space is skipped
-
-	// Token tracking (see token.go): the running hash h of the current
-	// token, where it started, and the ends recorded so far. ends[n] is
-	// written for every byte and kept (n advanced) only where a token ends,
-	// so there is no branch.
-	if need := len(s)/2 + 2; cap(sc.ends) < need {
-		sc.ends = make([]tokenEnd, need)
-	}
-	ends := sc.ends[:cap(sc.ends)]
-	n := 0
-	var h uint64
-	start := 0
-
 	for i := 0; i < len(s); {
 		b := s[i]
 		if b < utf8.RuneSelf {
+			i++
 			// The column depends on the previous kind, but the new kind only
 			// on b, so there is no loop-carried chain through the tables.
 			c := uint32(m.classTab[kind&3][b])
-			nk := uint32(asciiKind[b])
-			ends[n] = tokenEnd{h: h, start: int32(start), end: int32(i)}
-			n += int((kind &^ nk) & 1)                          // a token ended before b
-			sm := -int((nk &^ kind) & 1)                        // all ones if a token starts at b
-			start = i&sm | start&^sm                            //
-			h = tokenHashStep(h, lowerASCII[b]) & -uint64(nk&1) // reset outside tokens
-			kind = nk
+			kind = uint32(asciiKind[b])
 			var v uint32
 			if ref < cells {
 				v = dense[ref+c]
@@ -535,10 +522,9 @@ func (m *matcher) scan(s string, sc *scratch, check bool) bool {
 				v = m.nextSlow(ref, c)
 			}
 			if v > refMask {
-				m.flagged(sc, ref, v, i)
+				m.flagged(sc, ref, v)
 			}
 			ref = v & refMask
-			i++
 			continue
 		}
 		var w bool
@@ -581,15 +567,6 @@ func (m *matcher) scan(s string, sc *scratch, check bool) bool {
 		k := uint32(kindOther)
 		if w {
 			k = kindWord
-			if kind != kindWord {
-				start, h = i, 0
-			}
-		} else {
-			if kind == kindWord {
-				ends[n] = tokenEnd{h: h, start: int32(start), end: int32(i)}
-				n++
-			}
-			h = 0
 		}
 		if (kind == kindWord) != w {
 			c += m.nb
@@ -597,9 +574,6 @@ func (m *matcher) scan(s string, sc *scratch, check bool) bool {
 		kind = k
 		end := min(i+size, len(s))
 		for {
-			if w {
-				h = tokenHashStep(h, s[i])
-			}
 			var v uint32
 			if ref < cells {
 				v = dense[ref+c]
@@ -609,7 +583,7 @@ func (m *matcher) scan(s string, sc *scratch, check bool) bool {
 				v = m.nextSlow(ref, c)
 			}
 			if v > refMask {
-				m.flagged(sc, ref, v, i)
+				m.flagged(sc, ref, v)
 			}
 			ref = v & refMask
 			i++
@@ -622,45 +596,10 @@ func (m *matcher) scan(s string, sc *scratch, check bool) bool {
 	if kind == kindWord {
 		v := m.nextBase(ref, m.edgeCol)
 		if v&outFlag != 0 {
-			sc.emit(m, v&refMask, len(s))
+			sc.emit(m, v&refMask)
 		}
-		ends[n] = tokenEnd{h: h, start: int32(start), end: int32(len(s))}
-		n++
-	}
-	if n > 0 && len(m.dict.slots) > 0 {
-		m.lookupTokens(s, sc, ends[:n])
 	}
 	return true
-}
-
-// lookupTokens records the whole-word keywords among the tokens, then merges
-// them with the automaton's hits by end offset (automaton hits first on a
-// tie, as the automaton would have reported a longer pattern ending at the
-// same edge first).
-func (m *matcher) lookupTokens(s string, sc *scratch, ends []tokenEnd) {
-	nAuto := len(sc.hits)
-	for _, e := range ends {
-		if p := m.dict.lookup(e.h, s, e.start, e.end); p >= 0 {
-			sc.record(p, int(e.end))
-		}
-	}
-	if nAuto == 0 || nAuto == len(sc.hits) {
-		return // already in order
-	}
-	// Merge the two sorted runs hits[:nAuto] and hits[nAuto:].
-	mh, me := sc.mergeHits[:0], sc.mergeEnd[:0]
-	a, b := 0, nAuto
-	for a < nAuto || b < len(sc.hits) {
-		if b == len(sc.hits) || a < nAuto && sc.hitEnd[a] <= sc.hitEnd[b] {
-			mh, me = append(mh, sc.hits[a]), append(me, sc.hitEnd[a])
-			a++
-		} else {
-			mh, me = append(mh, sc.hits[b]), append(me, sc.hitEnd[b])
-			b++
-		}
-	}
-	sc.hits, sc.mergeHits = mh, sc.hits
-	sc.hitEnd, sc.mergeEnd = me, sc.hitEnd
 }
 
 // bitset helpers for rule sets.

@@ -21,7 +21,7 @@ type Rule struct {
 
 // Input is what the router sees of a post.
 type Input struct {
-	Text     string
+	Text     string   // the post as written (any case, width, white space); invalid UTF-8 is tolerated
 	Mentions []string // handles (with or without leading @, any case) of official accounts the post mentions or quotes
 }
 
@@ -75,18 +75,15 @@ type acctRef struct {
 
 // scratch is the per-call working memory, pooled per Router.
 type scratch struct {
-	gen                 uint32
-	seen                []uint32 // per pattern: gen of the call that last recorded it
-	hits                []int32  // patterns in first-match order
-	hitEnd              []int32  // where each hit ended (byte offset in the scanned text)
-	ends                []tokenEnd
-	mergeHits, mergeEnd []int32
-	inc, exc            []uint64 // rules with a matching keyword/account; rules vetoed
-	sel                 []uint64 // rules in the evaluated chain (owner and FYI rules)
-	chain               []int32  // the same, in order
-	accts               []acctRef
-	out                 []string
-	norm                normalizer
+	gen      uint32
+	seen     []uint32 // per pattern: gen of the call that last recorded it
+	hits     []int32  // patterns in first-match order
+	inc, exc []uint64 // rules with a matching keyword/account; rules vetoed
+	sel      []uint64 // rules in the evaluated chain (owner and FYI rules)
+	chain    []int32  // the same, in order
+	accts    []acctRef
+	out      []string
+	norm     normalizer
 }
 
 // New compiles the rules. It returns an error for an empty keyword or exclude
@@ -105,7 +102,6 @@ func New(rules []Rule, triage string) (*Router, error) {
 	}
 	patID := map[string]int32{}
 	var patterns [][]byte
-	var tokens []int32 // whole-word keywords
 	var pents [][]entry
 	add := func(norm string, e entry) {
 		id, ok := patID[norm]
@@ -113,12 +109,7 @@ func New(rules []Rule, triage string) (*Router, error) {
 			id = int32(len(patterns))
 			patID[norm] = id
 			r.patterns = append(r.patterns, norm)
-			if isToken(norm) {
-				tokens = append(tokens, id)
-				patterns = append(patterns, nil)
-			} else {
-				patterns = append(patterns, pattern(norm))
-			}
+			patterns = append(patterns, pattern(norm))
 			pents = append(pents, nil)
 		}
 		for _, old := range pents[id] {
@@ -171,7 +162,6 @@ func New(rules []Rule, triage string) (*Router, error) {
 		r.entOff[p+1] = int32(len(r.ents))
 	}
 	r.m = compile(patterns)
-	r.m.dict = newTokenDict(r.patterns, tokens)
 	npat := len(patterns)
 	r.pool.New = func() any {
 		return &scratch{
@@ -343,7 +333,6 @@ func (sc *scratch) forgetHits() {
 		sc.gen = 1
 	}
 	sc.hits = sc.hits[:0]
-	sc.hitEnd = sc.hitEnd[:0]
 }
 
 // maxKeptBuffer is the largest normalization buffer kept in the pool.
