@@ -31,6 +31,17 @@ func (t *tx) get(ctx context.Context, dest any, query string, args ...any) error
 	return err
 }
 
+// forUpdate locks the row read until the transaction ends (PostgreSQL), so
+// that read-modify-write of a ticket, draft or customer by concurrent
+// transactions serializes instead of losing an update. SQLite write
+// transactions are serialized already.
+func (t *tx) forUpdate() string {
+	if t.dialect == DialectPostgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
 // list reads rows into dest, a pointer to a slice.
 func (t *tx) list(ctx context.Context, dest any, query string, args ...any) error {
 	return t.tx.SelectContext(ctx, dest, t.tx.Rebind(query), args...)
@@ -204,7 +215,7 @@ func (r customerRow) customer() *bridge.Customer {
 // CustomerByAuthor reads the customer who is authorID on platform.
 func (t *tx) CustomerByAuthor(ctx context.Context, platform bridge.Platform, authorID string) (*bridge.Customer, error) {
 	var r customerRow
-	if err := t.get(ctx, &r, `SELECT `+customerColumns+` FROM customers WHERE platform = ? AND author_id = ?`,
+	if err := t.get(ctx, &r, `SELECT `+customerColumns+` FROM customers WHERE platform = ? AND author_id = ?`+t.forUpdate(),
 		platform, authorID); err != nil {
 		return nil, fmt.Errorf("read customer %s/%s: %w", platform, authorID, err)
 	}
@@ -299,7 +310,7 @@ func (r ticketRow) ticket() *bridge.Ticket {
 // TicketByConversation reads the ticket of one conversation.
 func (t *tx) TicketByConversation(ctx context.Context, platform bridge.Platform, conversationKey string) (*bridge.Ticket, error) {
 	var r ticketRow
-	if err := t.get(ctx, &r, `SELECT `+ticketColumns+` FROM tickets WHERE platform = ? AND conversation_key = ?`,
+	if err := t.get(ctx, &r, `SELECT `+ticketColumns+` FROM tickets WHERE platform = ? AND conversation_key = ?`+t.forUpdate(),
 		platform, conversationKey); err != nil {
 		return nil, fmt.Errorf("read ticket %s/%s: %w", platform, conversationKey, err)
 	}
@@ -309,7 +320,7 @@ func (t *tx) TicketByConversation(ctx context.Context, platform bridge.Platform,
 // TicketByID reads a ticket by its store id.
 func (t *tx) TicketByID(ctx context.Context, id int64) (*bridge.Ticket, error) {
 	var r ticketRow
-	if err := t.get(ctx, &r, `SELECT `+ticketColumns+` FROM tickets WHERE id = ?`, id); err != nil {
+	if err := t.get(ctx, &r, `SELECT `+ticketColumns+` FROM tickets WHERE id = ?`+t.forUpdate(), id); err != nil {
 		return nil, fmt.Errorf("read ticket %d: %w", id, err)
 	}
 	return r.ticket(), nil
@@ -323,7 +334,7 @@ func (t *tx) TicketByThread(ctx context.Context, channel, ts string) (*bridge.Ti
 	}
 	var r ticketRow
 	if err := t.get(ctx, &r, `SELECT `+ticketColumns+` FROM tickets
-		WHERE slack_channel = ? AND slack_ts = ? ORDER BY id LIMIT 1`, channel, ts); err != nil {
+		WHERE slack_channel = ? AND slack_ts = ? ORDER BY id LIMIT 1`+t.forUpdate(), channel, ts); err != nil {
 		return nil, fmt.Errorf("read ticket of thread %s/%s: %w", channel, ts, err)
 	}
 	return r.ticket(), nil
@@ -544,7 +555,7 @@ func (t *tx) UpdateDraft(ctx context.Context, d *bridge.Draft) error {
 // DraftByID reads a draft by its store id.
 func (t *tx) DraftByID(ctx context.Context, id int64) (*bridge.Draft, error) {
 	var r draftRow
-	if err := t.get(ctx, &r, `SELECT `+draftColumns+` FROM drafts WHERE id = ?`, id); err != nil {
+	if err := t.get(ctx, &r, `SELECT `+draftColumns+` FROM drafts WHERE id = ?`+t.forUpdate(), id); err != nil {
 		return nil, fmt.Errorf("read draft %d: %w", id, err)
 	}
 	d := r.draft()
@@ -554,7 +565,7 @@ func (t *tx) DraftByID(ctx context.Context, id int64) (*bridge.Draft, error) {
 // DraftByMessage reads the draft written as chat message channel/ts.
 func (t *tx) DraftByMessage(ctx context.Context, channel, ts string) (*bridge.Draft, error) {
 	var r draftRow
-	if err := t.get(ctx, &r, `SELECT `+draftColumns+` FROM drafts WHERE channel = ? AND ts = ?`,
+	if err := t.get(ctx, &r, `SELECT `+draftColumns+` FROM drafts WHERE channel = ? AND ts = ?`+t.forUpdate(),
 		channel, ts); err != nil {
 		return nil, fmt.Errorf("read draft of message %s/%s: %w", channel, ts, err)
 	}

@@ -47,6 +47,65 @@ func seedTicket(t *testing.T, s bridge.Store, key string) (*bridge.Post, *bridge
 }
 
 var ticketTests = []test{
+	{"Ticket/ConcurrentReadModifyWriteLosesNothing", func(t *testing.T, s bridge.Store) {
+		// Ingest, the relay and chat events all read a ticket (or customer,
+		// or draft), change a field and write it back, concurrently: reads
+		// inside a transaction must hold the row so no update is lost.
+		_, c, k := seedTicket(t, s, "conv-rmw")
+		const workers, rounds = 4, 10
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for i := 0; i < rounds; i++ {
+					err := s.WithTx(ctx(t), func(tx bridge.Tx) error {
+						tk, err := tx.TicketByID(ctx(t), k.ID)
+						if err != nil {
+							return err
+						}
+						tk.Matched = append(tk.Matched, fmt.Sprintf("w%d-%d", w, i))
+						if err := tx.UpdateTicket(ctx(t), tk); err != nil {
+							return err
+						}
+						cu, err := tx.CustomerByAuthor(ctx(t), c.Platform, c.AuthorID)
+						if err != nil {
+							return err
+						}
+						cu.TicketCount++
+						return tx.SaveCustomer(ctx(t), cu)
+					})
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}(w)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		inTx(t, s, func(tx bridge.Tx) error {
+			tk, err := tx.TicketByID(ctx(t), k.ID)
+			if err != nil {
+				return err
+			}
+			if len(tk.Matched) != workers*rounds {
+				t.Errorf("ticket kept %d of %d concurrent updates", len(tk.Matched), workers*rounds)
+			}
+			cu, err := tx.CustomerByAuthor(ctx(t), c.Platform, c.AuthorID)
+			if err != nil {
+				return err
+			}
+			if cu.TicketCount != c.TicketCount+workers*rounds {
+				t.Errorf("customer counted %d of %d concurrent increments", cu.TicketCount-c.TicketCount, workers*rounds)
+			}
+			return nil
+		})
+	}},
 	{"Ticket/CreateAndRead", func(t *testing.T, s bridge.Store) {
 		_, _, k := seedTicket(t, s, "conv-1")
 		if k.ID == 0 {
