@@ -5,9 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/carebridge/carebridge/adapters/x/xfake"
 	"github.com/carebridge/carebridge/bridge"
+	"github.com/carebridge/carebridge/store"
 )
 
 const (
@@ -428,6 +432,32 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 		}
 	})
 
+	t.Run("removing the approval before the send withdraws it", func(t *testing.T) {
+		w.t = t
+		tweet, thread := w.conversation("@SBCare ipad charger broken")
+		w.x.FailNext(xfake.EndpointCreateTweet, 503, 3)
+		first := w.say(staff, thread, "We'll send a replacement charger.")
+		w.waitReaction(first, bridge.ReactionPending)
+		w.react(manager, first, a.ApproveEmoji)
+		w.waitNotice(thread, "Not sent yet")
+		second := w.say(staff, thread, "Also, here is a coupon code for your trouble.")
+		w.waitReaction(second, bridge.ReactionPending)
+		w.react(manager, second, a.ApproveEmoji)
+		if err := w.slack.UserUnreacts("C0DEVICES", second, manager, a.ApproveEmoji); err != nil {
+			t.Fatal(err)
+		}
+		w.waitNotice(thread, "withdrew the approval before it was sent")
+		eventually(t, 20*time.Second, "the first answer sent", func() (bool, string) {
+			return len(w.repliesTo(tweet)) == 1, fmt.Sprint(len(w.repliesTo(tweet)))
+		})
+		time.Sleep(time.Second)
+		for _, r := range w.repliesTo(tweet) {
+			if strings.Contains(r.Text, "coupon") {
+				t.Errorf("a withdrawn approval was sent: %q", r.Text)
+			}
+		}
+	})
+
 	t.Run("same event delivered three times", func(t *testing.T) {
 		w.t = t
 		tweet, thread := w.conversation("@SBCare iphone update stuck")
@@ -503,12 +533,50 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 			t.Errorf("a secret is in the audit log")
 		}
 	}
-	tamper(t, w.harness, "UPDATE audit_log SET details = '{\"text\":\"forged\"}' WHERE seq = 5", "audit record 5")
+	for _, k := range []string{"approval_revoked"} {
+		if !strings.Contains(out.String(), `"kind":"`+k+`"`) {
+			t.Errorf("no %s record in the audit export", k)
+		}
+	}
+	tamper(t, w.harness, "UPDATE audit_log SET details = '{\"text\":\"forged\"}' WHERE seq = 5", "audit record 5: its contents do not match its hash")
+	tamper(t, w.harness, "DELETE FROM audit_log WHERE seq = 3", "audit record 3: missing")
+}
+
+// TestAuditVerifyCatchesReordering swaps two records of a real chain.
+func TestAuditVerifyCatchesReordering(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cb.db")
+	st, err := store.Open(context.Background(), path, store.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		if err := st.WithTx(context.Background(), func(tx bridge.Tx) error {
+			return tx.AppendAudit(context.Background(), &bridge.AuditRecord{At: time.Now(), Kind: "test", Actor: fmt.Sprintf("U%d", i), Details: []byte("{}")})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("store:\n  url: %q\ndepartments:\n  - id: t\n    channel: \"#t\"\n    approval: none\nroutes:\n  - department: t\n    keywords: [x]\ntriage: t\n", path)), 0o600)
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"audit", "verify", "-config", cfg}, &out, &out); code != 0 {
+		t.Fatalf("untouched chain: %s", out.String())
+	}
+	h := &harness{store: path, dir: filepath.Dir(cfg)}
+	// Swap records 2 and 3 (their contents, keeping the sequence numbers).
+	tamperAt(t, h, cfg, `UPDATE audit_log SET seq = -seq WHERE seq IN (2, 3);
+		UPDATE audit_log SET seq = 3 WHERE seq = -2; UPDATE audit_log SET seq = 2 WHERE seq = -3`, "audit record 2: does not link to the record before it")
 }
 
 // tamper changes the audit table directly and checks that verify fails
 // naming the record.
 func tamper(t *testing.T, h *harness, stmt, want string) {
+	t.Helper()
+	tamperAt(t, h, h.configPath(), stmt, want)
+}
+
+func tamperAt(t *testing.T, h *harness, cfgPath, stmt, want string) {
 	t.Helper()
 	db, err := sqlx.Open(dbDriver(h.store), dbDSN(h.store))
 	if err != nil {
@@ -519,7 +587,7 @@ func tamper(t *testing.T, h *harness, stmt, want string) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	code := run(context.Background(), []string{"audit", "verify", "-config", h.configPath()}, &out, &out)
+	code := run(context.Background(), []string{"audit", "verify", "-config", cfgPath}, &out, &out)
 	if code != 1 || !strings.Contains(out.String(), want) {
 		t.Errorf("after %q: exit %d, output %q; want exit 1 naming %q", stmt, code, out.String(), want)
 	}
