@@ -28,8 +28,8 @@
 // Extended-A to -G, IPA extensions, Latin Extended Additional: é, ß, ø, ł,
 // ə, …), and the combining diacritical marks that can follow them
 // (U+0300–U+036F, U+1AB0–U+1AFF, U+1DC0–U+1DFF). Anything else is an edge:
-// space, punctuation (including _ - ' # @), symbols, emoji,
-// CJK, Hangul, and also Greek, Cyrillic and other scripts.
+// space, punctuation (including _ - ' # @), symbols, emoji, CJK, Hangul, and
+// also Greek, Cyrillic and other scripts.
 //
 //   - A keyword containing a Han, Hiragana, Katakana or Hangul character
 //     matches as a substring anywhere ("電波" in "電波が悪い", "신호" in
@@ -71,8 +71,9 @@
 // Matching is one pass over the text with an Aho-Corasick automaton written
 // for this package (see automaton.go): a byte-level DFA over byte classes
 // with word edges compiled into the automaton as a virtual symbol, so
-// matching costs the same per byte whatever the number of keywords and needs
-// no verification pass. A home-grown automaton was chosen over a library
+// matching does the same work per byte whatever the number of keywords and
+// needs no verification pass (the table grows, and with it cache misses: see
+// docs/BENCHMARKS.md). A home-grown automaton was chosen over a library
 // because the edge symbol, white-space collapsing and ASCII case folding are
 // folded into the transition table itself, which no general-purpose
 // Aho-Corasick package offers. The shallow, hot states have dense rows; deep
