@@ -755,30 +755,14 @@ func benchLatency(b *testing.B, data *benchData, kind string) {
 
 // ---- BenchmarkServeRSS ----
 
-var (
-	benchBinOnce sync.Once
-	benchBinPath string
-	benchBinErr  error
-)
-
-// benchBinary builds carebridge once per benchmark process.
-func benchBinary(b testing.TB) string {
+// buildServe builds carebridge into a directory removed when b ends.
+func buildServe(b testing.TB) string {
 	b.Helper()
-	benchBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "carebridge-bench")
-		if err != nil {
-			benchBinErr = err
-			return
-		}
-		benchBinPath = filepath.Join(dir, "carebridge")
-		if out, err := exec.Command("go", "build", "-o", benchBinPath, ".").CombinedOutput(); err != nil {
-			benchBinErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if benchBinErr != nil {
-		b.Fatal(benchBinErr)
+	bin := filepath.Join(b.TempDir(), "carebridge")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
 	}
-	return benchBinPath
+	return bin
 }
 
 // BenchmarkServeRSS measures the memory of the real binary: it runs
@@ -791,20 +775,20 @@ func benchBinary(b testing.TB) string {
 // BenchmarkEndToEnd, so the backlog, and the memory, are as large as the
 // load makes them.
 func BenchmarkServeRSS(b *testing.B) {
-	data := loadBenchData(b)
-	for _, kind := range []string{"sqlite", "postgres"} {
-		b.Run(kind, func(b *testing.B) { benchServeRSS(b, data, kind) })
-	}
-}
-
-func benchServeRSS(b *testing.B, data *benchData, kind string) {
 	if runtime.GOOS != "linux" {
 		b.Skip("reads /proc/<pid>/status")
 	}
+	data := loadBenchData(b)
+	bin := buildServe(b)
+	for _, kind := range []string{"sqlite", "postgres"} {
+		b.Run(kind, func(b *testing.B) { benchServeRSS(b, data, bin, kind) })
+	}
+}
+
+func benchServeRSS(b *testing.B, data *benchData, bin, kind string) {
 	storeURL := benchStoreURL(b, kind)
 	n := benchEnvInt(b, "CAREBRIDGE_BENCH_RSS_POSTS", 10000)
 	rate := benchEnvInt(b, "CAREBRIDGE_BENCH_RSS_RATE", 2000)
-	bin := benchBinary(b)
 
 	xs := xfake.New()
 	b.Cleanup(xs.Close)
