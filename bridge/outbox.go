@@ -83,7 +83,8 @@ func (s *Service) process(ctx context.Context, it *OutboxItem) {
 		complete, err = h(ctx, it)
 	}
 	now := s.clock.Now().UTC()
-	s.metrics.OutboxDone(it.Kind, err, IsPermanent(err))
+	giveUp := err != nil && (IsPermanent(err) || it.Attempts >= s.cfg.Outbox.MaxAttempts)
+	s.metrics.OutboxDone(it.Kind, err, giveUp)
 	switch {
 	case err == nil:
 		err = s.store.WithTx(ctx, func(tx Tx) error {
@@ -98,7 +99,7 @@ func (s *Service) process(ctx context.Context, it *OutboxItem) {
 		if err != nil {
 			s.log.Error("outbox: sent but could not record it; the row will be reconciled", "id", it.ID, "kind", it.Kind, "err", err)
 		}
-	case IsPermanent(err) || it.Attempts >= s.cfg.Outbox.MaxAttempts:
+	case giveUp:
 		s.log.Error("outbox: giving up", "id", it.ID, "kind", it.Kind, "lane", it.Lane, "attempts", it.Attempts, "err", err)
 		if kerr := s.store.WithTx(ctx, func(tx Tx) error {
 			if err := tx.KillOutbox(ctx, it.ID, s.opt.Identity, err.Error(), now); err != nil {
