@@ -132,6 +132,30 @@ type Tx interface {
 	// under a namespace and reports whether it is new.
 	MarkSeen(ctx context.Context, namespace, id string, now time.Time) (first bool, err error)
 
+	// ListTickets lists tickets matching f, oldest first.
+	ListTickets(ctx context.Context, f TicketFilter) ([]Ticket, error)
+	// TicketsActive lists department's tickets (every department when
+	// empty) that a digest of [from, to) looks at: created in [from, to),
+	// first answered in [from, to), or created before to and still without
+	// a first response and not closed before from. Oldest first.
+	TicketsActive(ctx context.Context, department string, from, to time.Time) ([]Ticket, error)
+	// CountTicketsByDepartment counts the tickets created in [from, to)
+	// per department.
+	CountTicketsByDepartment(ctx context.Context, from, to time.Time) (map[string]int, error)
+	// RootPosts returns the first posts of tickets of department (every
+	// department when empty) created in [from, to), oldest first, at most
+	// limit (0: no limit).
+	RootPosts(ctx context.Context, department string, from, to time.Time, limit int) ([]Post, error)
+
+	// RecordOpsEvent stores ev (setting ID) unless an event with its Key
+	// exists, and reports whether it is new.
+	RecordOpsEvent(ctx context.Context, ev *OpsEvent) (inserted bool, err error)
+	// OpsEvents lists events matching f, by At then ID.
+	OpsEvents(ctx context.Context, f OpsEventFilter) ([]OpsEvent, error)
+	// LastOpsEvent returns the latest event (by At) of kind for department
+	// with At before before, or ErrNotFound.
+	LastOpsEvent(ctx context.Context, kind, department string, before time.Time) (*OpsEvent, error)
+
 	// AppendAudit seals rec onto the end of the chain (setting Seq,
 	// PrevHash and Hash) and stores it. Concurrent appends are serialized.
 	AppendAudit(ctx context.Context, rec *AuditRecord) error
