@@ -53,6 +53,9 @@ func (s *Service) HandleChatEvent(ctx context.Context, ev ChatEvent) error {
 		case EventMessageDeleted:
 			return w.deleted()
 		case EventReactionAdded:
+			if look.parent {
+				return w.closeReaction()
+			}
 			return w.reacted()
 		case EventReactionRemoved:
 			return w.unreacted()
@@ -90,12 +93,15 @@ type lookup struct {
 	dept     *config.Department
 	approver bool
 	watcher  bool
+	parent   bool // a reaction on the ticket's parent message
+	member   bool // the user belongs to the ticket's department (parent reactions)
 }
 
 // lookup finds the ticket an event is about and resolves the user's
 // roles. It returns nil when the event concerns no ticket of ours.
 func (s *Service) lookup(ctx context.Context, ev ChatEvent) (*lookup, error) {
 	var t *Ticket
+	onParent := false
 	err := s.store.WithTx(ctx, func(tx Tx) error {
 		var err error
 		switch ev.Kind {
@@ -109,6 +115,10 @@ func (s *Service) lookup(ctx context.Context, ev ChatEvent) (*lookup, error) {
 			d, err = tx.DraftByMessage(ctx, ev.Channel, ev.ItemTS)
 			if err == nil {
 				t, err = tx.TicketByID(ctx, d.TicketID)
+			} else if errors.Is(err, ErrNotFound) && ev.Kind == EventReactionAdded && ev.Reaction == s.cfg.Approvals.CloseEmoji {
+				// The close reaction goes on the ticket's parent message.
+				t, err = tx.TicketByThread(ctx, ev.Channel, ev.ItemTS)
+				onParent = err == nil
 			}
 		}
 		if errors.Is(err, ErrNotFound) {
@@ -137,6 +147,12 @@ func (s *Service) lookup(ctx context.Context, ev ChatEvent) (*lookup, error) {
 	if ev.Kind == EventReactionAdded || ev.Kind == EventReactionRemoved {
 		if l.approver, err = s.memberOf(ctx, ev.User, l.dept.Approvers); err != nil {
 			return nil, fmt.Errorf("resolve approvers of %s: %w", l.dept.ID, err)
+		}
+	}
+	if onParent {
+		l.parent = true
+		if l.member, err = s.deptMember(ctx, ev.User, l); err != nil {
+			return nil, fmt.Errorf("resolve members of %s: %w", l.dept.ID, err)
 		}
 	}
 	return l, nil

@@ -27,6 +27,7 @@ type chatPayload struct {
 	Department string      `json:"department"`
 	History    string      `json:"history,omitempty"`
 	Text       string      `json:"text,omitempty"`
+	Channel    string      `json:"channel,omitempty"` // overrides the department's channel (the watch channel)
 	Received   time.Time   `json:"received"`
 }
 
@@ -218,6 +219,9 @@ func (s *Service) ingestOne(ctx context.Context, tx Tx, p *Post, now time.Time, 
 		}
 		t.LastCustomerAt = now
 		if t.State == TicketAnswered || t.State == TicketClosed {
+			if err := s.reopened(ctx, tx, t, p, now); err != nil {
+				return err
+			}
 			t.State = TicketOpen
 			t.ClosedAt = time.Time{}
 		}
@@ -291,6 +295,9 @@ func (s *Service) openTicket(ctx context.Context, tx Tx, p *Post, official bool,
 	s.metrics.PostRouted(dept.ID)
 	prio := PriorityOf(p.Source)
 	if err := s.enqueueChat(ctx, tx, t, chatPayload{Kind: MessageParent, PostID: p.ID, TicketID: t.ID, Department: dept.ID, History: history, Received: now}, dept.Channel, prio); err != nil {
+		return err
+	}
+	if err := s.enqueueWatchFYI(ctx, tx, t, p, official, now); err != nil {
 		return err
 	}
 	for _, f := range r.FYI {

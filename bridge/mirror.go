@@ -47,6 +47,12 @@ func (s *Service) handleChatPost(ctx context.Context, it *OutboxItem) (func(cont
 	}
 	if p != nil {
 		msg.Official = s.isOfficial(p)
+		if !msg.Official && s.opt.AfterHours != nil && (pl.Kind == MessageParent || pl.Kind == MessageReply) {
+			msg.AfterHours = s.opt.AfterHours(pl.Received)
+		}
+	}
+	if pl.Channel != "" {
+		msg.Channel = pl.Channel // the watch channel's FYI stream
 	}
 	switch pl.Kind {
 	case MessageReply, MessageNotice:

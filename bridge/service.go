@@ -23,7 +23,13 @@ type Options struct {
 	Publisher Publisher   // the chat surface; required to mirror
 	Actions   ChatActions // reactions, ephemeral notes, user groups; required for drafts
 	Replier   Replier     // answers on the platform; required to send
-	Fetcher   PostFetcher // optional: fetches unknown conversation roots
+	Poster    Poster      // original posts (greetings, sign-offs); optional
+	// AfterHours, if set, returns the line shown on a customer post that
+	// arrived at at outside office hours (when its SLA clock starts), or
+	// "" during office hours. The composition root builds it from the
+	// business-hours calendar.
+	AfterHours func(at time.Time) string
+	Fetcher    PostFetcher // optional: fetches unknown conversation roots
 	// BotUserID is our own chat user: its messages and reactions are
 	// ignored.
 	BotUserID string
@@ -127,6 +133,8 @@ func New(opt Options) (*Service, error) {
 		KindChatReact:     s.handleChatReact,
 		KindChatEphemeral: s.handleChatEphemeral,
 		KindSend:          s.handleSend,
+		KindChatReport:    s.handleChatReport,
+		KindPlatformPost:  s.handlePlatformPost,
 	}
 	return s, nil
 }

@@ -41,6 +41,9 @@ func NewPublisher(api *slack.Client, loc *time.Location) *Publisher {
 
 // Publish implements bridge.Publisher.
 func (p *Publisher) Publish(ctx context.Context, msg bridge.ChatMessage) (bridge.ChatRef, error) {
+	if msg.Kind == bridge.MessageReport && msg.Report != nil {
+		p.resolveRefs(ctx, msg.Report)
+	}
 	fallback, blocks := p.render(msg)
 	opts := []slack.MsgOption{
 		slack.MsgOptionText(fallback, false),
@@ -211,6 +214,8 @@ func (p *Publisher) render(msg bridge.ChatMessage) (string, []slack.Block) {
 		return msg.Text, []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, msg.Text, false, false), nil, nil)}
 	case bridge.MessageFYI:
 		return p.renderFYI(msg)
+	case bridge.MessageReport:
+		return p.renderReport(msg)
 	}
 	post := msg.Post
 	if post == nil {

@@ -133,3 +133,46 @@ func (r *Replier) FindDM(ctx context.Context, account, recipient, text string) (
 	}
 	return bridge.SentRef{}, false, nil
 }
+
+var _ bridge.Poster = (*Replier)(nil)
+
+// Post implements bridge.Poster: an original post (a greeting, a sign-off)
+// through POST /2/tweets.
+func (r *Replier) Post(ctx context.Context, account, text string) (bridge.SentRef, error) {
+	a, err := r.account(account)
+	if err != nil {
+		return bridge.SentRef{}, err
+	}
+	var resp struct {
+		Data struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if err := r.c.do(ctx, "create_tweet:"+a.UserID, "POST", "/2/tweets", nil, map[string]any{"text": text}, a.auth, &resp); err != nil {
+		return bridge.SentRef{}, err
+	}
+	return bridge.SentRef{ID: resp.Data.ID, URL: "https://x.com/" + a.Handle + "/status/" + resp.Data.ID}, nil
+}
+
+// FindPost implements bridge.Poster: it reads the account's newest posts
+// and looks for an original post (not a reply) with the same text.
+func (r *Replier) FindPost(ctx context.Context, account, text string) (bridge.SentRef, bool, error) {
+	a, err := r.account(account)
+	if err != nil {
+		return bridge.SentRef{}, false, err
+	}
+	q := url.Values{"max_results": {"100"}, "tweet.fields": {"referenced_tweets,created_at"}}
+	var pg Page
+	if err := r.c.do(ctx, "user_tweets:"+a.UserID, "GET", "/2/users/"+a.UserID+"/tweets", q, nil, nil, &pg); err != nil {
+		return bridge.SentRef{}, false, err
+	}
+	want := strings.TrimSpace(text)
+	for _, raw := range pg.Data {
+		var t Tweet
+		if json.Unmarshal(raw, &t) != nil || strings.TrimSpace(t.Text) != want || len(t.ReferencedTweets) > 0 {
+			continue
+		}
+		return bridge.SentRef{ID: t.ID, URL: "https://x.com/" + a.Handle + "/status/" + t.ID}, true, nil
+	}
+	return bridge.SentRef{}, false, nil
+}

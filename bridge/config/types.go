@@ -96,6 +96,10 @@ type Account struct {
 	Mentions *bool `yaml:"mentions"`
 	// DMs turns the DM poller for this account on (default on).
 	DMs *bool `yaml:"dms"`
+	// Greeting and SignOff override office_hours.greeting and sign_off
+	// for this account ("-" posts nothing).
+	Greeting string `yaml:"greeting"`
+	SignOff  string `yaml:"sign_off"`
 }
 
 // OAuth1 holds OAuth 1.0a user-context credentials.
@@ -148,6 +152,10 @@ type Department struct {
 	Approval          string   `yaml:"approval"`
 	Approvers         []string `yaml:"approvers"`
 	AllowSelfApproval bool     `yaml:"allow_self_approval"`
+	// Members may close the department's tickets with the close reaction
+	// (Slack user IDs or user group IDs); approvers always may. Empty:
+	// anyone in the channel but the watchers.
+	Members []string `yaml:"members"`
 	// Escalation is the user group mentioned on an SLA breach.
 	Escalation string   `yaml:"escalation"`
 	SLA        *SLA     `yaml:"sla"`

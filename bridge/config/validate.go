@@ -208,6 +208,11 @@ func (v *validator) departments() map[string]bool {
 				v.bad(fmt.Sprintf("%s.approvers[%d]", p, j), "%q is neither a Slack user ID (U…/W…) nor a user group ID (S…)", a)
 			}
 		}
+		for j, m := range d.Members {
+			if !userID.MatchString(m) && !userGroupID.MatchString(m) {
+				v.bad(fmt.Sprintf("%s.members[%d]", p, j), "%q is neither a Slack user ID (U…/W…) nor a user group ID (S…)", m)
+			}
+		}
 		if d.Escalation != "" && !userGroupID.MatchString(d.Escalation) && !userID.MatchString(d.Escalation) {
 			v.bad(p+".escalation", "%q is neither a Slack user group ID (S…) nor a user ID", d.Escalation)
 		}
@@ -308,6 +313,9 @@ func (v *validator) times() {
 	if c.Spikes.Factor < 1 {
 		v.bad("spikes.factor", "%v must be at least 1", c.Spikes.Factor)
 	}
+	if w := c.Spikes.Window.D(); w < time.Minute || w > 24*time.Hour {
+		v.bad("spikes.window", "%s must be between 1m and 24h", c.Spikes.Window)
+	}
 	if c.Spikes.MinPosts < 1 {
 		v.bad("spikes.min_posts", "%d must be at least 1", c.Spikes.MinPosts)
 	}
@@ -334,6 +342,17 @@ func (v *validator) times() {
 	}
 	if c.X.Poll.MaxResults < 10 || c.X.Poll.MaxResults > 100 {
 		v.bad("x.poll.max_results", "%d must be between 10 and 100 (the X API's range)", c.X.Poll.MaxResults)
+	}
+	if c.Tickets.AutoCloseAfter.D() < time.Hour {
+		v.bad("tickets.auto_close_after", "%s is too short: at least 1h", c.Tickets.AutoCloseAfter)
+	}
+	for _, g := range []struct{ path, text string }{{"office_hours.greeting", c.OfficeHours.Greeting}, {"office_hours.sign_off", c.OfficeHours.SignOff}} {
+		if len([]rune(g.text)) > 280 {
+			v.bad(g.path, "is %d characters; an X post holds 280", len([]rune(g.text)))
+		}
+	}
+	if c.Watch.Mirror && c.Watch.Channel == "" {
+		v.bad("watch.mirror", "needs watch.channel")
 	}
 	if c.Outbox.Workers < 1 {
 		v.bad("outbox.workers", "must be at least 1")
@@ -367,6 +386,11 @@ func (v *validator) serve() {
 			v.bad(p+".handle", "duplicate account %q", a.Handle)
 		}
 		handles[strings.ToLower(a.Handle)] = true
+		for _, g := range []struct{ key, text string }{{"greeting", a.Greeting}, {"sign_off", a.SignOff}} {
+			if len([]rune(g.text)) > 280 {
+				v.bad(p+"."+g.key, "is %d characters; an X post holds 280", len([]rune(g.text)))
+			}
+		}
 		if a.OAuth1 != nil && a.OAuth2 != nil {
 			v.bad(p, "give oauth1 or oauth2, not both")
 		}
