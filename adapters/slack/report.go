@@ -56,7 +56,9 @@ func (p *Publisher) renderReport(msg bridge.ChatMessage) (string, []slack.Block)
 	if r == nil {
 		return "(empty report)", nil
 	}
-	md := func(s string) *slack.TextBlockObject { return slack.NewTextBlockObject(slack.MarkdownType, s, false, false) }
+	md := func(s string) *slack.TextBlockObject {
+		return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+	}
 	var blocks []slack.Block
 	blocks = append(blocks, slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, truncate(r.Title, 150), false, false)))
 	var ctx []string
