@@ -1,0 +1,166 @@
+// Package watch wires carebridge's watching features to the store: SLA
+// warnings and breaches, department digests, the executive digest, spike
+// alerts, the opening greeting and closing sign-off, and closing silent
+// tickets. It computes with bridge/ops (pure arithmetic) and acts only
+// through the bridge ports: every effect is an outbox row written in the
+// same transaction as a record keyed so that a job run twice — after a
+// restart, or on a second replica — sends nothing twice.
+//
+// The Watcher's methods are plain functions of "now" (its injected
+// clock); the composition root runs them on a schedule (gocron, on the
+// elected leader), and tests call them directly.
+package watch
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/carebridge/carebridge/bridge"
+	"github.com/carebridge/carebridge/bridge/config"
+	"github.com/carebridge/carebridge/bridge/ops"
+)
+
+// Metrics observes the watching jobs; nil means none.
+type Metrics interface {
+	SLAAlert(department, level string)
+	SpikeAlert(department string)
+	DigestQueued(kind string)
+	GreetingQueued(account, purpose string)
+	TicketAutoClosed(department string)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) SLAAlert(string, string)       {}
+func (noMetrics) SpikeAlert(string)             {}
+func (noMetrics) DigestQueued(string)           {}
+func (noMetrics) GreetingQueued(string, string) {}
+func (noMetrics) TicketAutoClosed(string)       {}
+
+// Options configure a Watcher; Store and Config are required.
+type Options struct {
+	Store   bridge.Store
+	Config  *config.Config
+	Clock   bridge.Clock
+	Logger  *slog.Logger
+	Metrics Metrics
+	// BaselineDays is how many previous days make a spike's baseline
+	// (default 7).
+	BaselineDays int
+}
+
+// Watcher runs the watching jobs.
+type Watcher struct {
+	store   bridge.Store
+	cfg     *config.Config
+	clock   bridge.Clock
+	log     *slog.Logger
+	metrics Metrics
+	cal     *ops.Calendar
+	loc     *time.Location
+	days    int
+}
+
+// New builds a Watcher.
+func New(opt Options) (*Watcher, error) {
+	if opt.Store == nil || opt.Config == nil {
+		return nil, errors.New("watch: Store and Config are required")
+	}
+	loc := opt.Config.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	cal, err := ops.NewCalendar(opt.Config.OfficeHours, loc)
+	if err != nil {
+		return nil, fmt.Errorf("watch: %w", err)
+	}
+	w := &Watcher{store: opt.Store, cfg: opt.Config, clock: opt.Clock, log: opt.Logger, metrics: opt.Metrics, cal: cal, loc: loc, days: opt.BaselineDays}
+	if w.clock == nil {
+		w.clock = bridge.SystemClock{}
+	}
+	if w.log == nil {
+		w.log = slog.Default()
+	}
+	if w.metrics == nil {
+		w.metrics = noMetrics{}
+	}
+	if w.days <= 0 {
+		w.days = 7
+	}
+	return w, nil
+}
+
+// Calendar returns the business-hours calendar.
+func (w *Watcher) Calendar() *ops.Calendar { return w.cal }
+
+// Location returns the configured time zone.
+func (w *Watcher) Location() *time.Location { return w.loc }
+
+// AfterHours is the line shown on a post that arrived at at outside
+// office hours, saying when its SLA clock starts ("" during office hours).
+// It fits bridge.Options.AfterHours.
+func (w *Watcher) AfterHours(at time.Time) string {
+	return ops.ClockStartsText(at, w.cal, w.loc)
+}
+
+// slot is now in the configured zone, to the minute: what identifies one
+// run of a daily job, whichever replica runs it and however late within
+// the minute.
+func (w *Watcher) slot(now time.Time) time.Time {
+	return now.In(w.loc).Truncate(time.Minute)
+}
+
+func (w *Watcher) slaOf(dept string) config.SLA {
+	if d := w.cfg.Department(dept); d != nil {
+		return ops.EffectiveSLA(w.cfg.SLA, d.SLA)
+	}
+	return w.cfg.SLA
+}
+
+// fmtDur writes a duration as "45m", "1h05m" or "2d 3h".
+func fmtDur(d time.Duration) string {
+	d = d.Round(time.Minute)
+	switch {
+	case d <= 0:
+		return "0m"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	}
+	return fmt.Sprintf("%dd %dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
+}
+
+// fmtWhen writes an instant in the configured zone: "15:04" today,
+// "Mon 15:04" within a week, else "2 Jan 15:04".
+func (w *Watcher) fmtWhen(t, now time.Time) string {
+	t, now = t.In(w.loc), now.In(w.loc)
+	switch {
+	case t.Year() == now.Year() && t.YearDay() == now.YearDay():
+		return t.Format("15:04")
+	case now.Sub(t) < 6*24*time.Hour && t.Sub(now) < 6*24*time.Hour:
+		return t.Format("Mon 15:04")
+	}
+	return t.Format("2 Jan 15:04")
+}
+
+// mention is the chat markup that notifies a user group or user.
+func mention(id string) string {
+	switch {
+	case id == "":
+		return ""
+	case strings.HasPrefix(id, "S"):
+		return "<!subteam^" + id + ">"
+	}
+	return "<@" + id + ">"
+}
+
+func (w *Watcher) deptName(id string) string {
+	if d := w.cfg.Department(id); d != nil {
+		return d.Name
+	}
+	return id
+}
