@@ -96,7 +96,7 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 var tokyo = mustLoc("Asia/Tokyo")
@@ -110,7 +110,9 @@ func mustLoc(name string) *time.Location {
 }
 
 // jst is a wall time in Tokyo.
-func jst(y int, m time.Month, d, hh, mm int) time.Time { return time.Date(y, m, d, hh, mm, 0, 0, tokyo) }
+func jst(y int, m time.Month, d, hh, mm int) time.Time {
+	return time.Date(y, m, d, hh, mm, 0, 0, tokyo)
+}
 
 var quiet = slog.New(slog.DiscardHandler)
 
