@@ -17,6 +17,7 @@ type metrics struct {
 	apiErrors *prometheus.CounterVec
 	latency   prometheus.Histogram
 	processed *prometheus.CounterVec
+	watch     *watchMetrics
 }
 
 var _ bridge.Metrics = (*metrics)(nil)
@@ -44,6 +45,7 @@ func newMetrics(st bridge.Store) *metrics {
 	m.reg.MustRegister(m.ingested, m.routed, m.apiErrors, m.latency, m.processed,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
 		&outboxCollector{store: st})
+	m.watch = newWatchMetrics(m.reg)
 	return m
 }
 

@@ -14,10 +14,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	slackapi "github.com/slack-go/slack"
 
+	"github.com/carebridge/carebridge/adapters/schedule"
 	"github.com/carebridge/carebridge/adapters/slack"
 	"github.com/carebridge/carebridge/adapters/x"
 	"github.com/carebridge/carebridge/bridge"
 	"github.com/carebridge/carebridge/bridge/config"
+	"github.com/carebridge/carebridge/bridge/watch"
 	"github.com/carebridge/carebridge/store"
 )
 
@@ -88,9 +90,13 @@ type app struct {
 	metrics *metrics
 	ln      net.Listener
 	srv     *http.Server
-	elector *store.Elector    // who runs the sources
-	events  http.Handler      // slack.mode http: the Events API endpoint
-	socket  *slack.SocketMode // slack.mode socket
+	elector *store.Elector // who runs the sources
+	// sched runs the watching jobs (SLA, digests, spikes, greetings) while
+	// schedElector says this process leads.
+	sched        *schedule.Scheduler
+	schedElector *store.Elector
+	events       http.Handler      // slack.mode http: the Events API endpoint
+	socket       *slack.SocketMode // slack.mode socket
 }
 
 // newApp wires everything from cfg. The caller runs it with run.
@@ -170,13 +176,20 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 	}
 	m := newMetrics(st)
 	elector := st.Elector("sources")
+	watcher, err := watch.New(watch.Options{Store: st, Config: cfg, Clock: opt.Clock, Logger: log, Metrics: m.watch})
+	if err != nil {
+		return nil, err
+	}
+	replier := x.NewReplier(xc, accounts, auths)
 	svc, err := bridge.New(bridge.Options{
 		Store:        st,
 		Config:       cfg,
 		Router:       router,
 		Publisher:    publisher,
 		Actions:      publisher,
-		Replier:      x.NewReplier(xc, accounts, auths),
+		Replier:      replier,
+		Poster:       replier,
+		AfterHours:   watcher.AfterHours,
 		BotUserID:    auth.UserID,
 		Fetcher:      x.NewFetcher(xc, norm),
 		Sources:      sources,
@@ -197,7 +210,12 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 			return nil, fmt.Errorf("http.addr: %w", err)
 		}
 	}
-	a := &app{cfg: cfg, log: log, store: st, service: svc, metrics: m, ln: ln, elector: elector}
+	schedElector := st.Elector("schedules")
+	sched, err := schedule.New(schedule.Options{Jobs: watcher, Config: cfg, Elector: schedElector, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, store: st, service: svc, metrics: m, ln: ln, elector: elector, sched: sched, schedElector: schedElector}
 	switch cfg.Slack.Mode {
 	case "http":
 		a.events = slack.NewEventsHandler(cfg.Slack.SigningSecret.Reveal(), svc, log)
@@ -250,6 +268,7 @@ func (a *app) run(ctx context.Context) error {
 	if err := a.service.Start(ctx); err != nil {
 		return err
 	}
+	a.sched.Start()
 	errc := make(chan error, 2)
 	go func() { errc <- a.srv.Serve(a.ln) }()
 	sockCtx, stopSocket := context.WithCancel(ctx)
@@ -275,8 +294,14 @@ func (a *app) run(ctx context.Context) error {
 	if err := a.service.Stop(sctx); err != nil {
 		a.log.Warn("stop", "err", err)
 	}
+	if err := a.sched.Stop(); err != nil {
+		a.log.Warn("stop schedules", "err", err)
+	}
 	if err := a.elector.Resign(sctx); err != nil {
 		a.log.Warn("resign leadership", "err", err)
+	}
+	if err := a.schedElector.Resign(sctx); err != nil {
+		a.log.Warn("resign schedule leadership", "err", err)
 	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
