@@ -26,17 +26,18 @@ func (w *Watcher) DigestTimes(dept string) []string {
 	return w.cfg.Digests.Times
 }
 
-// period returns the start of the period a report ending at slot covers:
-// the previous report of kind for dept, else one day earlier.
-func (w *Watcher) period(ctx context.Context, tx bridge.Tx, kind, dept string, slot time.Time) (time.Time, error) {
-	last, err := tx.LastOpsEvent(ctx, kind, dept, slot)
+// period returns the start of the period a report ending at end covers:
+// the end of the previous report of kind for dept, else one day earlier.
+// Periods follow each other without gap or overlap.
+func (w *Watcher) period(ctx context.Context, tx bridge.Tx, kind, dept string, end time.Time) (time.Time, error) {
+	last, err := tx.LastOpsEvent(ctx, kind, dept, end)
 	switch {
 	case err == nil:
 		return last.At, nil
 	case !errors.Is(err, bridge.ErrNotFound):
 		return time.Time{}, err
 	}
-	return slot.AddDate(0, 0, -1), nil
+	return end.AddDate(0, 0, -1), nil
 }
 
 // DigestStats computes dept's digest for [from, to) from the store.
@@ -62,23 +63,24 @@ func (w *Watcher) Digest(ctx context.Context, dept string) (bool, error) {
 	if d == nil {
 		return false, fmt.Errorf("digest: unknown department %q", dept)
 	}
-	slot := w.slot(w.clock.Now())
+	now := w.clock.Now().UTC()
+	slot := w.slot(now)
 	key := "digest:" + dept + ":" + slot.Format("2006-01-02T15:04")
 	queued := false
 	err := w.store.WithTx(ctx, func(tx bridge.Tx) error {
-		from, err := w.period(ctx, tx, bridge.OpsDigest, dept, slot)
+		from, err := w.period(ctx, tx, bridge.OpsDigest, dept, now)
 		if err != nil {
 			return err
 		}
-		st, err := w.DigestStats(ctx, tx, dept, from, slot)
+		st, err := w.DigestStats(ctx, tx, dept, from, now)
 		if err != nil {
 			return err
 		}
-		ok, err := tx.RecordOpsEvent(ctx, &bridge.OpsEvent{Kind: bridge.OpsDigest, Key: key, Department: dept, At: slot})
+		ok, err := tx.RecordOpsEvent(ctx, &bridge.OpsEvent{Kind: bridge.OpsDigest, Key: key, Department: dept, At: now})
 		if err != nil || !ok {
 			return err
 		}
-		it, err := bridge.ReportItemOf(d.Channel, dept, key, w.DigestReport(d.Name, st), bridge.PriorityLow, slot)
+		it, err := bridge.ReportItemOf(d.Channel, dept, key, w.DigestReport(d.Name, st), bridge.PriorityLow, now)
 		if err != nil {
 			return err
 		}
@@ -87,8 +89,8 @@ func (w *Watcher) Digest(ctx context.Context, dept string) (bool, error) {
 		}
 		queued = true
 		return bridge.Audit(ctx, tx, bridge.AuditDigest, "system", dept, 0, map[string]any{
-			"kind": "department", "from": from, "to": slot, "new": st.New, "answered": st.Answered, "waiting": len(st.Unanswered), "breaches": st.Breaches,
-		}, slot)
+			"kind": "department", "from": from, "to": now, "new": st.New, "answered": st.Answered, "waiting": len(st.Unanswered), "breaches": st.Breaches,
+		}, now)
 	})
 	if err != nil {
 		return false, fmt.Errorf("digest %s: %w", key, err)
@@ -206,23 +208,24 @@ func (w *Watcher) ExecDigest(ctx context.Context) (bool, error) {
 	if channel == "" {
 		return false, nil
 	}
-	slot := w.slot(w.clock.Now())
+	now := w.clock.Now().UTC()
+	slot := w.slot(now)
 	key := "exec_digest:" + slot.Format("2006-01-02T15:04")
 	queued := false
 	err := w.store.WithTx(ctx, func(tx bridge.Tx) error {
-		from, err := w.period(ctx, tx, bridge.OpsExecDigest, "", slot)
+		from, err := w.period(ctx, tx, bridge.OpsExecDigest, "", now)
 		if err != nil {
 			return err
 		}
-		sums, posts, err := w.ExecStats(ctx, tx, from, slot)
+		sums, posts, err := w.ExecStats(ctx, tx, from, now)
 		if err != nil {
 			return err
 		}
-		ok, err := tx.RecordOpsEvent(ctx, &bridge.OpsEvent{Kind: bridge.OpsExecDigest, Key: key, At: slot})
+		ok, err := tx.RecordOpsEvent(ctx, &bridge.OpsEvent{Kind: bridge.OpsExecDigest, Key: key, At: now})
 		if err != nil || !ok {
 			return err
 		}
-		it, err := bridge.ReportItemOf(channel, "", key, w.ExecReport(from, slot, sums, posts), bridge.PriorityLow, slot)
+		it, err := bridge.ReportItemOf(channel, "", key, w.ExecReport(from, now, sums, posts), bridge.PriorityLow, now)
 		if err != nil {
 			return err
 		}
@@ -230,7 +233,7 @@ func (w *Watcher) ExecDigest(ctx context.Context) (bool, error) {
 			return err
 		}
 		queued = true
-		return bridge.Audit(ctx, tx, bridge.AuditDigest, "system", "", 0, map[string]any{"kind": "executive", "from": from, "to": slot, "departments": len(sums)}, slot)
+		return bridge.Audit(ctx, tx, bridge.AuditDigest, "system", "", 0, map[string]any{"kind": "executive", "from": from, "to": now, "departments": len(sums)}, now)
 	})
 	if err != nil {
 		return false, fmt.Errorf("executive digest %s: %w", key, err)
@@ -272,7 +275,11 @@ func (w *Watcher) ExecReport(from, to time.Time, sums []ops.DeptSummary, posts [
 		}
 		fields = append(fields, bridge.ReportField{Label: w.deptName(s.Department), Value: line})
 	}
-	r.Sections = append(r.Sections, bridge.ReportSection{Text: fmt.Sprintf("%d new conversations, %d spike alerts.", total, spikes), Fields: fields})
+	summary := fmt.Sprintf("%d new conversations, %d spike alert", total, spikes)
+	if spikes != 1 {
+		summary += "s"
+	}
+	r.Sections = append(r.Sections, bridge.ReportSection{Text: summary + ".", Fields: fields})
 	if len(posts) > 0 {
 		r.Sections = append(r.Sections, bridge.ReportSection{Heading: "In the customers' own words (unfiltered)", Posts: posts})
 	}

@@ -94,6 +94,11 @@ func newDemo(ctx context.Context, out, stderr io.Writer, verbose bool) (*demo, e
 	for _, dep := range cfg.Departments {
 		d.slack.AddChannel(demoChannelID(dep.Channel), strings.TrimPrefix(dep.Channel, "#"), demoStaff, demoManager)
 	}
+	if ch := cfg.Watch.Channel; ch != "" {
+		d.slack.AddChannel(demoChannelID(ch), strings.TrimPrefix(ch, "#"), demoManager)
+	}
+	// A spike needs fewer posts in the demo than in production.
+	cfg.Spikes.MinPosts = 8
 	id := d.slack.Identity()
 	cfg.Store.URL = config.NewSecret(filepath.Join(dir, "carebridge.db"))
 	cfg.Slack.Mode = "socket"
@@ -233,6 +238,10 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(d.out, "  Slack thread: %s\n", d.threadLine(network, parent.ts, "Sent by DM"))
+
+	if err := d.watching(ctx, a); err != nil {
+		return err
+	}
 
 	d.section("The audit trail: who wrote, who approved, what went out, where, when")
 	time.Sleep(300 * time.Millisecond) // let the last reactions land
@@ -390,7 +399,7 @@ func auditSummary(r bridge.AuditRecord) string {
 	var m map[string]any
 	_ = json.Unmarshal(r.Details, &m)
 	var parts []string
-	for _, k := range []string{"visibility", "emoji", "guards", "kinds", "account", "url", "platform_id", "reason", "error"} {
+	for _, k := range []string{"visibility", "emoji", "guards", "kinds", "account", "url", "platform_id", "reason", "error", "kind", "current", "baseline", "new", "answered", "waiting", "departments", "purpose"} {
 		if v, ok := m[k]; ok && v != "" && v != nil {
 			parts = append(parts, fmt.Sprintf("%s=%v", k, v))
 		}

@@ -95,6 +95,7 @@ type app struct {
 	// schedElector says this process leads.
 	sched        *schedule.Scheduler
 	schedElector *store.Elector
+	watcher      *watch.Watcher
 	events       http.Handler      // slack.mode http: the Events API endpoint
 	socket       *slack.SocketMode // slack.mode socket
 }
@@ -215,7 +216,7 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, store: st, service: svc, metrics: m, ln: ln, elector: elector, sched: sched, schedElector: schedElector}
+	a := &app{cfg: cfg, log: log, store: st, service: svc, metrics: m, ln: ln, elector: elector, sched: sched, schedElector: schedElector, watcher: watcher}
 	switch cfg.Slack.Mode {
 	case "http":
 		a.events = slack.NewEventsHandler(cfg.Slack.SigningSecret.Reveal(), svc, log)
