@@ -2,6 +2,7 @@ package watch_test
 
 import (
 	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -155,4 +156,31 @@ func TestClosingAndReopening(t *testing.T) {
 			contains(t, "auto-close notice", got[0], "Closed automatically (7 days without a new post)")
 		}
 	})
+}
+
+// With watch.mirror on, every new ticket also gets an FYI line in the
+// watch channel; our own posts do not.
+func TestWatchMirror(t *testing.T) {
+	cfg := loadConfig(t, func(y string) string {
+		return strings.Replace(y, `  digest_time: "09:00"`, "  digest_time: \"09:00\"\n  mirror: true", 1)
+	})
+	r := newRig(t, openStore(t, t.TempDir()+"/cb.db"), cfg, jst(2026, 3, 9, 10, 0))
+	k := r.post("no signal", "")
+	var fyi []string
+	for _, it := range r.queued(bridge.KindChatPost) {
+		var p struct {
+			Kind    string `json:"kind"`
+			Channel string `json:"channel"`
+		}
+		_ = json.Unmarshal(it.Payload, &p)
+		if p.Kind == string(bridge.MessageFYI) {
+			fyi = append(fyi, p.Channel)
+			if it.TicketID != k.ID {
+				t.Errorf("FYI of ticket %d, want %d", it.TicketID, k.ID)
+			}
+		}
+	}
+	if len(fyi) != 1 || fyi[0] != "#care-watch" {
+		t.Errorf("FYI copies = %q, want one in #care-watch", fyi)
+	}
 }

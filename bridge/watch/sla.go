@@ -61,7 +61,10 @@ func (w *Watcher) CheckSLA(ctx context.Context) (int, error) {
 // slaAlert records and announces one SLA level of one clock, once.
 func (w *Watcher) slaAlert(ctx context.Context, ticketID int64, st ops.SLAState, level string, due, now time.Time) (bool, error) {
 	key := fmt.Sprintf("sla:%d:%s:%s:%s", ticketID, st.Kind, st.Trigger.UTC().Format(time.RFC3339Nano), level)
-	queued := false
+	if _, done := w.slaDone.Load(key); done {
+		return false, nil // recorded by an earlier scan of this process
+	}
+	queued, recorded := false, false
 	var dept string
 	err := w.store.WithTx(ctx, func(tx bridge.Tx) error {
 		t, err := tx.TicketByID(ctx, ticketID)
@@ -80,6 +83,7 @@ func (w *Watcher) slaAlert(ctx context.Context, ticketID int64, st ops.SLAState,
 		}
 		ok, err := tx.RecordOpsEvent(ctx, &bridge.OpsEvent{Kind: kind, Key: key, Department: t.Department, TicketID: t.ID, At: now, Due: due})
 		if err != nil || !ok {
+			recorded = err == nil // by another scan or replica
 			return err
 		}
 		d := w.cfg.Department(t.Department)
@@ -113,6 +117,9 @@ func (w *Watcher) slaAlert(ctx context.Context, ticketID int64, st ops.SLAState,
 	})
 	if err != nil {
 		return false, fmt.Errorf("sla %s: %w", key, err)
+	}
+	if recorded || queued {
+		w.slaDone.Store(key, struct{}{})
 	}
 	if queued {
 		w.metrics.SLAAlert(dept, level)

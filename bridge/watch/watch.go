@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/carebridge/carebridge/bridge"
@@ -62,6 +63,9 @@ type Watcher struct {
 	cal     *ops.Calendar
 	loc     *time.Location
 	days    int
+	// slaDone remembers the SLA alert keys already recorded, so that a
+	// long-overdue ticket costs no transaction per scan.
+	slaDone sync.Map
 }
 
 // New builds a Watcher.
