@@ -95,7 +95,14 @@ else
 fi
 
 log "go test ./... (SQLite and PostgreSQL)"
-go test -count=1 -timeout 30m ./...
+# This run includes the fault-injection tests of docs/RELIABILITY.md (the
+# real binary killed 10 times during a 2,000-post replay, two replicas with
+# a killed leader, two-minute Slack and X outages, PostgreSQL stopped and
+# restarted in a cluster of the test's own): about 12 minutes of
+# cmd/carebridge. They skip under -short, so the race run below leaves
+# them out. CAREBRIDGE_E2E_OUTAGE_WINDOW stays unset here: CI runs the
+# issue's two-minute outages.
+go test -count=1 -timeout 45m ./...
 
 log "go test -race (packages with concurrency)"
 go test -race -short -count=1 -timeout 30m ./bridge/... ./store/... ./adapters/... ./cmd/...

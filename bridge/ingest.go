@@ -205,6 +205,21 @@ func (s *Service) ingestOne(ctx context.Context, tx Tx, p *Post, now time.Time, 
 		return err
 	}
 
+	// Our own reply, read back by a poller before its send was recorded
+	// (the process died between the platform call and the commit): the
+	// send's reconciliation records it; it is not a post to mirror.
+	if official {
+		own, err := s.ownReplyInFlight(ctx, tx, t, p)
+		if err != nil {
+			return err
+		}
+		if own {
+			s.log.Info("ingest: our own reply came back before its send was recorded; not mirrored",
+				"post", p.ExternalID, "ticket", t.ID)
+			return nil
+		}
+	}
+
 	// A later post of a known conversation: into the same thread. A
 	// customer's follow-up reopens an answered or closed ticket.
 	if !official {
@@ -235,6 +250,27 @@ func (s *Service) ingestOne(ctx context.Context, tx Tx, p *Post, now time.Time, 
 		dept = s.cfg.Department(s.cfg.Triage)
 	}
 	return s.enqueueChat(ctx, tx, t, chatPayload{Kind: MessageReply, PostID: p.ID, TicketID: t.ID, Department: dept.ID, Received: now}, dept.Channel, PriorityOf(p.Source))
+}
+
+// ownReplyInFlight reports whether p, a post of one of our accounts in
+// ticket t's conversation, is the public reply of a draft that is being
+// sent (or was sent as p): same account, same text (as the replier's
+// FindReply compares it).
+func (s *Service) ownReplyInFlight(ctx context.Context, tx Tx, t *Ticket, p *Post) (bool, error) {
+	drafts, err := tx.DraftsOfTicket(ctx, t.ID)
+	if err != nil {
+		return false, err
+	}
+	for _, d := range drafts {
+		if d.Visibility != VisibilityPublic || !strings.EqualFold(d.Account, p.AuthorHandle) ||
+			strings.TrimSpace(d.Text) != strings.TrimSpace(p.Text) {
+			continue
+		}
+		if d.State == DraftSending || (d.State == DraftSent && d.SentID == p.ExternalID) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // openTicket routes p, creates its ticket and queues the parent message

@@ -79,8 +79,9 @@ func (s *Service) handleChatPost(ctx context.Context, it *OutboxItem) (func(cont
 	var ref ChatRef
 	found := false
 	if it.Recovered {
-		// An earlier attempt may have posted before the process died.
-		ref, found, err = s.opt.Publisher.Find(ctx, msg.Channel, msg.ThreadTS, it.ID)
+		// An earlier attempt may have posted before the process died; not
+		// before the row was written.
+		ref, found, err = s.opt.Publisher.Find(ctx, msg.Channel, msg.ThreadTS, it.ID, it.CreatedAt)
 		if err != nil {
 			return nil, fmt.Errorf("reconcile outbox %d: %w", it.ID, err)
 		}

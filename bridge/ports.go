@@ -100,9 +100,11 @@ type Publisher interface {
 	// Permalink returns a link to a message.
 	Permalink(ctx context.Context, ref ChatRef) (string, error)
 	// Find looks for a message carrying outboxID that an earlier attempt
-	// may have posted (in the thread threadTS if set). It is called only
-	// after a crash, to send nothing twice.
-	Find(ctx context.Context, channel, threadTS string, outboxID int64) (ChatRef, bool, error)
+	// may have posted (in the thread threadTS if set), no earlier than
+	// since (zero: no bound). It is called only after a crash, to send
+	// nothing twice; it must search everything posted since, not only
+	// the newest messages.
+	Find(ctx context.Context, channel, threadTS string, outboxID int64, since time.Time) (ChatRef, bool, error)
 }
 
 // SendError classifies a platform failure. Adapters return it; the core

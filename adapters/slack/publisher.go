@@ -76,43 +76,69 @@ func (p *Publisher) Permalink(ctx context.Context, ref bridge.ChatRef) (string, 
 	return link, nil
 }
 
-// Find implements bridge.Publisher: it reads the newest messages of the
-// channel (or the thread) and looks for the outbox id in their metadata.
-// Slack limits history reads hard for unlisted apps, so this runs only
-// for rows recovered after a crash.
-func (p *Publisher) Find(ctx context.Context, channel, threadTS string, outboxID int64) (bridge.ChatRef, bool, error) {
+// Find implements bridge.Publisher: it reads the messages of the channel
+// posted since `since` (or the thread's), page by page, and looks for the
+// outbox id in their metadata. Reading only the newest page is not
+// enough: while a crashed process restarts, other tickets' messages keep
+// arriving in a busy channel, and a message pushed off the first page
+// would be posted again. Slack limits history reads hard for unlisted
+// apps, so this runs only for rows recovered after a crash.
+func (p *Publisher) Find(ctx context.Context, channel, threadTS string, outboxID int64, since time.Time) (bridge.ChatRef, bool, error) {
 	id, err := p.resolve(ctx, channel)
 	if err != nil {
 		return bridge.ChatRef{}, false, err
 	}
-	var msgs []slack.Message
+	want := strconv.FormatInt(outboxID, 10)
+	match := func(msgs []slack.Message) (bridge.ChatRef, bool) {
+		for _, m := range msgs {
+			if m.Metadata.EventType != metadataEventType {
+				continue
+			}
+			if v, ok := m.Metadata.EventPayload["outbox_id"]; ok && fmt.Sprint(v) == want {
+				return bridge.ChatRef{Channel: id, TS: m.Timestamp}, true
+			}
+		}
+		return bridge.ChatRef{}, false
+	}
 	if threadTS != "" {
-		msgs, _, _, err = p.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+		msgs, _, _, err := p.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
 			ChannelID: id, Timestamp: threadTS, Limit: 200, IncludeAllMetadata: true,
 		})
-	} else {
-		var h *slack.GetConversationHistoryResponse
-		h, err = p.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
-			ChannelID: id, Limit: 100, IncludeAllMetadata: true,
+		if err != nil {
+			return bridge.ChatRef{}, false, Classify(err)
+		}
+		ref, ok := match(msgs)
+		return ref, ok, nil
+	}
+	oldest := ""
+	if !since.IsZero() {
+		// A minute of slack for the clocks of this host and Slack's.
+		from := since.Add(-time.Minute)
+		oldest = fmt.Sprintf("%d.%06d", from.Unix(), from.Nanosecond()/1000)
+	}
+	cursor := ""
+	for page := 0; page < maxFindPages; page++ {
+		h, err := p.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+			ChannelID: id, Limit: 200, Oldest: oldest, Cursor: cursor, IncludeAllMetadata: true,
 		})
-		if h != nil {
-			msgs = h.Messages
+		if err != nil {
+			return bridge.ChatRef{}, false, Classify(err)
+		}
+		if ref, ok := match(h.Messages); ok {
+			return ref, true, nil
+		}
+		cursor = h.ResponseMetaData.NextCursor
+		if !h.HasMore || cursor == "" {
+			return bridge.ChatRef{}, false, nil
 		}
 	}
-	if err != nil {
-		return bridge.ChatRef{}, false, Classify(err)
-	}
-	want := strconv.FormatInt(outboxID, 10)
-	for _, m := range msgs {
-		if m.Metadata.EventType != metadataEventType {
-			continue
-		}
-		if v, ok := m.Metadata.EventPayload["outbox_id"]; ok && fmt.Sprint(v) == want {
-			return bridge.ChatRef{Channel: id, TS: m.Timestamp}, true, nil
-		}
-	}
-	return bridge.ChatRef{}, false, nil
+	return bridge.ChatRef{}, false, fmt.Errorf("find outbox %d in %s: more than %d pages of history since %s; not posting blindly",
+		outboxID, channel, maxFindPages, since.Format(time.RFC3339))
 }
+
+// maxFindPages bounds a reconciliation's history read (200 messages a
+// page).
+const maxFindPages = 100
 
 // channelID returns the known id of a "#name", or the name itself (Slack
 // accepts names in chat.postMessage and answers with the id).

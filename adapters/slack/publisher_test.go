@@ -130,19 +130,52 @@ func TestFindReconcilesByMetadata(t *testing.T) {
 	// A fresh publisher (a restarted process) finds it by channel name.
 	api := slack.New(f.Identity().BotToken, slack.OptionAPIURL(f.APIURL()))
 	fresh := NewPublisher(api, time.UTC)
-	got, ok, err := fresh.Find(ctx, "#care-network", "", 99)
+	got, ok, err := fresh.Find(ctx, "#care-network", "", 99, time.Time{})
 	if err != nil || !ok || got != ref {
 		t.Fatalf("Find = %+v %v %v, want %+v", got, ok, err, ref)
 	}
-	if _, ok, err := fresh.Find(ctx, "#care-network", "", 100); ok || err != nil {
+	if _, ok, err := fresh.Find(ctx, "#care-network", "", 100, time.Time{}); ok || err != nil {
 		t.Errorf("Find of a row never posted = %v %v", ok, err)
 	}
 	r2, err := p.Publish(ctx, bridge.ChatMessage{Kind: bridge.MessageReply, OutboxID: 101, Channel: ref.Channel, ThreadTS: ref.TS, Ticket: ticket, Post: post})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, ok, err := fresh.Find(ctx, ref.Channel, ref.TS, 101); err != nil || !ok || got.TS != r2.TS {
+	if got, ok, err := fresh.Find(ctx, ref.Channel, ref.TS, 101, time.Time{}); err != nil || !ok || got.TS != r2.TS {
 		t.Errorf("Find in thread = %+v %v %v", got, ok, err)
+	}
+}
+
+// TestFindPagesThroughBusyChannel: while a crashed process restarts,
+// other tickets' messages keep arriving; the lost message is far from the
+// newest page and must still be found (it was re-posted before).
+func TestFindPagesThroughBusyChannel(t *testing.T) {
+	f, p := newFake(t, slackfake.WithUnlimitedHistory(), slackfake.WithRateLimit(false))
+	ctx := context.Background()
+	before := time.Now()
+	ticket := &bridge.Ticket{ID: 7}
+	ref, err := p.Publish(ctx, bridge.ChatMessage{Kind: bridge.MessageParent, OutboxID: 5, Channel: "#care-network", Ticket: ticket, Post: hostilePost()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 450 {
+		if _, err := p.Publish(ctx, bridge.ChatMessage{Kind: bridge.MessageParent, OutboxID: int64(1000 + i), Channel: "#care-network", Ticket: ticket, Post: hostilePost()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	api := slack.New(f.Identity().BotToken, slack.OptionAPIURL(f.APIURL()))
+	fresh := NewPublisher(api, time.UTC)
+	got, ok, err := fresh.Find(ctx, "#care-network", "", 5, before)
+	if err != nil || !ok || got != ref {
+		t.Fatalf("Find behind 450 newer messages = %+v %v %v, want %+v", got, ok, err, ref)
+	}
+	// since bounds the search: a row written after the message cannot
+	// have posted it.
+	if _, ok, err := fresh.Find(ctx, "#care-network", "", 5, time.Now().Add(time.Hour)); ok || err != nil {
+		t.Errorf("Find after the message's time = %v %v, want not found", ok, err)
+	}
+	if n := f.Calls("conversations.history"); n < 3 {
+		t.Errorf("%d history calls: the search did not page", n)
 	}
 }
 

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"github.com/jmoiron/sqlx"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,8 +11,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/carebridge/carebridge/adapters/slack/slackfake"
 )
 
 var (
@@ -73,9 +69,17 @@ func startServe(t *testing.T, cfgPath, logPath string) *process {
 	return p
 }
 
-// TestServeKilledMidReplay kills `carebridge serve` with SIGKILL at random
-// moments of a replay and restarts it: afterwards every post is in Slack
+// TestServeKilledMidReplay replays TWCS posts (2,000 by default) into the
+// fake X and answers 100 of them from Slack (staff drafts in the threads,
+// approved by the manager's reaction) while `carebridge serve` is killed
+// with SIGKILL at 10 random moments spread over ingest, mirroring,
+// drafting and sending, and restarted after each. Afterwards, counted on
+// the fakes, every post is in Slack exactly once and every reply on X
 // exactly once. A last SIGTERM shows the graceful shutdown.
+//
+// Knobs: CAREBRIDGE_E2E_KILL_POSTS (2000), CAREBRIDGE_E2E_KILL_REPLIES
+// (100), CAREBRIDGE_E2E_SEED (random, logged), CAREBRIDGE_E2E_KILL_WAIT
+// (3m, the wait for the last deliveries).
 func TestServeKilledMidReplay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")
@@ -88,121 +92,111 @@ func TestServeKilledMidReplay(t *testing.T) {
 }
 
 func testServeKilled(t *testing.T, storeURL string) {
-	posts := loadTWCS(t, 300)
-	brands := brandsOf(posts)
-	var froms []string
-	seen := map[string]bool{}
-	for _, p := range posts {
-		if !seen[p.author] {
-			seen[p.author] = true
-			if strings.Trim(p.author, "0123456789") == "" {
-				froms = append(froms, "from:u"+p.author)
-			} else {
-				froms = append(froms, "from:"+p.author)
-			}
-		}
+	began := time.Now()
+	nPosts := envInt("CAREBRIDGE_E2E_KILL_POSTS", 2000)
+	nReplies := envInt("CAREBRIDGE_E2E_KILL_REPLIES", 100)
+	rng := seededRNG(t)
+	w := newServeWorld(t, storeURL, serveWorldOptions{posts: nPosts})
+	posts := w.posts
+	proc := w.serve()
+	var kills []string
+	killNow := func(phase string) {
+		t.Helper()
+		kill(proc)
+		at := fmt.Sprintf("%s (t=%.1fs, %d bot messages, %d replies on X)", phase, time.Since(began).Seconds(), w.botMessages(), len(w.x.SentTweets()))
+		kills = append(kills, at)
+		t.Logf("SIGKILL %d: %s", len(kills), at)
+		proc = w.serve()
 	}
-	var searches []string
-	for len(froms) > 0 {
-		n := min(len(froms), 30)
-		searches = append(searches, strings.Join(froms[:n], " OR "))
-		froms = froms[n:]
-	}
-	// Reconciliation reads Slack history, which Slack allows an unlisted
-	// app once a minute; lifting that keeps the test short.
-	h := newHarness(t, storeURL, harnessOptions{brands: brands, searches: searches,
-		extra: "", slack: []slackfake.Option{slackfake.WithUnlimitedHistory()}})
-	// serve needs a fixed port: take a free one.
-	h.cfgSrc = strings.Replace(h.cfgSrc, "addr: 127.0.0.1:0", "addr: "+freeAddr(t), 1)
-	if err := os.WriteFile(h.configPath(), []byte(h.cfgSrc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(h.dir, "serve.log")
-	t.Cleanup(func() {
-		if t.Failed() {
-			logs, _ := os.ReadFile(logPath)
-			lines := strings.Split(string(logs), "\n")
-			var bad []string
-			for _, l := range lines {
-				if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
-					bad = append(bad, l)
-				}
-			}
-			if db, err := sqlx.Open(dbDriver(h.store), dbDSN(h.store)); err == nil {
-				var posts, tickets int
-				db.Get(&posts, "SELECT count(*) FROM posts")
-				db.Get(&tickets, "SELECT count(*) FROM tickets")
-				rows, _ := db.Queryx("SELECT state, count(*) FROM outbox GROUP BY state")
-				states := map[string]int{}
-				for rows != nil && rows.Next() {
-					var st string
-					var n int
-					rows.Scan(&st, &n)
-					states[st] = n
-				}
-				var cursors []string
-				db.Select(&cursors, "SELECT name || '=' || value FROM poll_cursors")
-				t.Logf("store: %d posts, %d tickets, outbox %v, cursors %v", posts, tickets, states, cursors)
-				db.Close()
-			}
-			t.Logf("serve warnings and errors (%d of %d lines):\n%s\nlast lines:\n%s", len(bad), len(lines), strings.Join(bad[max(0, len(bad)-40):], "\n"), strings.Join(lines[max(0, len(lines)-15):], "\n"))
-		}
-	})
-	proc := startServe(t, h.configPath(), logPath)
 
-	rng := rand.New(rand.NewPCG(7, 11))
-	kills := 0
+	// Ingest: 3 kills while the posts are being published.
+	ingestKills := sortedInts(rng, 3, len(posts)/20, len(posts)*19/20)
 	for i, p := range posts {
-		h.publish(p)
-		time.Sleep(3 * time.Millisecond)
-		if i > 0 && i%60 == 0 {
-			time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
-			proc.cmd.Process.Signal(syscall.SIGKILL)
-			<-proc.done
-			kills++
-			proc = startServe(t, h.configPath(), logPath)
+		w.publish(p)
+		time.Sleep(2 * time.Millisecond)
+		if len(ingestKills) > 0 && i == ingestKills[0] {
+			ingestKills = ingestKills[1:]
+			time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
+			killNow(fmt.Sprintf("ingest, %d of %d posts published", i+1, len(posts)))
 		}
 	}
-	eventually(t, killWait(), "every post mirrored after the kills", func() (bool, string) {
-		n := 0
-		for _, ms := range h.mirrors() {
-			for _, m := range ms {
-				if !m.fyi {
-					n++
-					break
+	// Mirroring: 2 kills at random mirror counts of the backlog.
+	for _, at := range sortedInts(rng, 2, len(posts)*3/10, len(posts)*19/20) {
+		deadline := time.Now().Add(killWait())
+		for w.tallyMirrors(posts).mirrored < at && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		killNow(fmt.Sprintf("mirroring, %d of %d posts mirrored", w.tallyMirrors(posts).mirrored, len(posts)))
+	}
+	w.waitMirrored(posts, killWait())
+	t.Logf("all %d posts mirrored after %.1fs", len(posts), time.Since(began).Seconds())
+
+	// Drafting: staff answer nReplies threads; 1 kill among the drafts.
+	draftKill := 1 + rng.IntN(max(1, nReplies*9/10))
+	replies := w.prepareReplies(rng, nReplies, killWait(), func(i int) {
+		if i == draftKill {
+			killNow(fmt.Sprintf("drafting, %d of %d drafts written", i, nReplies))
+		}
+	})
+	// Sending: the manager approves them one after the other, as a person
+	// would (a burst of 100 events at once outlasts Socket Mode's 3 s ack
+	// window, see docs/RELIABILITY.md); 4 kills at random counts of
+	// replies on X.
+	approved := make(chan struct{})
+	go func() {
+		defer close(approved)
+		for _, r := range replies {
+			if err := w.slack.UserReacts(r.channel, r.ts, manager, w.cfg.Approvals.ApproveEmoji); err != nil {
+				t.Error(err)
+			}
+			time.Sleep(150 * time.Millisecond)
+		}
+	}()
+	defer func() { <-approved }()
+	for _, at := range sortedInts(rng, 4, 1, max(2, nReplies*9/10)) {
+		deadline := time.Now().Add(killWait())
+		for w.tallyReplies(replies).sent < at && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		killNow(fmt.Sprintf("sending, %d of %d replies on X", w.tallyReplies(replies).sent, len(replies)))
+	}
+	eventually(t, killWait(), "every reply sent", func() (bool, string) {
+		c := w.tallyReplies(replies)
+		return c.sent == len(replies), fmt.Sprintf("%d of %d sent", c.sent, len(replies))
+	})
+	w.waitMirrored(posts, killWait())
+	// Anything still queued (a duplicate in the making) gets its chance.
+	time.Sleep(3 * time.Second)
+
+	mt, rt := w.tallyMirrors(posts), w.tallyReplies(replies)
+	for _, id := range mt.doubledIDs {
+		t.Errorf("post %s mirrored more than once", id)
+	}
+	if mt.lost+mt.doubled+rt.lost+rt.doubled > 0 {
+		t.Errorf("posts: %+v; replies: %+v", mt, rt)
+	}
+	// Our own replies come back through the from: searches of the brands:
+	// they must not be mirrored as customer posts.
+	own := map[string]bool{}
+	for _, r := range replies {
+		own[r.text] = true
+	}
+	for _, ms := range w.mirrors() {
+		for _, m := range ms {
+			for text := range own {
+				if strings.Contains(m.body, text) && !m.fyi {
+					t.Errorf("our own reply %q was mirrored as a post", text)
 				}
 			}
 		}
-		return n >= len(posts), fmt.Sprintf("%d of %d", n, len(posts))
-	})
-	time.Sleep(time.Second)
-	m := h.mirrors()
-	doubled := 0
-	for _, p := range posts {
-		own := 0
-		for _, x := range m[h.ids[p.ExternalID]] {
-			if !x.fyi {
-				own++
-			}
-		}
-		if own != 1 {
-			doubled++
-			t.Errorf("post %s mirrored %d times", p.ExternalID, own)
-		}
 	}
-	t.Logf("%d posts, %d SIGKILLs, %d lost or doubled", len(posts), kills, doubled)
+	t.Logf("RESULT kill: %d posts (mirrored %d, lost %d, doubled %d), %d replies (sent %d, lost %d, doubled %d), %d SIGKILLs, %.0fs",
+		mt.posts, mt.mirrored, mt.lost, mt.doubled, rt.replies, rt.sent, rt.lost, rt.doubled, len(kills), time.Since(began).Seconds())
 
 	// Health endpoints answer, and SIGTERM shuts down cleanly.
-	addr := strings.TrimPrefix(strings.SplitN(strings.SplitN(h.cfgSrc, "addr: ", 2)[1], "\n", 2)[0], "")
+	waitReady(t, w.addr, 30*time.Second)
 	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
-		var resp *http.Response
-		var err error
-		for i := 0; i < 50; i++ {
-			if resp, err = http.Get("http://" + addr + path); err == nil {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		resp, err := http.Get("http://" + w.addr + path)
 		if err != nil || resp.StatusCode != 200 {
 			t.Errorf("GET %s: %v %v", path, err, resp)
 			continue
@@ -218,11 +212,11 @@ func testServeKilled(t *testing.T, storeURL string) {
 	case <-time.After(40 * time.Second):
 		t.Error("serve did not stop within 40 s of SIGTERM")
 	}
-	logs, _ := os.ReadFile(logPath)
+	logs, _ := os.ReadFile(w.logPath)
 	if !strings.Contains(string(logs), "shutting down") {
 		t.Error("no shutdown in the log")
 	}
-	for _, secret := range []string{h.slack.Identity().BotToken, h.slack.Identity().AppToken} {
+	for _, secret := range []string{w.slack.Identity().BotToken, w.slack.Identity().AppToken} {
 		if strings.Contains(string(logs), secret) {
 			t.Errorf("a token appears in the log")
 		}

@@ -79,8 +79,9 @@ func newUnsureProxy(t *testing.T, target string) *unsureProxy {
 func newReplyWorld(t *testing.T, storeURL string, httpEvents bool) *replyWorld {
 	t.Helper()
 	w := &replyWorld{t: t}
+	// from:SBCare reads our own replies back, as a brand's search would.
 	h := newHarness(t, storeURL, harnessOptions{http: httpEvents, brands: []string{"SBCare"},
-		searches: []string{"from:ucustomer"}})
+		searches: []string{"from:ucustomer", "from:SBCare"}})
 	w.harness = h
 	w.unsure = newUnsureProxy(t, h.x.URL())
 	// Point carebridge's X client at the proxy.
@@ -495,6 +496,15 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 		time.Sleep(500 * time.Millisecond)
 		if n := len(w.repliesTo(tweet)); n != 1 {
 			t.Errorf("%d replies after an unknown outcome, want exactly 1", n)
+		}
+		// The from:SBCare search read the reply back while its send was
+		// unrecorded: it is our answer, not a post to mirror.
+		for _, ms := range w.mirrors() {
+			for _, m := range ms {
+				if strings.Contains(m.body, "Hold the keyboard's power button") {
+					t.Errorf("our own reply was mirrored into %s: %q", m.channel, m.body)
+				}
+			}
 		}
 	})
 

@@ -1,9 +1,12 @@
 package slackfake
 
 import (
+	"encoding/base64"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -74,7 +77,10 @@ func (s *Server) historyLimit(p params) int {
 }
 
 // conversationsHistory returns the channel's top-level messages, newest
-// first. Metadata is included only with include_all_metadata, as on Slack.
+// first, a page of `limit` at a time (next_cursor and has_more as on
+// Slack), optionally only those after `oldest` and before `latest`
+// (`inclusive` includes both ends). Metadata is included only with
+// include_all_metadata, as on Slack.
 func (s *Server) conversationsHistory(p params) result {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -87,16 +93,61 @@ func (s *Server) conversationsHistory(p params) result {
 	}
 	limit := s.historyLimit(p)
 	withMeta := p["include_all_metadata"] == "true" || p["include_all_metadata"] == "1"
+	inclusive := p["inclusive"] == "true" || p["inclusive"] == "1"
+	oldest, latest := int64(-1), int64(math.MaxInt64)
+	fromCursor := false
+	if v, ok := tsMicros(p["oldest"]); ok {
+		oldest = v
+	}
+	if v, ok := tsMicros(p["latest"]); ok && p["latest"] != "" {
+		latest = v
+	}
+	if c := p["cursor"]; c != "" {
+		raw, err := base64.StdEncoding.DecodeString(c)
+		v, ok := tsMicros(strings.TrimPrefix(string(raw), "next_ts:"))
+		if err != nil || !ok || !strings.HasPrefix(string(raw), "next_ts:") {
+			return errResult("invalid_cursor")
+		}
+		// The cursor names the first message of the next page.
+		latest, fromCursor = v, true
+	}
 	var out []map[string]any
 	msgs := s.msgs[ch.id]
-	for i := len(msgs) - 1; i >= 0 && len(out) < limit; i-- {
+	next := ""
+	for i := len(msgs) - 1; i >= 0; i-- {
 		m := msgs[i]
 		if m.deleted || (m.threadTS != "" && m.threadTS != m.ts) {
 			continue
 		}
+		v, _ := tsMicros(m.ts)
+		if v > latest || (v == latest && !inclusive && !fromCursor) {
+			continue
+		}
+		if v < oldest || (v == oldest && !inclusive) {
+			break
+		}
+		if len(out) == limit {
+			next = base64.StdEncoding.EncodeToString([]byte("next_ts:" + m.ts))
+			break
+		}
 		out = append(out, s.historyObjectLocked(m, withMeta))
 	}
-	return okResult(map[string]any{"messages": out, "has_more": false, "response_metadata": map[string]any{"next_cursor": ""}})
+	return okResult(map[string]any{"messages": out, "has_more": next != "", "response_metadata": map[string]any{"next_cursor": next}})
+}
+
+// tsMicros parses a message ts ("1712345678.123456") into microseconds.
+func tsMicros(ts string) (int64, bool) {
+	sec, frac, _ := strings.Cut(ts, ".")
+	s, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	frac = (frac + "000000")[:6]
+	f, err := strconv.ParseInt(frac, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return s*1_000_000 + f, true
 }
 
 // conversationsReplies returns a thread, oldest first: the parent, then the

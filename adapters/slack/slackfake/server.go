@@ -175,6 +175,7 @@ type Server struct {
 	mu        sync.Mutex
 	closed    bool
 	outage    bool
+	pick      func(method string) (Fault, bool) // SetFaults
 	calls     map[string]int
 	faults    map[string][]fault
 	channels  map[string]*channel

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -285,6 +286,75 @@ func TestFaults(t *testing.T) {
 	f.SetOutage(false)
 	if _, err := api.GetConversationInfo(&slack.GetConversationInfoInput{ChannelID: chanCare}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSetFaults: a fault function fails calls while it says so, each in
+// Slack's wire format, and nothing is recorded.
+func TestSetFaults(t *testing.T) {
+	f := newFake(t)
+	api := apiFor(f)
+	var n int
+	f.SetFaults(func(method string) (slackfake.Fault, bool) {
+		if method != "chat.postMessage" {
+			return slackfake.Fault{}, false
+		}
+		n++
+		return []slackfake.Fault{{Status: 429, RetryAfter: time.Second}, {Status: 503}, {Error: "internal_error"}}[(n-1)%3], true
+	})
+	_, _, err := api.PostMessage(chanCare, slack.MsgOptionText("x", false))
+	var rl *slack.RateLimitedError
+	if !errors.As(err, &rl) || rl.RetryAfter != time.Second {
+		t.Fatalf("want RateLimitedError{1s}, got %v", err)
+	}
+	_, _, err = api.PostMessage(chanCare, slack.MsgOptionText("x", false))
+	var sce slack.StatusCodeError
+	if !errors.As(err, &sce) || sce.Code != 503 {
+		t.Fatalf("want 503, got %v", err)
+	}
+	_, _, err = api.PostMessage(chanCare, slack.MsgOptionText("x", false))
+	wantSlackErr(t, err, "internal_error")
+	if _, err := api.AuthTest(); err != nil {
+		t.Fatalf("other methods are not affected: %v", err)
+	}
+	if len(f.Messages(chanCare)) != 0 {
+		t.Fatal("a failed post was recorded")
+	}
+	f.SetFaults(nil)
+	if _, _, err := api.PostMessage(chanCare, slack.MsgOptionText("x", false)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHistoryPages: conversations.history pages with cursors and honours
+// oldest, as Slack does.
+func TestHistoryPages(t *testing.T) {
+	f := newFake(t, slackfake.WithUnlimitedHistory(), slackfake.WithRateLimit(false))
+	api := apiFor(f)
+	var all []string
+	for i := range 25 {
+		_, ts := post(t, api, chanCare, slack.MsgOptionText(fmt.Sprint(i), false))
+		all = append(all, ts)
+	}
+	var got []string
+	cursor := ""
+	pages := 0
+	for {
+		h, err := api.GetConversationHistory(&slack.GetConversationHistoryParameters{ChannelID: chanCare, Limit: 10, Cursor: cursor, Oldest: all[4]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, m := range h.Messages {
+			got = append(got, m.Timestamp)
+		}
+		if !h.HasMore {
+			break
+		}
+		cursor = h.ResponseMetaData.NextCursor
+	}
+	if pages != 2 || len(got) != 20 || got[0] != all[24] || got[19] != all[5] {
+		t.Fatalf("%d pages, %d messages (%v…%v), want 2 pages of the 20 after oldest, newest first", pages, len(got), got[0], got[len(got)-1])
 	}
 }
 

@@ -80,6 +80,30 @@ func (s *Server) SetOutage(on bool) {
 	s.outage = on
 }
 
+// Fault is a Web API failure chosen by the function given to SetFaults.
+// Status 429 answers {"ok":false,"error":"ratelimited"} with Retry-After
+// (RetryAfter rounded up to whole seconds); Status 0 or 200 answers HTTP
+// 200 {"ok":false,"error":Error} (Error defaults to "internal_error");
+// another status answers that status, with a JSON error body if Error is
+// set.
+type Fault struct {
+	Status     int
+	Error      string
+	RetryAfter time.Duration
+}
+
+// SetFaults makes every Web API call (apps.connections.open included)
+// consult pick first: when pick returns true the call fails with the
+// fault and has no effect. It suits time-based storms ("every call fails
+// for two minutes"); FailNext and RateLimitStorm suit counted ones. pick
+// runs without the server's lock held and may be called concurrently;
+// nil turns it off.
+func (s *Server) SetFaults(pick func(method string) (Fault, bool)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pick = pick
+}
+
 func (s *Server) takeFaultLocked(method string) (fault, bool) {
 	for _, key := range []string{method, "*"} {
 		if q := s.faults[key]; len(q) > 0 {
@@ -219,7 +243,13 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 	s.calls[method]++
 	outage := s.outage
 	f, faulted := s.takeFaultLocked(method)
+	pick := s.pick
 	s.mu.Unlock()
+	if pick != nil && !faulted {
+		if pf, ok := pick(method); ok {
+			f, faulted = fault{status: pf.Status, slackErr: pf.Error, retryAfter: pf.RetryAfter, rateLimit: pf.Status == http.StatusTooManyRequests}, true
+		}
+	}
 
 	if outage {
 		writeResult(w, result{status: http.StatusServiceUnavailable, raw: "<html><body>503 Service Unavailable</body></html>"})
