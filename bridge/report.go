@@ -103,7 +103,7 @@ func (s *Service) handleChatReport(ctx context.Context, it *OutboxItem) (func(co
 		msg.DeptName = d.Name
 	}
 	if it.Recovered {
-		_, found, err := s.opt.Publisher.Find(ctx, msg.Channel, "", it.ID)
+		_, found, err := s.opt.Publisher.Find(ctx, msg.Channel, "", it.ID, it.CreatedAt)
 		if err != nil {
 			return nil, fmt.Errorf("reconcile outbox %d: %w", it.ID, err)
 		}
