@@ -159,9 +159,21 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 		seen := map[string]bool{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
-			sub := k.Value
+			if k.Kind != yaml.ScalarNode {
+				where := path
+				if where == "" {
+					where = "(top level)"
+				}
+				d.fail(where, k, "keys must be plain names, not %s", kindName(k))
+				continue
+			}
+			name := k.Value
+			if name == "" {
+				name = `""` // still a path a reader can find
+			}
+			sub := name
 			if path != "" {
-				sub = path + "." + k.Value
+				sub = path + "." + name
 			}
 			if seen[k.Value] {
 				d.fail(sub, k, "key given twice")
