@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,13 +10,20 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/carebridge/carebridge/adapters/slack/slackfake"
+	"github.com/carebridge/carebridge/adapters/x/xfake"
+	"github.com/carebridge/carebridge/bridge"
+	"github.com/carebridge/carebridge/bridge/config"
 )
 
 // tableRows counts the rows of every table of the store at storeURL.
@@ -218,4 +226,168 @@ func testHostileEventRequests(t *testing.T, storeURL string) {
 	if again := tableRows(t, w.store); !maps.Equal(settled, again) {
 		t.Errorf("the redelivered event wrote rows: %s", rowDiff(settled, again))
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestSecretsNeverShown runs carebridge with every secret the
+// configuration can hold set to a distinctive value — Slack's bot and app
+// tokens and signing secret, the X bearer token, an OAuth 2.0 account's
+// client secret, access and refresh tokens, an OAuth 1.0a account's four
+// credentials, and on PostgreSQL the database password — drives a reply
+// through, makes X and Slack fail (refused bearer and OAuth 1.0a calls, a
+// Slack invalid_auth, forged event requests), and then searches the debug
+// log, /metrics, `audit export` (both formats), `audit verify` and `check`
+// for every value: none may appear.
+func TestSecretsNeverShown(t *testing.T) {
+	for name, storeURL := range storeKinds(t) {
+		t.Run(name, func(t *testing.T) {
+			testSecretsNeverShown(t, storeURL(t))
+		})
+	}
+}
+
+func testSecretsNeverShown(t *testing.T, storeURL string) {
+	secrets := map[string]string{
+		"slack bot token":        "xoxb-4711-SECRETBOT-7f3a9c",
+		"slack app token":        "xapp-1-SECRETAPP-51be02",
+		"slack signing secret":   "SECRETSIGNING-e8d4c1",
+		"x bearer token":         "SECRETBEARER-0a9b7d",
+		"oauth2 client secret":   "SECRETCLIENT-9d2e44",
+		"oauth2 access token":    "SECRETACCESS2-33c1aa",
+		"oauth2 refresh token":   "SECRETREFRESH-6b0f12",
+		"oauth1 consumer key":    "SECRETCKEY-11aa90",
+		"oauth1 consumer secret": "SECRETCSECRET-22bb81",
+		"oauth1 access token":    "SECRETATOKEN-33cc72",
+		"oauth1 access secret":   "SECRETASECRET-44dd63",
+	}
+	if strings.HasPrefix(storeURL, "postgres://postgres@") {
+		secrets["database password"] = "SECRETDBPASS5e6f"
+		storeURL = strings.Replace(storeURL, "postgres://postgres@", "postgres://postgres:"+secrets["database password"]+"@", 1)
+	}
+	logs := &syncBuffer{}
+	h := newHarness(t, storeURL, harnessOptions{http: true, brands: []string{"SBCare"}, logs: logs,
+		x: []xfake.Option{xfake.WithAppToken(secrets["x bearer token"])},
+		slack: []slackfake.Option{slackfake.WithBotToken(secrets["slack bot token"]),
+			slackfake.WithAppToken(secrets["slack app token"]), slackfake.WithSigningSecret(secrets["slack signing secret"])}})
+	// SBCare (9000000) answers with an OAuth 2.0 token the fake knows;
+	// AppleSupport (9000001) has OAuth 1.0a credentials it does not know:
+	// its replies fail and are logged.
+	src := h.cfgSrc
+	for _, r := range [][2]string{
+		{"bearer_token: " + xfake.DefaultAppToken, "bearer_token: " + secrets["x bearer token"]},
+		{"      oauth2:\n        access_token: token-9000000\n", "      oauth2:\n        client_id: carebridge\n" +
+			"        client_secret: " + secrets["oauth2 client secret"] + "\n        access_token: " + secrets["oauth2 access token"] +
+			"\n        refresh_token: " + secrets["oauth2 refresh token"] + "\n"},
+		{"      oauth2:\n        access_token: token-9000001\n", "      oauth1:\n        consumer_key: " + secrets["oauth1 consumer key"] +
+			"\n        consumer_secret: " + secrets["oauth1 consumer secret"] + "\n        access_token: " + secrets["oauth1 access token"] +
+			"\n        access_secret: " + secrets["oauth1 access secret"] + "\n"},
+	} {
+		if !strings.Contains(src, r[0]) {
+			t.Fatalf("harness configuration lacks %q:\n%s", r[0], src)
+		}
+		src = strings.Replace(src, r[0], r[1], 1)
+	}
+	if err := os.WriteFile(h.configPath(), []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(h.configPath(), config.LevelServe)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, src)
+	}
+	h.cfg, h.cfgSrc = cfg, src
+	h.x.AddUserToken(secrets["oauth2 access token"], "9000000")
+	h.x.AddUser(xfake.User{ID: "7000001", Username: "ucustomer", Name: "Kim"})
+	h.slack.AddUser(staff, "aiko", false)
+	h.slack.AddUser(manager, "ken", false)
+	w := &replyWorld{harness: h, t: t}
+	stop := h.start()
+
+	// A reply goes out.
+	defer func() {
+		if t.Failed() {
+			t.Logf("log:\n%.6000s", logs.String())
+		}
+	}()
+	tweet, thread := w.conversation("@SBCare my iphone battery dies by noon")
+	draft := w.say(staff, thread, "Sorry! Settings › Battery shows what drains it.")
+	w.waitReaction(draft, bridge.ReactionPending)
+	w.react(manager, draft, cfg.Approvals.ApproveEmoji)
+	w.waitNotice(thread, "Sent publicly as @SBCare")
+	if len(w.repliesTo(tweet)) != 1 {
+		t.Fatal("the reply did not go out")
+	}
+	// A reply as AppleSupport is refused by X (OAuth 1.0a credentials it
+	// does not know), X refuses the mentions poll's token a few times,
+	// Slack refuses the bot token once, and forged requests arrive.
+	_, thread2 := w.conversation("@AppleSupport my ipad won't charge")
+	draft2 := w.say(staff, thread2, "Please try another cable.")
+	w.waitReaction(draft2, bridge.ReactionPending)
+	w.react(manager, draft2, cfg.Approvals.ApproveEmoji)
+	h.x.FailNext(xfake.EndpointMentions, http.StatusUnauthorized, 3)
+	h.slack.FailNext("chat.postMessage", 200, "invalid_auth", 1)
+	h.x.AddTweet(xfake.Tweet{AuthorID: "7000001", Text: "@SBCare my ipad too"})
+	body := []byte(`{"type":"event_callback","event_id":"EvFORGED","event":{"type":"message","channel":"C0DEVICES","user":"U0STAFF01","text":"x","ts":"1.0"}}`)
+	postEvent(t, h.addr, body, strconv.FormatInt(time.Now().Unix(), 10), signSlack("guessed", time.Now().Unix(), body))
+	postEvent(t, h.addr, body, strconv.FormatInt(time.Now().Unix()-3600, 10), signSlack(secrets["slack signing secret"], time.Now().Unix()-3600, body))
+	eventually(t, 30*time.Second, "the failures logged", func() (bool, string) {
+		l := logs.String()
+		ok := strings.Contains(l, "invalid_auth") && strings.Contains(l, "request refused") && strings.Contains(l, "401")
+		return ok, fmt.Sprintf("%d bytes of log", len(l))
+	})
+
+	resp, err := http.Get("http://" + h.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsText, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	stop()
+
+	outputs := map[string]string{"log": logs.String(), "/metrics": string(metricsText)}
+	for _, args := range [][]string{
+		{"audit", "export", "-config", h.configPath(), "-format", "jsonl"},
+		{"audit", "export", "-config", h.configPath(), "-format", "csv"},
+		{"audit", "verify", "-config", h.configPath()},
+		{"check", "-config", h.configPath()},
+	} {
+		var out bytes.Buffer
+		code := run(context.Background(), args, &out, &out)
+		if code != 0 {
+			t.Errorf("%s: exit %d\n%s", strings.Join(args[:2], " "), code, out.String())
+		}
+		outputs[strings.Join(args, " ")] = out.String()
+	}
+	if export := outputs["audit export -config "+h.configPath()+" -format jsonl"]; !strings.Contains(export, `"kind":"sent"`) {
+		t.Errorf("the audit export lacks the reply: %.500s", export)
+	}
+	for where, text := range outputs {
+		for what, value := range secrets {
+			if i := strings.Index(text, value); i >= 0 {
+				t.Errorf("the %s shows the %s: …%s…", where, what, text[max(0, i-200):min(len(text), i+len(value)+50)])
+			}
+		}
+	}
+	total := 0
+	for _, text := range outputs {
+		total += len(text)
+	}
+	t.Logf("searched %d bytes (log %d, metrics %d, audit export, audit verify, check) for %d secrets",
+		total, len(outputs["log"]), len(outputs["/metrics"]), len(secrets))
 }

@@ -108,12 +108,13 @@ type harnessOptions struct {
 	extra    string // appended YAML
 	slack    []slackfake.Option
 	logs     io.Writer // receives carebridge's log at debug level
+	x        []xfake.Option
 }
 
 func newHarness(t *testing.T, storeURL string, o harnessOptions) *harness {
 	t.Helper()
 	h := &harness{t: t, dir: t.TempDir(), store: storeURL, users: map[string]string{}, ids: map[string]string{}, parents: map[string]string{}, logs: o.logs}
-	h.x = xfake.New(xfake.WithKeepAlive(100 * time.Millisecond))
+	h.x = xfake.New(append([]xfake.Option{xfake.WithKeepAlive(100 * time.Millisecond)}, o.x...)...)
 	t.Cleanup(h.x.Close)
 	for _, ep := range []xfake.Endpoint{xfake.EndpointSearchRecent, xfake.EndpointMentions, xfake.EndpointTweetLookup, xfake.EndpointDMEvents, xfake.EndpointStreamRulesGet, xfake.EndpointStreamRulesPost} {
 		h.x.SetRateLimit(ep, 1_000_000, 15*time.Minute)
