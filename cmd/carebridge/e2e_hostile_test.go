@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -17,9 +18,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 
+	slackad "github.com/carebridge/carebridge/adapters/slack"
 	"github.com/carebridge/carebridge/adapters/slack/slackfake"
 	"github.com/carebridge/carebridge/adapters/x/xfake"
 	"github.com/carebridge/carebridge/bridge"
@@ -390,4 +393,104 @@ func testSecretsNeverShown(t *testing.T, storeURL string) {
 	}
 	t.Logf("searched %d bytes (log %d, metrics %d, audit export, audit verify, check) for %d secrets",
 		total, len(outputs["log"]), len(outputs["/metrics"]), len(secrets))
+}
+
+// messageBody is the customer's text as a mirrored parent message shows
+// it: its section blocks after the author line, concatenated (long posts
+// are cut into several), still escaped.
+func messageBody(t *testing.T, raw json.RawMessage) string {
+	t.Helper()
+	var blocks []struct {
+		Type string `json:"type"`
+		Text struct {
+			Text string `json:"text"`
+		} `json:"text"`
+	}
+	if err := json.Unmarshal(raw, &blocks); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for i, bl := range blocks {
+		if bl.Type == "section" && i > 0 {
+			b.WriteString(bl.Text.Text)
+		}
+	}
+	return b.String()
+}
+
+// TestHostileMirror has customers post what could ping, disguise, reorder
+// or overflow a Slack channel, and checks exactly what the channel shows:
+// the text as written (entities and all), no live markup, hidden controls
+// made visible, 10,000 characters in one message.
+func TestHostileMirror(t *testing.T) {
+	for name, storeURL := range storeKinds(t) {
+		t.Run(name, func(t *testing.T) {
+			testHostileMirror(t, storeURL(t))
+		})
+	}
+}
+
+func testHostileMirror(t *testing.T, storeURL string) {
+	w := newReplyWorld(t, storeURL, false)
+	var long strings.Builder
+	long.WriteString("@SBCare iphone ")
+	for utf8.RuneCountInString(long.String()) < 10000 {
+		long.WriteString("文字 & <!here> ok\n")
+	}
+	longText := string([]rune(long.String())[:10000])
+	// What X gives back for invalid UTF-8: JSON carries U+FFFD.
+	var invalid string
+	b, _ := json.Marshal("@SBCare iphone bad \xff\xfe bytes \xc3")
+	json.Unmarshal(b, &invalid)
+
+	for _, tc := range []struct {
+		name, text, shown string
+	}{
+		{"broadcasts and mentions", "@SBCare <!channel> <!here> <!everyone> iphone <@U0MANAGER> <#C0BILLING|care-billing> <!subteam^S1|@oncall>", ""},
+		{"disguised links", "@SBCare iphone reset at <https://evil.example|https://bank.example> or <mailto:x@evil.example|support@apple.com> <https://evil.example>", ""},
+		{"entities as typed", "@SBCare iphone &lt;@U0MANAGER&gt; &amp;lt; &gt; & < > &#60;!here&#62;", ""},
+		{"markdown and code", "@SBCare iphone *bold* _it_ ~gone~ `code` ```block``` > quote", ""},
+		{"right-to-left override", "@SBCare iphone see invoice\u202Efdp.exe and \u2066isolated\u2069 \u200Fmark", "@SBCare iphone see invoice[U+202E]fdp.exe and [U+2066]isolated[U+2069] [U+200F]mark"},
+		{"zero-width characters", "@SBCare iphone pay\u200Bpal.com \u2060here\uFEFF family 👨\u200D👩\u200D👧", "@SBCare iphone pay[U+200B]pal.com [U+2060]here[U+FEFF] family 👨\u200D👩\u200D👧"},
+		{"invalid UTF-8", invalid, "@SBCare iphone bad \uFFFD\uFFFD bytes \uFFFD"},
+		{"10,000 characters", longText, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w.t = t
+			shown := tc.shown
+			if shown == "" {
+				shown = tc.text
+			}
+			tweet, thread := w.conversation(tc.text)
+			var msg *slackfake.Message
+			for _, m := range w.slack.Messages("C0DEVICES") {
+				if m.TS == thread {
+					msg = &m
+				}
+			}
+			if msg == nil {
+				t.Fatalf("message %s not found", thread)
+			}
+			body := messageBody(t, msg.Blocks)
+			if strings.ContainsAny(body, "<>") {
+				t.Errorf("live markup in the message body: %.300q", body)
+			}
+			if got := slackad.Unescape(body); got != shown {
+				t.Errorf("the channel shows\n%.400q\nwant\n%.400q", got, shown)
+			}
+			if strings.ContainsAny(msg.Text, "<>") {
+				t.Errorf("live markup in the notification text: %q", msg.Text)
+			}
+			if n := len(w.mirrors()[tweet]); n != 1 {
+				t.Errorf("mirrored %d times", n)
+			}
+		})
+	}
+	w.t = t
+	// Nothing but the bot wrote in the channel.
+	for _, m := range w.slack.Messages("C0DEVICES") {
+		if !m.FromBot() {
+			t.Errorf("a message not from the bot: %+v", m)
+		}
+	}
 }
