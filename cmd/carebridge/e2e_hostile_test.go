@@ -494,3 +494,71 @@ func testHostileMirror(t *testing.T, storeURL string) {
 		}
 	}
 }
+
+// TestWatcherCannotRelease lists the executive both as a watcher and as an
+// approver of every department: the ✅, 📩 and ❌ reactions still release
+// nothing, the refusals are audited, and the real approver's ✅ then
+// sends the draft once.
+func TestWatcherCannotRelease(t *testing.T) {
+	for name, storeURL := range storeKinds(t) {
+		t.Run(name, func(t *testing.T) {
+			testWatcherCannotRelease(t, storeURL(t))
+		})
+	}
+}
+
+func testWatcherCannotRelease(t *testing.T, storeURL string) {
+	h := newHarness(t, storeURL, harnessOptions{brands: []string{"SBCare"}, searches: []string{"from:ucustomer"}})
+	src := strings.ReplaceAll(h.cfgSrc, "approvers: [U0MANAGER]", "approvers: [U0MANAGER, "+executive+"]")
+	if src == h.cfgSrc {
+		t.Fatal("the harness configuration names no approvers")
+	}
+	if err := os.WriteFile(h.configPath(), []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(h.configPath(), config.LevelServe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cfg, h.cfgSrc = cfg, src
+	h.x.AddUser(xfake.User{ID: "7000001", Username: "ucustomer", Name: "Kim"})
+	h.slack.AddUser(staff, "aiko", false)
+	h.slack.AddUser(manager, "ken", false)
+	h.slack.AddUser(executive, "ceo", false)
+	w := &replyWorld{harness: h, t: t}
+	w.stop = h.start()
+	a := cfg.Approvals
+
+	tweet, thread := w.conversation("@SBCare my iphone keeps restarting")
+	draft := w.say(staff, thread, "Please update to the latest iOS; that fixes the restarts.")
+	w.waitReaction(draft, bridge.ReactionPending)
+	for _, emoji := range []string{a.ApproveEmoji, a.ApproveDMEmoji, a.RejectEmoji} {
+		w.react(executive, draft, emoji)
+	}
+	eventually(t, 30*time.Second, "three notes to the watcher", func() (bool, string) {
+		n := 0
+		for _, m := range w.slack.Ephemerals("C0DEVICES", executive) {
+			if strings.Contains(m.Text, "You're watching this conversation") {
+				n++
+			}
+		}
+		return n == 3, fmt.Sprint(n, " notes")
+	})
+	w.nothingSent(tweet, "Please update")
+	for _, m := range w.slack.Thread("C0DEVICES", thread) {
+		if m.FromBot() && (strings.Contains(m.Text, "Rejected") || strings.Contains(m.Text, "Sent")) {
+			t.Errorf("a watcher's reaction decided: %q", m.Text)
+		}
+	}
+	w.react(manager, draft, a.ApproveEmoji)
+	w.waitNotice(thread, "Sent publicly as @SBCare, approved by <@"+manager+">")
+	if n := len(w.repliesTo(tweet)); n != 1 {
+		t.Errorf("%d replies, want 1", n)
+	}
+	w.stop()
+	var out bytes.Buffer
+	run(context.Background(), []string{"audit", "export", "-config", h.configPath(), "-format", "jsonl"}, &out, &out)
+	if n := strings.Count(out.String(), `"kind":"watcher_refused","actor":"`+executive+`"`); n != 3 {
+		t.Errorf("%d watcher_refused records by the watcher, want 3:\n%s", n, out.String())
+	}
+}
