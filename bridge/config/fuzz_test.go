@@ -1,7 +1,9 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -133,4 +135,35 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A Secret never prints its value: not with any fmt verb, not as JSON or
+// text, not inside the structs that hold it.
+func TestSecretNeverPrinted(t *testing.T) {
+	const value = "xoxb-do-not-print-42"
+	cfg := &Config{}
+	cfg.Slack.BotToken = NewSecret(value)
+	cfg.X.Accounts = []Account{{Handle: "a", OAuth1: &OAuth1{ConsumerSecret: NewSecret(value)}}}
+	outs := []string{
+		fmt.Sprint(cfg.Slack.BotToken), fmt.Sprintf("%v %+v %#v %s %q", cfg.Slack, cfg.Slack, cfg.Slack, cfg.Slack.BotToken, cfg.Slack.BotToken),
+		fmt.Sprintf("%+v %#v", *cfg.X.Accounts[0].OAuth1, cfg.X.Accounts[0].OAuth1),
+	}
+	for _, v := range []any{cfg.Slack, cfg.X} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, string(b))
+	}
+	for _, out := range outs {
+		if strings.Contains(out, value) {
+			t.Errorf("secret printed: %s", out)
+		}
+	}
+	if !strings.Contains(outs[0], "[redacted]") {
+		t.Errorf("Secret prints as %q", outs[0])
+	}
+	if cfg.Slack.BotToken.Reveal() != value {
+		t.Error("Reveal lost the value")
+	}
 }
