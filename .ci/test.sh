@@ -123,7 +123,14 @@ if [ "$FUZZTIME" != "0" ]; then
     echo "-- $name ($pkg)"
     out=$(mktemp)
     if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 1s -parallel 2 "$pkg" >"$out" 2>&1; then
-      cat "$out"; rm -f "$out"; exit 1
+      # Go before 1.27 can end a run with a bare "context deadline exceeded"
+      # when -fuzztime expires under load (go.dev/issue/75804): no input
+      # failed, none was written. Anything else is a real failure.
+      if grep -q '^    context deadline exceeded$' "$out" && ! grep -q 'Failing input written' "$out"; then
+        echo "(ignored: the fuzzing coordinator's end-of-time race, go.dev/issue/75804; no failing input)"
+      else
+        cat "$out"; rm -f "$out"; exit 1
+      fi
     fi
     tail -n 2 "$out"; rm -f "$out"
   done

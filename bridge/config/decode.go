@@ -119,10 +119,16 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
-	d.lines[path] = n.Line
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		return // an empty value leaves the default
+		// An empty value leaves the default. An implicit one ("key:" or
+		// "? key" with nothing after) can be placed by the parser on the
+		// line after the document's end: keep the key's line.
+		if _, ok := d.lines[path]; !ok || n.Value != "" {
+			d.lines[path] = n.Line
+		}
+		return
 	}
+	d.lines[path] = n.Line
 	switch v.Type() {
 	case secretType:
 		if n.Kind != yaml.ScalarNode {

@@ -105,7 +105,8 @@ func FuzzParse(f *testing.F) {
 		if len(errs) == 0 {
 			t.Fatal("an error without problems")
 		}
-		lines := strings.Count(string(data), "\n") + 1
+		// YAML breaks lines at "\n", "\r\n" and a lone "\r".
+		lines := strings.Count(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n") + strings.Count(strings.ReplaceAll(string(data), "\r\n", ""), "\r") + 1
 		prev := 0
 		for _, p := range errs {
 			if p.Msg == "" {
