@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -364,7 +365,19 @@ func testSecretsNeverShown(t *testing.T, storeURL string) {
 	stop()
 
 	outputs := map[string]string{"log": logs.String(), "/metrics": string(metricsText)}
+	// A broken copy of the configuration: its problems are printed too.
+	broken := filepath.Join(t.TempDir(), "broken.yaml")
+	brokenSrc := strings.Replace(strings.Replace(src, "mode: http", "mode: pigeon", 1), "signing_secret: ", "signing_secret_file: /nonexistent\n  signing_secret: ", 1)
+	if err := os.WriteFile(broken, []byte(brokenSrc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"check", "-serve", "-config", broken}, &out, &out); code == 0 || !strings.Contains(out.String(), "pigeon") {
+		t.Errorf("check of a broken configuration: exit %d\n%s", code, out.String())
+	}
+	outputs["check -serve (broken)"] = out.String()
 	for _, args := range [][]string{
+		{"check", "-serve", "-config", h.configPath()},
 		{"audit", "export", "-config", h.configPath(), "-format", "jsonl"},
 		{"audit", "export", "-config", h.configPath(), "-format", "csv"},
 		{"audit", "verify", "-config", h.configPath()},
