@@ -369,6 +369,15 @@ func (w *work) reacted() error {
 		return err
 	}
 	dept := w.look.dept
+	if w.look.watcher {
+		// Watchers never release or stop an answer, even when they are
+		// also listed among the approvers.
+		if err := w.audit(AuditWatcherRefused, d.ID, map[string]any{"emoji": name}); err != nil {
+			return err
+		}
+		return w.s.enqueueEphemeral(w.ctx, w.tx, w.ev.Channel, w.ev.User,
+			fmt.Sprintf("You're watching this conversation, so your :%s: does not approve or reject anything — %s's approvers decide.", name, dept.Name), w.now)
+	}
 	if !w.look.approver {
 		if err := w.audit(AuditUnauthorized, d.ID, map[string]any{"emoji": name}); err != nil {
 			return err

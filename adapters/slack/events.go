@@ -102,7 +102,7 @@ func orDiscard(log *slog.Logger) *slog.Logger {
 // original ts, Text the new text), message_deleted EventMessageDeleted
 // (ItemTS is deleted_ts, User the deleted message's author), and
 // reaction_added/removed on a message EventReactionAdded/Removed
-// (Reaction without colons or "::skin-tone-N").
+// (Reaction without colons or a modifier such as "::skin-tone-N").
 //
 // It reports false for what carebridge ignores: other outer or inner
 // event types, other message subtypes (bot_message, channel_join, ...),
@@ -214,7 +214,7 @@ func convertReaction(kind bridge.ChatEventKind, r slackevents.ReactionAddedEvent
 	if r.Item.Type != "message" || r.Item.Timestamp == "" {
 		return out, false
 	}
-	name, _, _ := strings.Cut(r.Reaction, "::skin-tone-")
+	name, _, _ := strings.Cut(r.Reaction, "::") // "+1::skin-tone-2"; emoji names hold no colons
 	name = strings.Trim(name, ":")
 	if name == "" {
 		return out, false

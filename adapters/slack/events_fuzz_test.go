@@ -3,6 +3,9 @@ package slack
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -142,4 +145,90 @@ func FuzzPlainText(f *testing.F) {
 			t.Errorf("PlainText(%q) = %q: \"<@\" from no raw \"<\"", hidden, outHidden)
 		}
 	})
+}
+
+// FuzzVerifySignature checks Slack's v0 scheme on arbitrary secrets,
+// timestamps, bodies and header values: a signature made for a body
+// verifies for exactly that body, secret and timestamp — never for a
+// mutated body, another secret or another timestamp — and arbitrary
+// header values are refused cleanly, without panics.
+func FuzzVerifySignature(f *testing.F) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	addFixtureSeeds2 := func(add func(body []byte)) {
+		_ = filepath.WalkDir(slackFixtureDir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json") || strings.Contains(path, "slack-api-specs") {
+				return nil
+			}
+			if b, err := os.ReadFile(path); err == nil && len(b) < 64<<10 {
+				add(b)
+			}
+			return nil
+		})
+	}
+	addFixtureSeeds2(func(b []byte) { f.Add("8f742231b10e8888abcd99yyyzzz85a5", int64(0), b, uint16(3), byte('x'), "", "") })
+	f.Add(eventsSecret, int64(0), envelopeJSON(`{"type":"message","channel":"C1","user":"U2","text":"hi","ts":"1.000100"}`), uint16(0), byte(1), "", "")
+	f.Add(eventsSecret, int64(-299), []byte(`{}`), uint16(1), byte(0x80), "", "")
+	f.Add("s", int64(301), []byte(``), uint16(0), byte(0), "1772366400", "v0=")
+	f.Add("s", int64(0), []byte(`x`), uint16(0), byte(0), "+1772366400", "v0=ZZ")
+	f.Add("s", int64(0), []byte(`x`), uint16(0), byte(0), "1772366400 ", "V0=00")
+	f.Add("s", int64(0), []byte(`x`), uint16(0), byte(0), "99999999999999999999", "v1=00")
+	f.Add("", int64(0), []byte(`x`), uint16(0), byte(0), "", "")
+	f.Fuzz(func(t *testing.T, secret string, skew int64, body []byte, pos uint16, flip byte, tsHdr, sigHdr string) {
+		ts := now.Unix() + skew%(10*60)
+		hdr := http.Header{}
+		hdr.Set("X-Slack-Request-Timestamp", strconv.FormatInt(ts, 10))
+		hdr.Set("X-Slack-Signature", slackSignature(secret, ts, body))
+		err := verifySignature([]byte(secret), hdr, body, now)
+		fresh := ts >= now.Unix()-int64(SignatureMaxAge/time.Second) && ts <= now.Unix()+int64(SignatureMaxAge/time.Second)
+		switch {
+		case secret == "":
+			if err == nil {
+				t.Fatal("verified without a secret")
+			}
+		case fresh && err != nil:
+			t.Fatalf("a valid signature was refused: %v", err)
+		case !fresh && err == nil:
+			t.Fatalf("a timestamp %d s off was accepted", ts-now.Unix())
+		}
+		if secret == "" || !fresh {
+			return
+		}
+		// A mutated body never verifies.
+		var mutated []byte
+		if len(body) == 0 || flip == 0 {
+			mutated = append(append([]byte(nil), body...), 'x')
+		} else {
+			mutated = append([]byte(nil), body...)
+			mutated[int(pos)%len(mutated)] ^= flip
+		}
+		if verifySignature([]byte(secret), hdr, mutated, now) == nil {
+			t.Fatalf("the signature of %q verified for %q", body, mutated)
+		}
+		// Another secret never verifies.
+		if verifySignature([]byte(secret+"x"), hdr, body, now) == nil {
+			t.Fatal("verified under another secret")
+		}
+		// Another timestamp (signed for ts, sent with ts+1) never verifies.
+		moved := hdr.Clone()
+		moved.Set("X-Slack-Request-Timestamp", strconv.FormatInt(ts+1, 10))
+		if verifySignature([]byte(secret), moved, body, now) == nil && ts+1-now.Unix() <= int64(SignatureMaxAge/time.Second) {
+			t.Fatal("verified with another timestamp")
+		}
+		// Arbitrary header values are refused unless the signature is the
+		// HMAC of that exact timestamp text and body: nothing else passes.
+		odd := http.Header{}
+		odd.Set("X-Slack-Request-Timestamp", tsHdr)
+		odd.Set("X-Slack-Signature", sigHdr)
+		if verifySignature([]byte(secret), odd, body, now) == nil && !strings.EqualFold(sigHdr, slackSignatureWithTS(secret, tsHdr, body)) {
+			t.Fatalf("arbitrary headers %q / %q verified", tsHdr, sigHdr)
+		}
+	})
+}
+
+// slackSignatureWithTS signs with the timestamp header's exact text.
+func slackSignatureWithTS(secret, tsHdr string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte("v0:" + tsHdr + ":"))
+	mac.Write(body)
+	return "v0=" + hex.EncodeToString(mac.Sum(nil))
 }

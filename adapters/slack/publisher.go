@@ -250,7 +250,7 @@ func (p *Publisher) render(msg bridge.ChatMessage) (string, []slack.Block) {
 	var blocks []slack.Block
 	header := p.authorLine(post, msg.Official)
 	blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, header, false, false), nil, nil))
-	for _, c := range chunks(Escape(bodyText(post.Text)), 2900) {
+	for _, c := range bodyChunks(post.Text) {
 		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, c, false, false), nil, nil))
 	}
 	if msg.Kind == bridge.MessageParent {
@@ -282,12 +282,12 @@ func (p *Publisher) renderFYI(msg bridge.ChatMessage) (string, []slack.Block) {
 	}
 	lines := []string{text}
 	if post != nil {
-		lines = append(lines, p.authorLine(post, msg.Official), quote(Escape(truncate(post.Text, 600))))
+		lines = append(lines, p.authorLine(post, msg.Official), quote(Shown(truncate(post.Text, 600))))
 	}
 	body := strings.Join(lines, "\n")
 	fallback := "FYI for " + msg.DeptName + " (owned by " + owner + ")"
 	if post != nil {
-		fallback += ": " + Escape(truncate(post.Text, 150))
+		fallback += ": " + Shown(truncate(post.Text, 150))
 	}
 	return fallback, []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, body, false, false), nil, nil)}
 }
@@ -305,7 +305,7 @@ func (p *Publisher) authorLine(post *bridge.Post, official bool) string {
 	if name == "" {
 		name = post.AuthorID
 	}
-	b.WriteString("*" + Escape(name) + "*")
+	b.WriteString("*" + Shown(name) + "*")
 	if post.AuthorHandle != "" && validHandle(post.AuthorHandle) {
 		fmt.Fprintf(&b, " <https://x.com/%s|@%s>", post.AuthorHandle, post.AuthorHandle)
 	}
@@ -334,7 +334,7 @@ func (p *Publisher) fallback(post *bridge.Post, msg bridge.ChatMessage) string {
 	case post.IsDM():
 		prefix = "New DM"
 	}
-	return fmt.Sprintf("%s from %s: %s", prefix, Escape(who), Escape(truncate(post.Text, 200)))
+	return fmt.Sprintf("%s from %s: %s", prefix, Shown(who), Shown(truncate(post.Text, 200)))
 }
 
 func eligibilityLine(post *bridge.Post, t *bridge.Ticket) string {
@@ -350,6 +350,31 @@ func eligibilityLine(post *bridge.Post, t *bridge.Ticket) string {
 	default:
 		return ":lock: DM only (or answer in the X app): the author did not mention or quote our account"
 	}
+}
+
+// Slack takes at most 50 blocks in a message and 3,000 characters in a
+// section's text. A post's body is cut into sections of at most
+// bodyChunkBytes bytes; past maxBodySections, the rest is replaced by a
+// visible note (a post would need over 100,000 bytes of escaped text for
+// that: X's longest posts are 25,000 characters).
+const (
+	bodyChunkBytes  = 2900
+	maxBodySections = 45
+)
+
+// bodyChunks renders a post's text as the section texts of its message:
+// hidden controls made visible, escaped, cut without splitting a character
+// or an entity. Joined, they are the whole text unless it was too long
+// for one message, in which case the last section says how many characters
+// were left out.
+func bodyChunks(text string) []string {
+	cs := chunks(Shown(bodyText(text)), bodyChunkBytes)
+	if len(cs) <= maxBodySections {
+		return cs
+	}
+	left := utf8.RuneCountInString(Unescape(strings.Join(cs[maxBodySections-1:], "")))
+	return append(cs[:maxBodySections-1:maxBodySections-1],
+		fmt.Sprintf("_… %d more characters not shown here: the whole post is on X (link above)._", left))
 }
 
 // bodyText keeps an empty post visible.

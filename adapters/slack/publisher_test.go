@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -228,5 +229,56 @@ func TestEscapeAndChunks(t *testing.T) {
 		if strings.HasSuffix(c, "&") || strings.HasSuffix(c, "&l") || strings.HasSuffix(c, "&am") {
 			t.Errorf("chunk cuts an entity: ...%q", c[len(c)-5:])
 		}
+	}
+}
+
+func TestShowControls(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain 電波":                      "plain 電波",
+		"invoice\u202Efdp.exe":          "invoice[U+202E]fdp.exe",
+		"\u2066iso\u2069 \u200Fx\u200E": "[U+2066]iso[U+2069] [U+200F]x[U+200E]",
+		"pay\u200Bpal.com\u2060\uFEFF":  "pay[U+200B]pal.com[U+2060][U+FEFF]",
+		"👨\u200D👩\u200D👧 می\u200Cخواهم": "👨\u200D👩\u200D👧 می\u200Cخواهم", // ZWJ and ZWNJ are kept
+	} {
+		if got := ShowControls(in); got != want {
+			t.Errorf("ShowControls(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := Shown("<!here>\u202E"); got != "&lt;!here&gt;[U+202E]" {
+		t.Errorf("Shown = %q", got)
+	}
+}
+
+// A post too long for one Slack message (over 45 sections of text) is
+// published with its beginning and a visible note of how much is left
+// out, instead of being refused by Slack (invalid_blocks) and lost.
+func TestPublishOverlongPost(t *testing.T) {
+	f, p := newFake(t)
+	post := hostilePost()
+	// Escaped, "&" takes 5 bytes: 30,000 of them need 52 sections.
+	post.Text = strings.Repeat("&", 30000)
+	ticket := &bridge.Ticket{ID: 7, Department: "network"}
+	if _, err := p.Publish(context.Background(), bridge.ChatMessage{Kind: bridge.MessageParent, OutboxID: 1, Channel: "#care-network", Ticket: ticket, Post: post}); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	m := f.Messages("C0NETWORK")[0]
+	var blocks []json.RawMessage
+	json.Unmarshal(m.Blocks, &blocks)
+	if len(blocks) > 50 {
+		t.Errorf("%d blocks", len(blocks))
+	}
+	body := blockText(t, m.Blocks)
+	shown := strings.Count(Unescape(body), "&")
+	if !strings.Contains(body, fmt.Sprintf("… %d more characters not shown here", 30000-shown)) || shown < 25000 {
+		t.Errorf("%d of 30000 characters shown, note missing or wrong:\n…%s", shown, body[len(body)-200:])
+	}
+	// The fake enforces Slack's limits: the untruncated body is refused.
+	api := slack.New(f.Identity().BotToken, slack.OptionAPIURL(f.APIURL()))
+	var many []slack.Block
+	for _, c := range chunks(Escape(post.Text), bodyChunkBytes) {
+		many = append(many, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, c, false, false), nil, nil))
+	}
+	if _, _, err := api.PostMessage("C0NETWORK", slack.MsgOptionBlocks(many...)); err == nil || !strings.Contains(err.Error(), "invalid_blocks") {
+		t.Errorf("%d blocks accepted by the fake: %v", len(many), err)
 	}
 }

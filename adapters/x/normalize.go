@@ -2,6 +2,7 @@ package x
 
 import (
 	"encoding/json"
+	"errors"
 	"net/url"
 	"strings"
 	"time"
@@ -135,10 +136,12 @@ func (n *Normalizer) Tweet(raw json.RawMessage, inc Includes, src bridge.SourceK
 	if p.ConversationKey == "" {
 		p.ConversationKey = t.ID
 	}
+	// Escaped, so that an odd handle or id cannot turn the link into
+	// another one (X's handles and ids need no escaping).
 	if p.AuthorHandle != "" {
-		p.URL = "https://x.com/" + p.AuthorHandle + "/status/" + t.ID
+		p.URL = "https://x.com/" + url.PathEscape(p.AuthorHandle) + "/status/" + url.PathEscape(t.ID)
 	} else {
-		p.URL = "https://x.com/i/web/status/" + t.ID
+		p.URL = "https://x.com/i/web/status/" + url.PathEscape(t.ID)
 	}
 	seen := map[string]bool{}
 	add := func(handle string) {
@@ -187,11 +190,15 @@ func (n *Normalizer) Page(pg *Page, src bridge.SourceKind) []bridge.Post {
 	return out
 }
 
-// DM normalizes a DM event received by account.
+// DM normalizes a DM event received by account. An event without an id
+// is an error (it could not be told apart from another).
 func (n *Normalizer) DM(raw json.RawMessage, users map[string]User, account string) (bridge.Post, error) {
 	var e DMEvent
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return bridge.Post{}, err
+	}
+	if e.ID == "" {
+		return bridge.Post{}, errors.New("DM event without an id")
 	}
 	p := bridge.Post{
 		Platform:        bridge.PlatformX,
@@ -211,7 +218,7 @@ func (n *Normalizer) DM(raw json.RawMessage, users map[string]User, account stri
 		p.CreatedAt = ts.UTC()
 	}
 	if e.DMConversationID != "" {
-		p.URL = "https://x.com/messages/" + e.DMConversationID
+		p.URL = "https://x.com/messages/" + url.PathEscape(e.DMConversationID)
 	}
 	return p, nil
 }

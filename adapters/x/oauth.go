@@ -177,7 +177,7 @@ func (o *OAuth2) Refresh(ctx context.Context) error {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("oauth2 refresh: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+		return fmt.Errorf("oauth2 refresh: HTTP %d: %.300s", resp.StatusCode, strings.TrimSpace(string(body)))
 	}
 	var tok struct {
 		AccessToken  string `json:"access_token"`
@@ -185,7 +185,8 @@ func (o *OAuth2) Refresh(ctx context.Context) error {
 		ExpiresIn    int    `json:"expires_in"`
 	}
 	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
-		return fmt.Errorf("oauth2 refresh: unexpected answer: %s", strings.TrimSpace(string(body)))
+		// Not the body: a half-readable answer may still hold a token.
+		return fmt.Errorf("oauth2 refresh: unexpected answer (%d bytes, no access token)", len(body))
 	}
 	o.mu.Lock()
 	o.access = tok.AccessToken

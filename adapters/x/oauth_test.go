@@ -66,3 +66,26 @@ func TestOAuth2RefreshesExpiredToken(t *testing.T) {
 		t.Errorf("refused refresh: %v", err)
 	}
 }
+
+// A refresh whose answer is unusable fails without echoing the answer,
+// which may hold a token, or the credentials sent.
+func TestOAuth2RefreshErrorsHoldNoToken(t *testing.T) {
+	for _, answer := range []string{
+		`{"token_type":"bearer","access_token":"SECRET-NEW-ACCESS-1","refresh_token":"SECRET-NEW-REFRESH-2"`, // cut short
+		`{"refresh_token":"SECRET-NEW-REFRESH-2"}`,
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(answer))
+		}))
+		o := NewOAuth2(srv.URL, "client", "SECRET-CLIENT-3", "SECRET-OLD-ACCESS-4", "SECRET-OLD-REFRESH-5")
+		err := o.Refresh(context.Background())
+		srv.Close()
+		if err == nil {
+			t.Fatalf("answer %s: no error", answer)
+		}
+		if strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("the error shows a secret: %v", err)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -265,17 +266,12 @@ func (s *Stream) connect(ctx context.Context, sink bridge.Sink) error {
 			}
 		}
 	}()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 8<<20)
-	for sc.Scan() {
+	err = scanStream(resp.Body, func() {
 		select {
 		case alive <- struct{}{}:
 		default:
 		}
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue // keep-alive
-		}
+	}, func(line []byte) error {
 		if err := s.handleLine(ctx, sink, line); err != nil {
 			if errors.Is(err, errDisconnected) {
 				return err
@@ -285,42 +281,49 @@ func (s *Stream) connect(ctx context.Context, sink bridge.Sink) error {
 			}
 			s.log.Warn("x stream: line not ingested", "err", err)
 		}
-	}
-	if err := sc.Err(); err != nil && ctx.Err() == nil {
+		return nil
+	})
+	switch {
+	case err == nil:
+		return &bridge.SendError{Platform: "x", Code: "network", Err: errors.New("stream ended")}
+	case errors.Is(err, errDisconnected) || ctx.Err() != nil:
+		return err
+	default:
 		return &bridge.SendError{Platform: "x", Code: "network", Err: err}
 	}
-	return &bridge.SendError{Platform: "x", Code: "network", Err: errors.New("stream ended")}
+}
+
+// maxStreamLine bounds one line of the stream; a longer one ends the
+// connection (and the reconnect starts afresh).
+const maxStreamLine = 8 << 20
+
+// scanStream splits a stream body into lines ("\r\n" or "\n"; a last line
+// without its end is still a line), calls alive for every line read —
+// keep-alives included — and each for every non-blank one, stopping at the
+// first error each returns. It returns that error, the reader's error, or
+// nil at the end of the body.
+func scanStream(r io.Reader, alive func(), each func(line []byte) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxStreamLine)
+	for sc.Scan() {
+		alive()
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue // keep-alive
+		}
+		if err := each(line); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
 }
 
 // handleLine ingests one stream line. A line that does not decode (a
 // truncated write) is logged and skipped: the search pollers catch up on
 // anything the stream misses.
 func (s *Stream) handleLine(ctx context.Context, sink bridge.Sink, line []byte) error {
-	var msg struct {
-		Data     json.RawMessage `json:"data"`
-		Includes Includes        `json:"includes"`
-		Errors   []struct {
-			Title          string `json:"title"`
-			DisconnectType string `json:"disconnect_type"`
-			Detail         string `json:"detail"`
-		} `json:"errors"`
-	}
-	if err := json.Unmarshal(line, &msg); err != nil {
-		return fmt.Errorf("undecodable stream line (%d bytes): %w", len(line), err)
-	}
-	if len(msg.Data) == 0 {
-		for _, e := range msg.Errors {
-			if e.DisconnectType != "" || strings.Contains(e.Title, "disconnect") {
-				return fmt.Errorf("%w: %s: %s", errDisconnected, e.Title, e.Detail)
-			}
-		}
-		if len(msg.Errors) > 0 {
-			return fmt.Errorf("stream error: %s", msg.Errors[0].Title)
-		}
-		return nil
-	}
-	p, err := s.norm.Tweet(msg.Data, msg.Includes, bridge.SourceStream)
-	if err != nil {
+	p, ok, err := s.norm.StreamLine(line)
+	if err != nil || !ok {
 		return err
 	}
 	// Retries on a store hiccup: the stream cannot be re-read.
@@ -333,4 +336,44 @@ func (s *Stream) handleLine(ctx context.Context, sink bridge.Sink, line []byte) 
 			return err
 		}
 	}
+}
+
+// StreamLine decodes one non-blank line of the filtered stream. A line with
+// a tweet gives the post (ok); a line with only errors gives an error,
+// wrapping errDisconnected when X ended the connection (an
+// operational-disconnect); a line that does not decode (a truncated
+// write), a tweet without an id or a line with neither gives an error or
+// nothing. It never panics on any input.
+func (n *Normalizer) StreamLine(line []byte) (p bridge.Post, ok bool, err error) {
+	var msg struct {
+		Data     json.RawMessage `json:"data"`
+		Includes Includes        `json:"includes"`
+		Errors   []struct {
+			Title          string `json:"title"`
+			DisconnectType string `json:"disconnect_type"`
+			Detail         string `json:"detail"`
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal(line, &msg); err != nil {
+		return p, false, fmt.Errorf("undecodable stream line (%d bytes): %w", len(line), err)
+	}
+	if len(msg.Data) == 0 || string(msg.Data) == "null" {
+		for _, e := range msg.Errors {
+			if e.DisconnectType != "" || strings.Contains(e.Title, "disconnect") {
+				return p, false, fmt.Errorf("%w: %s: %s", errDisconnected, e.Title, e.Detail)
+			}
+		}
+		if len(msg.Errors) > 0 {
+			return p, false, fmt.Errorf("stream error: %s", msg.Errors[0].Title)
+		}
+		return p, false, nil
+	}
+	p, err = n.Tweet(msg.Data, msg.Includes, bridge.SourceStream)
+	if err != nil {
+		return p, false, err
+	}
+	if p.ExternalID == "" {
+		return bridge.Post{}, false, errors.New("stream tweet without an id")
+	}
+	return p, true, nil
 }

@@ -119,10 +119,16 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
-	d.lines[path] = n.Line
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		return // an empty value leaves the default
+		// An empty value leaves the default. An implicit one ("key:" or
+		// "? key" with nothing after) can be placed by the parser on the
+		// line after the document's end: keep the key's line.
+		if _, ok := d.lines[path]; !ok || n.Value != "" {
+			d.lines[path] = n.Line
+		}
+		return
 	}
+	d.lines[path] = n.Line
 	switch v.Type() {
 	case secretType:
 		if n.Kind != yaml.ScalarNode {
@@ -159,9 +165,21 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 		seen := map[string]bool{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
-			sub := k.Value
+			if k.Kind != yaml.ScalarNode {
+				where := path
+				if where == "" {
+					where = "(top level)"
+				}
+				d.fail(where, k, "keys must be plain names, not %s", kindName(k))
+				continue
+			}
+			name := k.Value
+			if name == "" {
+				name = `""` // still a path a reader can find
+			}
+			sub := name
 			if path != "" {
-				sub = path + "." + k.Value
+				sub = path + "." + name
 			}
 			if seen[k.Value] {
 				d.fail(sub, k, "key given twice")

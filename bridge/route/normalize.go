@@ -262,7 +262,28 @@ func (n *normalizer) fold(dst []byte, r rune) []byte {
 	if err != nil {
 		return utf8.AppendRune(dst, r)
 	}
+	if f, size := utf8.DecodeRune(tmp[:nDst]); size == nDst {
+		if c, ok := cherokeeFold(f); ok {
+			return utf8.AppendRune(dst, c)
+		}
+	}
 	return append(dst, tmp[:nDst]...)
+}
+
+// cherokeeFold corrects x/text's folding of Cherokee, which lower-cases
+// the capital letters although Unicode's CaseFolding.txt folds Cherokee to
+// its capitals (U+AB70–U+ABBF → U+13A0–U+13EF, U+13F8–U+13FD →
+// U+13F0–U+13F5) and leaves the capitals alone. Without it folding
+// would swap the two forms back and forth and never settle (found by
+// FuzzRoute: Normalize was not idempotent).
+func cherokeeFold(r rune) (rune, bool) {
+	switch {
+	case r >= 0xAB70 && r <= 0xABBF:
+		return r - 0xAB70 + 0x13A0, true
+	case r >= 0x13F8 && r <= 0x13FD:
+		return r - 8, true
+	}
+	return r, false
 }
 
 // nfkcSafe reports whether r is NFKC-stable on its own and cannot interact

@@ -96,6 +96,7 @@ type harness struct {
 	parents map[string]string // fake tweet id → fake id of the tweet it replies to
 	brands  []string
 	running []func()
+	logs    io.Writer // where carebridge logs (debug level); nil discards
 }
 
 type harnessOptions struct {
@@ -106,12 +107,14 @@ type harnessOptions struct {
 	stream   bool
 	extra    string // appended YAML
 	slack    []slackfake.Option
+	logs     io.Writer // receives carebridge's log at debug level
+	x        []xfake.Option
 }
 
 func newHarness(t *testing.T, storeURL string, o harnessOptions) *harness {
 	t.Helper()
-	h := &harness{t: t, dir: t.TempDir(), store: storeURL, users: map[string]string{}, ids: map[string]string{}, parents: map[string]string{}}
-	h.x = xfake.New(xfake.WithKeepAlive(100 * time.Millisecond))
+	h := &harness{t: t, dir: t.TempDir(), store: storeURL, users: map[string]string{}, ids: map[string]string{}, parents: map[string]string{}, logs: o.logs}
+	h.x = xfake.New(append([]xfake.Option{xfake.WithKeepAlive(100 * time.Millisecond)}, o.x...)...)
 	t.Cleanup(h.x.Close)
 	for _, ep := range []xfake.Endpoint{xfake.EndpointSearchRecent, xfake.EndpointMentions, xfake.EndpointTweetLookup, xfake.EndpointDMEvents, xfake.EndpointStreamRulesGet, xfake.EndpointStreamRulesPost} {
 		h.x.SetRateLimit(ep, 1_000_000, 15*time.Minute)
@@ -190,7 +193,9 @@ func (h *harness) start() (stop func()) {
 		h.t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() && os.Getenv("CAREBRIDGE_TEST_LOG") != "" {
+	if h.logs != nil {
+		logger = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	} else if testing.Verbose() && os.Getenv("CAREBRIDGE_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	h.addr = ln.Addr().String()

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 const maxRequestBody = 1 << 20
@@ -389,17 +390,32 @@ func (s *Server) addMessageLocked(m *message) {
 
 func validBlocks(raw string) (json.RawMessage, bool) {
 	var arr []json.RawMessage
-	if err := json.Unmarshal([]byte(raw), &arr); err != nil {
+	if err := json.Unmarshal([]byte(raw), &arr); err != nil || len(arr) > maxBlocks {
 		return nil, false
 	}
 	for _, b := range arr {
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(b, &obj) != nil || obj["type"] == nil {
+		var obj struct {
+			Type *string `json:"type"`
+			Text *struct {
+				Text string `json:"text"`
+			} `json:"text"`
+		}
+		if json.Unmarshal(b, &obj) != nil || obj.Type == nil {
+			return nil, false
+		}
+		if *obj.Type == "section" && obj.Text != nil && utf8.RuneCountInString(obj.Text.Text) > maxSectionText {
 			return nil, false
 		}
 	}
 	return json.RawMessage(raw), true
 }
+
+// Slack's Block Kit limits: blocks in a message, characters in a
+// section's text (either over: invalid_blocks).
+const (
+	maxBlocks      = 50
+	maxSectionText = 3000
+)
 
 func validMetadata(raw string) (json.RawMessage, bool) {
 	var md struct {
