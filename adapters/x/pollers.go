@@ -25,25 +25,58 @@ type poller struct {
 	interval time.Duration
 	log      *slog.Logger
 	poll     func(ctx context.Context, sink bridge.Sink) error
+	sleep    func(ctx context.Context, d time.Duration) error
+}
+
+func newPoller(c *Client, name string, interval time.Duration, log *slog.Logger, poll func(context.Context, bridge.Sink) error) *poller {
+	return &poller{name: name, interval: interval, log: log, poll: poll, sleep: c.sleep}
 }
 
 func (p *poller) Name() string { return p.name }
 
-// Run polls until ctx ends. A failed poll is logged and retried at the next
-// cycle (or when the rate limit resets); it never stops the source.
+// Failed polls back off like X's published backoff for HTTP errors (5 s,
+// doubling), capped at 2 minutes rather than X's 320 s so that polling
+// resumes soon after an outage ends; a revoked token or an outage is then
+// called once every 2 minutes, not at the polling interval. A rate-limit
+// reset or the interval, if longer, wins.
+const (
+	pollBackoffBase = 5 * time.Second
+	pollBackoffMax  = 2 * time.Minute
+)
+
+// pollWait is how long a poller waits after a poll: the interval after a
+// success; after the n-th failure in a row, the longest of the interval,
+// the rate-limit reset and X's exponential backoff.
+func pollWait(interval, retryAfter time.Duration, failures int) time.Duration {
+	wait := interval
+	if failures == 0 {
+		return wait
+	}
+	backoff := pollBackoffMax
+	if failures <= 7 {
+		backoff = min(pollBackoffBase<<(failures-1), pollBackoffMax)
+	}
+	return max(wait, retryAfter, backoff)
+}
+
+// Run polls until ctx ends. A failed poll is logged and retried with
+// backoff (or when the rate limit resets); it never stops the source.
 func (p *poller) Run(ctx context.Context, sink bridge.Sink) error {
+	failures := 0
 	for {
-		wait := p.interval
+		var ra time.Duration
 		if err := p.poll(ctx, sink); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if ra := retryAfter(err); ra > wait {
-				wait = ra
-			}
-			p.log.Warn("x poll failed; retrying", "source", p.name, "err", err, "in", wait.Round(time.Second))
+			failures++
+			ra = retryAfter(err)
+			p.log.Warn("x poll failed; retrying", "source", p.name, "err", err,
+				"failures_in_a_row", failures, "in", pollWait(p.interval, ra, failures).Round(time.Second))
+		} else {
+			failures = 0
 		}
-		if err := sleepCtx(ctx, wait); err != nil {
+		if err := p.sleep(ctx, pollWait(p.interval, ra, failures)); err != nil {
 			return err
 		}
 	}
@@ -155,7 +188,7 @@ func NewSearchPoller(c *Client, norm *Normalizer, name, query string, interval t
 		base: url.Values{"query": {query}}, tokenParam: "next_token", maxResults: clamp(maxResults, 10, 100),
 		cursorKey: "x:search:" + name, source: bridge.SourceSearch, log: log,
 	}
-	return &poller{name: "x.search." + name, interval: interval, log: log, poll: l.poll}
+	return newPoller(c, "x.search."+name, interval, log, l.poll)
 }
 
 // NewMentionsPoller polls GET /2/users/:id/mentions for one account.
@@ -165,7 +198,7 @@ func NewMentionsPoller(c *Client, norm *Normalizer, acct Account, interval time.
 		base: url.Values{}, tokenParam: "pagination_token", maxResults: clamp(maxResults, 5, 100),
 		cursorKey: "x:mentions:" + acct.UserID, source: bridge.SourceMention, log: log,
 	}
-	return &poller{name: "x.mentions." + acct.Handle, interval: interval, log: log, poll: l.poll}
+	return newPoller(c, "x.mentions."+acct.Handle, interval, log, l.poll)
 }
 
 func clamp(n, lo, hi int) int { return max(lo, min(hi, n)) }
@@ -184,7 +217,7 @@ type dmPoller struct {
 // NewDMPoller polls the DM events of acct with its user credentials.
 func NewDMPoller(c *Client, norm *Normalizer, acct Account, auth Authorizer, interval time.Duration, log *slog.Logger) bridge.Source {
 	d := &dmPoller{c: c, norm: norm, acct: acct, auth: auth, log: log}
-	return &poller{name: "x.dms." + acct.Handle, interval: interval, log: log, poll: d.poll}
+	return newPoller(c, "x.dms."+acct.Handle, interval, log, d.poll)
 }
 
 func (d *dmPoller) poll(ctx context.Context, sink bridge.Sink) error {

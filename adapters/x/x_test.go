@@ -2,6 +2,7 @@ package x
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -438,6 +439,67 @@ func TestClassify(t *testing.T) {
 		e := classify(&APIError{Status: c.status, Problem: Problem{Detail: c.detail}, Reset: now.Add(time.Minute)}, now)
 		if e.Code != c.code || e.Permanent != c.perm || e.RetryAfter != c.retryIn {
 			t.Errorf("%d %q → %+v", c.status, c.detail, e)
+		}
+	}
+}
+
+// A poller whose calls keep failing (a revoked token: 401 on every call)
+// backs off like X's published backoff, 5 s doubling, capped at 2 minutes, instead of calling X at
+// its polling interval; the first success brings the interval back.
+func TestPollerBacksOffWhileFailing(t *testing.T) {
+	w := newWorld(t)
+	w.tweet("42", "wifi one")
+	w.fake.FailNext(xfake.EndpointSearchRecent, 401, 9)
+	var waits []time.Duration
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sink := newSink()
+	c := NewClient(w.fake.URL(), Bearer(xfake.DefaultAppToken), WithLogger(quiet),
+		WithClock(w.Now, func(ctx context.Context, d time.Duration) error {
+			waits = append(waits, d)
+			w.Advance(d)
+			if len(waits) == 11 {
+				cancel()
+			}
+			return ctx.Err()
+		}))
+	src := NewSearchPoller(c, w.norm, "wifi", "wifi", time.Second, 10, quiet)
+	if err := src.Run(ctx, sink); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run ended with %v", err)
+	}
+	s := time.Second
+	want := []time.Duration{5 * s, 10 * s, 20 * s, 40 * s, 80 * s, 120 * s, 120 * s, 120 * s, 120 * s, s, s}
+	if fmt.Sprint(waits) != fmt.Sprint(want) {
+		t.Errorf("waits between polls\n got %v\nwant %v", waits, want)
+	}
+	if n := len(sink.snapshot()); n != 1 {
+		t.Errorf("after the token works again %d posts stored, want 1", n)
+	}
+	calls := 0
+	for _, r := range w.fake.Requests() {
+		if r.Endpoint == xfake.EndpointSearchRecent {
+			calls++
+		}
+	}
+	if calls != 11 {
+		t.Errorf("%d search calls over %v of simulated time, want 11", calls, w.Now().Sub(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)))
+	}
+}
+
+func TestPollWaitHonoursRateLimitAndInterval(t *testing.T) {
+	m := time.Minute
+	for _, c := range []struct {
+		interval, ra time.Duration
+		failures     int
+		want         time.Duration
+	}{
+		{m, 0, 0, m},                 // success: the interval
+		{m, 0, 1, m},                 // interval longer than the first backoff
+		{m, 10 * m, 1, 10 * m},       // the rate-limit reset wins
+		{time.Second, 0, 100, 2 * m}, // capped, no overflow
+	} {
+		if got := pollWait(c.interval, c.ra, c.failures); got != c.want {
+			t.Errorf("pollWait(%v, %v, %d) = %v, want %v", c.interval, c.ra, c.failures, got, c.want)
 		}
 	}
 }
