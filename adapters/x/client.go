@@ -24,6 +24,12 @@ type Authorizer interface {
 	Authorize(ctx context.Context, req *http.Request, body []byte) error
 }
 
+// reauthorizer is an Authorizer that can renew its credentials after X
+// answered 401 (OAuth 2.0 user tokens).
+type reauthorizer interface {
+	Reauthorize(ctx context.Context, req *http.Request) error
+}
+
 // Bearer is an app-only (or OAuth 2.0 user) bearer token.
 type Bearer string
 
@@ -196,6 +202,18 @@ func (c *Client) do(ctx context.Context, endpoint, method, path string, q url.Va
 		return &bridge.SendError{Platform: "x", Code: "auth", Permanent: true, Err: fmt.Errorf("x %s: authorize: %w", endpoint, err)}
 	}
 	resp, err := c.http.Do(req)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized {
+		// An OAuth 2.0 user token may have expired early or been revoked:
+		// refresh it once and send again (X did not act on a 401).
+		if ra, ok := auth.(reauthorizer); ok {
+			resp.Body.Close()
+			if err := ra.Reauthorize(ctx, req); err != nil {
+				return &bridge.SendError{Platform: "x", Code: "auth", Permanent: true, Err: fmt.Errorf("x %s: refresh after 401: %w", endpoint, err)}
+			}
+			req.Body = io.NopCloser(bytes.NewReader(raw))
+			resp, err = c.http.Do(req)
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

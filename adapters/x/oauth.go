@@ -120,12 +120,14 @@ type OAuth2 struct {
 	ClientSecret string
 	HTTP         *http.Client
 
-	mu      sync.Mutex
-	access  string
-	refresh string
-	expiry  time.Time
-	// OnRefresh is called with the new tokens, so that they can be saved.
-	OnRefresh func(access, refresh string, expiry time.Time)
+	refreshing sync.Mutex // one refresh at a time: X rotates refresh tokens
+	mu         sync.Mutex
+	access     string
+	refresh    string
+	expiry     time.Time
+	// OnRefresh is called with the new tokens, so that they can be saved:
+	// the refresh token used is spent.
+	OnRefresh func(ctx context.Context, access, refresh string, expiry time.Time)
 }
 
 // NewOAuth2 returns a user-token authorizer.
@@ -135,11 +137,48 @@ func NewOAuth2(tokenURL, clientID, clientSecret, access, refresh string) *OAuth2
 
 // Authorize sets the bearer token, refreshing it first when it expired.
 func (o *OAuth2) Authorize(ctx context.Context, req *http.Request, _ []byte) error {
+	if o.expired() {
+		o.refreshing.Lock()
+		var err error
+		if o.expired() { // not refreshed by a concurrent request meanwhile
+			err = o.refresh1(ctx)
+		}
+		o.refreshing.Unlock()
+		if err != nil {
+			return err
+		}
+	}
 	o.mu.Lock()
-	expired := !o.expiry.IsZero() && time.Until(o.expiry) < time.Minute
+	req.Header.Set("Authorization", "Bearer "+o.access)
 	o.mu.Unlock()
-	if expired {
-		if err := o.Refresh(ctx); err != nil {
+	return nil
+}
+
+func (o *OAuth2) expired() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return !o.expiry.IsZero() && time.Until(o.expiry) < time.Minute
+}
+
+// SetTokens replaces the tokens, e.g. with ones saved after an earlier
+// refresh (X's refresh tokens are single-use: the configured one is spent
+// by the first refresh). A zero expiry means unknown.
+func (o *OAuth2) SetTokens(access, refresh string, expiry time.Time) {
+	o.mu.Lock()
+	o.access, o.refresh, o.expiry = access, refresh, expiry
+	o.mu.Unlock()
+}
+
+// Reauthorize is called when X answered 401 to req: unless another request
+// refreshed the token meanwhile, it refreshes it, then signs req again.
+func (o *OAuth2) Reauthorize(ctx context.Context, req *http.Request) error {
+	o.refreshing.Lock()
+	defer o.refreshing.Unlock()
+	o.mu.Lock()
+	stale := req.Header.Get("Authorization") == "Bearer "+o.access
+	o.mu.Unlock()
+	if stale {
+		if err := o.refresh1(ctx); err != nil {
 			return err
 		}
 	}
@@ -151,6 +190,12 @@ func (o *OAuth2) Authorize(ctx context.Context, req *http.Request, _ []byte) err
 
 // Refresh trades the refresh token for a new access token.
 func (o *OAuth2) Refresh(ctx context.Context) error {
+	o.refreshing.Lock()
+	defer o.refreshing.Unlock()
+	return o.refresh1(ctx)
+}
+
+func (o *OAuth2) refresh1(ctx context.Context) error {
 	o.mu.Lock()
 	refresh := o.refresh
 	o.mu.Unlock()
@@ -199,7 +244,7 @@ func (o *OAuth2) Refresh(ctx context.Context) error {
 	access, newRefresh, expiry, cb := o.access, o.refresh, o.expiry, o.OnRefresh
 	o.mu.Unlock()
 	if cb != nil {
-		cb(access, newRefresh, expiry)
+		cb(ctx, access, newRefresh, expiry)
 	}
 	return nil
 }

@@ -2,11 +2,16 @@ package x
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/carebridge/carebridge/bridge"
 )
 
 // The worked example of X's "Creating a signature" documentation.
@@ -48,7 +53,7 @@ func TestOAuth2RefreshesExpiredToken(t *testing.T) {
 	defer srv.Close()
 	o := NewOAuth2(srv.URL, "cid", "secret", "a1", "r1")
 	var saved string
-	o.OnRefresh = func(access, refresh string, _ time.Time) { saved = access + "/" + refresh }
+	o.OnRefresh = func(_ context.Context, access, refresh string, _ time.Time) { saved = access + "/" + refresh }
 	req, _ := http.NewRequest("GET", "http://x/2/users/me", nil)
 	if err := o.Authorize(context.Background(), req, nil); err != nil || req.Header.Get("Authorization") != "Bearer a1" {
 		t.Fatalf("first: %v %q", err, req.Header.Get("Authorization"))
@@ -87,5 +92,64 @@ func TestOAuth2RefreshErrorsHoldNoToken(t *testing.T) {
 		if strings.Contains(err.Error(), "SECRET") {
 			t.Errorf("the error shows a secret: %v", err)
 		}
+	}
+}
+
+// An OAuth 2.0 user token X no longer accepts (401) is refreshed once and
+// the post goes out; concurrent posts that all met the 401 share one
+// refresh, because X's refresh tokens are single-use.
+func TestOAuth2RefreshesAfter401(t *testing.T) {
+	w := newWorld(t)
+	var refreshes atomic.Int32
+	tokens := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		n := refreshes.Add(1)
+		if r.FormValue("refresh_token") != fmt.Sprintf("r%d", n) {
+			http.Error(rw, `{"error":"invalid_request","error_description":"Value passed for the token was invalid."}`, http.StatusBadRequest)
+			return
+		}
+		access := fmt.Sprintf("a%d", n+1)
+		w.fake.AddUserToken(access, ourID)
+		fmt.Fprintf(rw, `{"token_type":"bearer","access_token":%q,"refresh_token":"r%d","expires_in":7200}`, access, n+1)
+	}))
+	defer tokens.Close()
+	o := NewOAuth2(tokens.URL, "cid", "secret", "a-revoked", "r1")
+	var saved []string
+	var mu sync.Mutex
+	o.OnRefresh = func(_ context.Context, access, refresh string, _ time.Time) {
+		mu.Lock()
+		saved = append(saved, access+"/"+refresh)
+		mu.Unlock()
+	}
+	r := NewReplier(w.c, []Account{{Handle: ourHandle, UserID: ourID}}, map[string]Authorizer{ourHandle: o})
+
+	var wg sync.WaitGroup
+	errs := make([]error, 5)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = r.Post(t.Context(), ourHandle, fmt.Sprintf("Good morning %d", i))
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("post %d: %v", i, err)
+		}
+	}
+	if n := len(w.fake.SentTweets()); n != 5 {
+		t.Errorf("%d posts on X, want 5", n)
+	}
+	if n := refreshes.Load(); n != 1 || len(saved) != 1 || saved[0] != "a2/r2" {
+		t.Errorf("%d refreshes, saved %v; want one refresh saving a2/r2", n, saved)
+	}
+
+	// A refresh X refuses (the refresh token was revoked too) is a
+	// permanent error naming the refresh, not a loop.
+	o2 := NewOAuth2(tokens.URL, "cid", "secret", "a-revoked", "r-revoked")
+	r2 := NewReplier(w.c, []Account{{Handle: ourHandle, UserID: ourID}}, map[string]Authorizer{ourHandle: o2})
+	_, err := r2.Post(t.Context(), ourHandle, "Good evening")
+	if err == nil || !bridge.IsPermanent(err) || !strings.Contains(err.Error(), "refresh after 401") {
+		t.Errorf("refused refresh: %v", err)
 	}
 }

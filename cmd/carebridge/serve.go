@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -146,6 +149,14 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		official[a.UserID] = true
 	}
 	norm := x.NewNormalizer(accounts, cfg.X.Enterprise)
+	// One authorizer per account, shared by its DM poller and its sends:
+	// an OAuth 2.0 refresh spends the refresh token.
+	auths := map[string]x.Authorizer{}
+	for _, a := range cfg.X.Accounts {
+		if auths[a.Handle], err = userAuth(ctx, cfg, a, st, log); err != nil {
+			return nil, err
+		}
+	}
 	var sources []bridge.Source
 	for _, s := range cfg.X.Searches {
 		sources = append(sources, x.NewSearchPoller(xc, norm, s.Name, s.Query, s.Interval.D(), cfg.X.Poll.MaxResults, log))
@@ -156,7 +167,7 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 			sources = append(sources, x.NewMentionsPoller(xc, norm, acct, cfg.X.Poll.MentionsInterval.D(), cfg.X.Poll.MaxResults, log))
 		}
 		if a.DMs == nil || *a.DMs {
-			sources = append(sources, x.NewDMPoller(xc, norm, acct, userAuth(cfg, a), cfg.X.Poll.DMInterval.D(), log))
+			sources = append(sources, x.NewDMPoller(xc, norm, acct, auths[a.Handle], cfg.X.Poll.DMInterval.D(), log))
 		}
 	}
 	if cfg.X.Stream {
@@ -171,10 +182,6 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		sources = append(sources, x.NewStream(xc, norm, x.RulesFromRoutes(rk, maxLen), opt.StreamOptions, log))
 	}
 
-	auths := map[string]x.Authorizer{}
-	for _, a := range cfg.X.Accounts {
-		auths[a.Handle] = userAuth(cfg, a)
-	}
 	m := newMetrics(st)
 	elector := st.Elector("sources")
 	watcher, err := watch.New(watch.Options{Store: st, Config: cfg, Clock: opt.Clock, Logger: log, Metrics: m.watch})
@@ -228,17 +235,54 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 	return a, nil
 }
 
-// userAuth builds the user-context authorizer of an official account.
-func userAuth(cfg *config.Config, a config.Account) x.Authorizer {
+// userAuth builds the user-context authorizer of an official account. An
+// OAuth 2.0 account starts from the tokens saved by its last refresh (X's
+// refresh tokens are single-use, so the configured one is spent by then),
+// unless the configured refresh token changed since: then the operator
+// re-authorized the account and the configuration wins.
+func userAuth(ctx context.Context, cfg *config.Config, a config.Account, st bridge.Store, log *slog.Logger) (x.Authorizer, error) {
 	switch {
 	case a.OAuth1 != nil:
 		o := a.OAuth1
-		return &x.OAuth1{ConsumerKey: o.ConsumerKey.Reveal(), ConsumerSecret: o.ConsumerSecret.Reveal(), Token: o.AccessToken.Reveal(), TokenSecret: o.AccessSecret.Reveal()}
+		return &x.OAuth1{ConsumerKey: o.ConsumerKey.Reveal(), ConsumerSecret: o.ConsumerSecret.Reveal(), Token: o.AccessToken.Reveal(), TokenSecret: o.AccessSecret.Reveal()}, nil
 	case a.OAuth2 != nil:
-		o := a.OAuth2
-		return x.NewOAuth2(strings.TrimSuffix(cfg.X.APIBaseURL, "/")+"/2/oauth2/token", o.ClientID, o.ClientSecret.Reveal(), o.AccessToken.Reveal(), o.RefreshToken.Reveal())
+		c := a.OAuth2
+		o := x.NewOAuth2(strings.TrimSuffix(cfg.X.APIBaseURL, "/")+"/2/oauth2/token", c.ClientID, c.ClientSecret.Reveal(), c.AccessToken.Reveal(), c.RefreshToken.Reveal())
+		key := "x:oauth2:" + a.Handle
+		sum := sha256.Sum256([]byte(c.RefreshToken.Reveal()))
+		configured := hex.EncodeToString(sum[:])
+		var raw string
+		if err := st.WithTx(ctx, func(tx bridge.Tx) (err error) {
+			raw, err = tx.Cursor(ctx, key)
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("x.accounts %s: read saved OAuth 2.0 tokens: %w", a.Handle, err)
+		}
+		var saved savedTokens
+		if raw != "" && json.Unmarshal([]byte(raw), &saved) == nil && saved.Configured == configured && saved.Access != "" {
+			o.SetTokens(saved.Access, saved.Refresh, saved.Expiry)
+		}
+		o.OnRefresh = func(ctx context.Context, access, refresh string, expiry time.Time) {
+			b, _ := json.Marshal(savedTokens{Access: access, Refresh: refresh, Expiry: expiry, Configured: configured})
+			err := st.WithTx(ctx, func(tx bridge.Tx) error { return tx.SetCursor(ctx, key, string(b), time.Now()) })
+			if err != nil {
+				log.Error("OAuth 2.0 tokens refreshed but not saved: after a restart this account must be re-authorized",
+					"account", a.Handle, "err", err)
+			}
+		}
+		return o, nil
 	}
-	return x.Bearer(cfg.X.BearerToken.Reveal())
+	return x.Bearer(cfg.X.BearerToken.Reveal()), nil
+}
+
+// savedTokens are an OAuth 2.0 account's tokens after a refresh, kept in
+// the store's cursor table. Configured is a SHA-256 of the configured
+// refresh token they descend from.
+type savedTokens struct {
+	Access     string    `json:"access"`
+	Refresh    string    `json:"refresh"`
+	Expiry     time.Time `json:"expiry"`
+	Configured string    `json:"configured"`
 }
 
 func (a *app) routes() http.Handler {
