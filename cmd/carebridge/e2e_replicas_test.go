@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/carebridge/carebridge/adapters/x/xfake"
+	"github.com/carebridge/carebridge/bridge/config"
+	"github.com/carebridge/carebridge/bridge/ops"
 )
 
 // ingestedBy reads how many posts an instance stored, from its /metrics.
@@ -276,30 +278,44 @@ const watchChannel = "C0WATCH"
 type slots struct {
 	zone          string
 	first, second time.Time // in zone
+	// weekdays overrides office_hours.weekdays when no zone has the
+	// slots on a Monday–Friday (Saturday around noon UTC).
+	weekdays string
 }
 
 // scheduleSlots picks the first whole minute at least lead after now, the
 // minute after it, and a zone in which both are on a weekday (the
-// calendar's default mon–fri), away from midnight.
+// calendar's default mon–fri), away from midnight; when every zone has a
+// weekend day there, the calendar gets that day as a working day.
 func scheduleSlots(t *testing.T, now time.Time, lead time.Duration) slots {
 	t.Helper()
 	first := now.Truncate(time.Minute).Add(time.Minute)
 	for first.Sub(now) < lead {
 		first = first.Add(time.Minute)
 	}
+	var weekend *slots
 	for _, zone := range []string{"Asia/Tokyo", "UTC", "America/New_York", "Europe/Berlin", "Pacific/Auckland", "America/Los_Angeles", "Asia/Kolkata", "Pacific/Honolulu"} {
 		loc, err := time.LoadLocation(zone)
 		if err != nil {
 			continue
 		}
 		f, s := first.In(loc), first.Add(time.Minute).In(loc)
-		if wd := f.Weekday(); wd == time.Saturday || wd == time.Sunday || f.Hour() < 1 || s.Hour() >= 23 {
+		if f.Hour() < 1 || s.Hour() >= 23 {
+			continue // keep both slots on one local day
+		}
+		if wd := f.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			if weekend == nil {
+				weekend = &slots{zone: zone, first: f, second: s, weekdays: strings.ToLower(f.Format("Mon"))}
+			}
 			continue
 		}
 		return slots{zone: zone, first: f, second: s}
 	}
-	t.Fatalf("no time zone has %s on a weekday", first)
-	return slots{}
+	if weekend == nil {
+		t.Fatalf("no time zone has %s and the minute after on one day", first)
+	}
+	t.Logf("no zone has %s on a weekday: the office opens on %s too", first, weekend.weekdays)
+	return *weekend
 }
 
 // yaml is the configuration of the schedules: department digests at both
@@ -317,7 +333,14 @@ office_hours:
   close: %q
   greeting: "Good morning, the care team is here ({date}, {weekday})."
   sign_off: "The care team signs off for today ({date})."
-`, f, n, n, f, n)
+`, f, n, n, f, n) + weekdays(s.weekdays)
+}
+
+func weekdays(extra string) string {
+	if extra == "" {
+		return ""
+	}
+	return "  weekdays: [mon, tue, wed, thu, fri, " + extra + "]\n"
 }
 
 // waitUntil sleeps until the wall clock reaches at: the schedules run in
@@ -436,4 +459,29 @@ func scheduledNoDuplicates(t *testing.T, w *serveWorld, sl slots, accounts int) 
 	}
 	t.Logf("scheduled messages: digests %v (slot 1, slot 2), executive %d, greetings %d, sign-offs %d, doubled %d", c.digests, c.exec, c.greetings, c.signOffs, c.doubled)
 	return c
+}
+
+// The replica test's schedules fall on a working day of the calendar
+// whenever it runs, Saturday noon UTC (every candidate zone at the
+// weekend) included, and its configuration is valid.
+func TestScheduleSlotsOnWorkingDays(t *testing.T) {
+	for _, now := range []time.Time{
+		time.Date(2026, 11, 23, 22, 2, 50, 0, time.UTC),  // Monday evening
+		time.Date(2026, 11, 28, 12, 0, 10, 0, time.UTC),  // Saturday noon
+		time.Date(2026, 11, 29, 23, 59, 45, 0, time.UTC), // Sunday night
+	} {
+		sl := scheduleSlots(t, now, 20*time.Second)
+		src := "timezone: " + sl.zone + "\ndepartments:\n  - {id: network, channel: \"#n\", approvers: [U0MANAGER]}\nroutes:\n  - {department: network, keywords: [x]}\ntriage: network\n" + sl.yaml()
+		cfg, err := config.Parse([]byte(src), "t.yaml", config.LevelRouting, config.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", now, err, src)
+		}
+		cal, err := ops.NewCalendar(cfg.OfficeHours, cfg.Location)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !cal.IsBusinessDay(sl.first) || sl.second.Sub(sl.first) != time.Minute || sl.first.Sub(now) < 20*time.Second || sl.first.YearDay() != sl.second.YearDay() {
+			t.Errorf("%s: slots %s and %s in %s (weekdays %q): want a working day, a minute apart, 20 s ahead at least", now, sl.first, sl.second, sl.zone, sl.weekdays)
+		}
+	}
 }
