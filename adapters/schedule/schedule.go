@@ -44,6 +44,11 @@ type Options struct {
 	Config *config.Config
 	// Elector, if set, lets only the leader run the jobs.
 	Elector bridge.Elector
+	// LeaderCheck is how often, with an Elector, the leadership is claimed
+	// or confirmed between job runs (default 5s; wall clock, whatever
+	// Clock is), so that when the leader dies another replica holds the
+	// schedules within LeaderCheck rather than at its next job run.
+	LeaderCheck time.Duration
 	// Clock drives the schedule (tests use a fake); default the real one.
 	Clock  clockwork.Clock
 	Logger *slog.Logger
@@ -62,6 +67,10 @@ type Scheduler struct {
 	log *slog.Logger
 	// Named jobs, for tests and logs.
 	jobs map[string]gocron.Job
+	// stopLeading ends the leadership check loop; leading is closed when
+	// it has returned.
+	stopLeading context.CancelFunc
+	leading     chan struct{}
 }
 
 // New builds the schedule; Start starts it.
@@ -80,6 +89,9 @@ func New(opt Options) (*Scheduler, error) {
 	}
 	if opt.Timeout <= 0 {
 		opt.Timeout = 5 * time.Minute
+	}
+	if opt.LeaderCheck <= 0 {
+		opt.LeaderCheck = 5 * time.Second
 	}
 	loc := opt.Config.Location
 	if loc == nil {
@@ -175,10 +187,47 @@ func (sc *Scheduler) add(name string, def gocron.JobDefinition, fn func(ctx cont
 }
 
 // Start starts the schedule; it returns at once.
-func (sc *Scheduler) Start() { sc.s.Start() }
+func (sc *Scheduler) Start() {
+	sc.s.Start()
+	if sc.opt.Elector == nil || sc.leading != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	sc.stopLeading, sc.leading = cancel, make(chan struct{})
+	go sc.claimLeadership(ctx)
+}
+
+// claimLeadership asks the elector every LeaderCheck until ctx ends. The
+// jobs ask it too before each run (gocron's distributed elector), but the
+// daily ones run a few times a day: without this loop a replica would take
+// the schedules over from a dead leader only when its next job came due.
+func (sc *Scheduler) claimLeadership(ctx context.Context) {
+	defer close(sc.leading)
+	tick := time.NewTicker(sc.opt.LeaderCheck)
+	defer tick.Stop()
+	for {
+		cctx, cancel := context.WithTimeout(ctx, sc.opt.LeaderCheck)
+		err := sc.opt.Elector.IsLeader(cctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			sc.log.Debug("not leading the schedules", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
 
 // Stop stops the schedule and waits for running jobs.
-func (sc *Scheduler) Stop() error { return sc.s.Shutdown() }
+func (sc *Scheduler) Stop() error {
+	if sc.stopLeading != nil {
+		sc.stopLeading()
+		<-sc.leading
+	}
+	return sc.s.Shutdown()
+}
 
 // NextRuns returns the next n run times of the job named name ("sla",
 // "spikes", "auto-close", "digest:<dept>", "exec-digest", "greeting",

@@ -3,6 +3,7 @@ package schedule_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -299,4 +300,49 @@ func openStore(t *testing.T, url string) *store.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// countingElector counts the leadership checks; it never leads.
+type countingElector struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (e *countingElector) IsLeader(context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.n++
+	return errors.New("another process leads")
+}
+
+func (e *countingElector) calls() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.n
+}
+
+// Between job runs the scheduler keeps claiming the leadership every
+// LeaderCheck, so that a replica takes the schedules over from a dead
+// leader without waiting for its next job (hours away for a daily one);
+// Stop ends the checks.
+func TestLeadershipClaimedBetweenJobs(t *testing.T) {
+	cfg := cfgIn(t, "Asia/Tokyo")
+	fc := clockwork.NewFakeClockAt(time.Date(2026, 3, 9, 10, 0, 0, 0, time.UTC)) // never advanced: no job runs
+	el := &countingElector{}
+	sc := start(t, schedule.Options{Jobs: newRecorder(fc), Config: cfg, Clock: fc, Elector: el, LeaderCheck: 10 * time.Millisecond})
+	deadline := time.Now().Add(30 * time.Second)
+	for el.calls() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("leadership checked %d times in 30s with LeaderCheck 10ms and no job due, want at least 3", el.calls())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := sc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	n := el.calls()
+	time.Sleep(100 * time.Millisecond)
+	if m := el.calls(); m != n {
+		t.Errorf("leadership checked %d more times after Stop", m-n)
+	}
 }

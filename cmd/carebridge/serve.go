@@ -219,7 +219,7 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		}
 	}
 	schedElector := st.Elector("schedules")
-	sched, err := schedule.New(schedule.Options{Jobs: watcher, Config: cfg, Elector: schedElector, Logger: log})
+	sched, err := schedule.New(schedule.Options{Jobs: watcher, Config: cfg, Elector: schedElector, LeaderCheck: opt.LeaderCheck, Logger: log})
 	if err != nil {
 		return nil, err
 	}
