@@ -104,12 +104,8 @@ func (s *Service) handleChatPost(ctx context.Context, it *OutboxItem) (func(cont
 			}
 		}
 		if msg.Kind == MessageParent {
-			cur, err := tx.TicketByID(ctx, t.ID)
-			if err != nil {
-				return err
-			}
-			cur.SlackChannel, cur.SlackTS = ref.Channel, ref.TS
-			return tx.UpdateTicket(ctx, cur)
+			// Only the thread: ingest may have changed the ticket since.
+			return tx.SetTicketThread(ctx, t.ID, ref.Channel, ref.TS)
 		}
 		return nil
 	}, nil

@@ -73,10 +73,20 @@ type Tx interface {
 	PostByID(ctx context.Context, id int64) (*Post, error)
 	PostByExternalID(ctx context.Context, platform Platform, externalID string) (*Post, error)
 
+	// InsertPosts stores several posts as InsertPost does and reports for
+	// each whether it is new; a post listed twice is new only once. PostIDs
+	// returns the ids of the stored posts among externalIDs.
+	InsertPosts(ctx context.Context, posts []*Post) (inserted []bool, err error)
+	PostIDs(ctx context.Context, platform Platform, externalIDs []string) (map[string]int64, error)
+
 	// CustomerByAuthor reads a customer; SaveCustomer inserts it (ID 0,
 	// setting ID) or updates it.
 	CustomerByAuthor(ctx context.Context, platform Platform, authorID string) (*Customer, error)
 	SaveCustomer(ctx context.Context, c *Customer) error
+	// CustomersByAuthor reads the customers among authorIDs, keyed by
+	// author id (absent ones are left out); SaveCustomers saves several.
+	CustomersByAuthor(ctx context.Context, platform Platform, authorIDs []string) (map[string]*Customer, error)
+	SaveCustomers(ctx context.Context, cs []*Customer) error
 
 	// TicketByConversation, TicketByID and TicketByThread read a ticket;
 	// TicketByThread finds it by its parent chat message.
@@ -87,6 +97,16 @@ type Tx interface {
 	// is unique. UpdateTicket writes every mutable field.
 	CreateTicket(ctx context.Context, t *Ticket) error
 	UpdateTicket(ctx context.Context, t *Ticket) error
+	// TicketsByConversation reads the tickets of several conversations,
+	// keyed by conversation key (absent ones are left out). CreateTickets
+	// and UpdateTickets write several tickets at once; CreateTickets
+	// assigns ids in slice order.
+	TicketsByConversation(ctx context.Context, platform Platform, conversationKeys []string) (map[string]*Ticket, error)
+	CreateTickets(ctx context.Context, ts []*Ticket) error
+	UpdateTickets(ctx context.Context, ts []*Ticket) error
+	// SetTicketThread records the ticket's parent chat message and changes
+	// nothing else.
+	SetTicketThread(ctx context.Context, ticketID int64, channel, ts string) error
 	// LatestTicketOfCustomer returns the customer's newest ticket other
 	// than exceptID.
 	LatestTicketOfCustomer(ctx context.Context, customerID, exceptID int64) (*Ticket, error)
@@ -113,6 +133,9 @@ type Tx interface {
 	// DedupeKey is set and a row with that key exists, nothing is added
 	// and enqueued is false.
 	Enqueue(ctx context.Context, it *OutboxItem) (enqueued bool, err error)
+	// EnqueueMany adds several rows as Enqueue does; their ids ascend in
+	// slice order, so rows sharing an OrderKey run in that order.
+	EnqueueMany(ctx context.Context, items []*OutboxItem) (enqueued []bool, err error)
 	OutboxByID(ctx context.Context, id int64) (*OutboxItem, error)
 	// CompleteOutbox marks a row done. RetryOutbox puts it back to pending
 	// until next with the error recorded. KillOutbox marks it dead (a
