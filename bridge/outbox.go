@@ -12,6 +12,8 @@ import (
 // ends. Work runs under workCtx, which outlives ctx until Stop's deadline.
 func (s *Service) relay(ctx, workCtx context.Context) {
 	slots := make(chan struct{}, max(1, s.cfg.Outbox.Workers))
+	minClaim := max(1, cap(slots)/4)
+	released := make(chan struct{}, 1) // a worker freed its slot
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -21,13 +23,15 @@ func (s *Service) relay(ctx, workCtx context.Context) {
 		case <-s.wake:
 		case <-timer.C:
 		}
+		full := false // the last claim filled every free slot: a backlog
 		for ctx.Err() == nil {
 			free := cap(slots) - len(slots)
-			if free == 0 {
-				// Wait for a slot, then claim again.
+			if free == 0 || (full && free < minClaim) {
+				// Wait for a slot, then claim again. With a backlog, wait
+				// until a few slots are free: a claim costs about the same
+				// for one row as for many.
 				select {
-				case slots <- struct{}{}:
-					<-slots
+				case <-released:
 					continue
 				case <-ctx.Done():
 					return
@@ -46,12 +50,20 @@ func (s *Service) relay(ctx, workCtx context.Context) {
 			if len(items) == 0 {
 				break
 			}
+			full = len(items) == free
 			for i := range items {
 				it := items[i]
 				slots <- struct{}{}
 				s.flight.Add(1)
 				go func() {
-					defer func() { <-slots; s.flight.Done() }()
+					defer func() {
+						<-slots
+						select {
+						case released <- struct{}{}:
+						default:
+						}
+						s.flight.Done()
+					}()
 					s.process(workCtx, &it)
 				}()
 			}

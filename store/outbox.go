@@ -198,7 +198,8 @@ func (s *Store) ClaimOutbox(ctx context.Context, p bridge.ClaimParams) ([]bridge
 			claimed_by = ?, claimed_until = ?, updated_at = ?
 		WHERE id IN (
 			SELECT o.id FROM outbox o
-			WHERE ((o.state = 'pending' AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?))
+			WHERE o.state IN ('pending', 'sending') -- lets both databases use outbox_due
+				AND ((o.state = 'pending' AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?))
 				OR (o.state = 'sending' AND (o.claimed_until IS NULL OR o.claimed_until <= ?)))` +
 		filters.String() + `
 				AND NOT EXISTS (

@@ -99,7 +99,7 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 	if log == nil {
 		log = slog.Default()
 	}
-	st, err := store.Open(ctx, cfg.Store.URL.Reveal(), store.WithLogger(log))
+	st, err := store.Open(ctx, cfg.Store.URL.Reveal(), store.WithLogger(log), store.WithMaxOpenConns(cfg.Store.MaxConnections))
 	if err != nil {
 		return nil, err
 	}
