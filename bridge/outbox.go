@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 )
 
@@ -14,6 +15,7 @@ func (s *Service) relay(ctx, workCtx context.Context) {
 	slots := make(chan struct{}, max(1, s.cfg.Outbox.Workers))
 	minClaim := max(1, cap(slots)/4)
 	released := make(chan struct{}, 1) // a worker freed its slot
+	rec := &committer{s: s}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -51,6 +53,9 @@ func (s *Service) relay(ctx, workCtx context.Context) {
 				break
 			}
 			full = len(items) == free
+			// One read of the tickets and posts every claimed chat message
+			// shows, instead of one transaction per message.
+			wctx := withChatPrefetch(workCtx, s.prefetchChat(ctx, items))
 			for i := range items {
 				it := items[i]
 				slots <- struct{}{}
@@ -64,7 +69,7 @@ func (s *Service) relay(ctx, workCtx context.Context) {
 						}
 						s.flight.Done()
 					}()
-					s.process(workCtx, &it)
+					s.process(wctx, &it, rec)
 				}()
 			}
 		}
@@ -72,8 +77,9 @@ func (s *Service) relay(ctx, workCtx context.Context) {
 	}
 }
 
-// process runs one claimed row and records the outcome.
-func (s *Service) process(ctx context.Context, it *OutboxItem) {
+// process runs one claimed row and records the outcome; a sent row is
+// recorded through rec.
+func (s *Service) process(ctx context.Context, it *OutboxItem, rec *committer) {
 	// Pace the lane. The claim skipped busy lanes, so this rarely waits.
 	for {
 		wait := s.pacer.take(it.Lane, s.clock.Now())
@@ -99,16 +105,7 @@ func (s *Service) process(ctx context.Context, it *OutboxItem) {
 	s.metrics.OutboxDone(it.Kind, err, giveUp)
 	switch {
 	case err == nil:
-		err = s.store.WithTx(ctx, func(tx Tx) error {
-			if err := tx.CompleteOutbox(ctx, it.ID, s.opt.Identity, now); err != nil {
-				return err
-			}
-			if complete != nil {
-				return complete(ctx, tx)
-			}
-			return nil
-		})
-		if err != nil {
+		if err = rec.record(ctx, it, complete, now); err != nil {
 			s.log.Error("outbox: sent but could not record it; the row will be reconciled", "id", it.ID, "kind", it.Kind, "err", err)
 		}
 	case giveUp:
@@ -140,6 +137,87 @@ func (s *Service) process(ctx context.Context, it *OutboxItem) {
 		}); rerr != nil {
 			s.log.Warn("outbox: could not reschedule; the lease will expire and it is retried", "id", it.ID, "err", rerr)
 		}
+	}
+}
+
+// committer records sent rows (CompleteOutbox and the handler's
+// completion) in shared transactions: a worker whose row is sent while
+// another worker's transaction runs queues its row, and the next
+// transaction records every queued row at once (group commit). A failing
+// group is recorded again row by row, so one bad row does not fail others.
+type committer struct {
+	s       *Service
+	mu      sync.Mutex
+	queue   []*completion
+	running bool
+}
+
+// completion is one sent row waiting to be recorded.
+type completion struct {
+	it       *OutboxItem
+	complete func(context.Context, Tx) error
+	now      time.Time
+	err      error
+	done     chan struct{}
+}
+
+// maxGroup bounds how many rows one transaction records.
+const maxGroup = 64
+
+// record marks it done with its completion and returns once that is
+// committed (or failed).
+func (c *committer) record(ctx context.Context, it *OutboxItem, complete func(context.Context, Tx) error, now time.Time) error {
+	me := &completion{it: it, complete: complete, now: now, done: make(chan struct{})}
+	c.mu.Lock()
+	c.queue = append(c.queue, me)
+	if c.running {
+		c.mu.Unlock()
+		<-me.done
+		return me.err
+	}
+	// Lead: record groups until the queue is empty.
+	c.running = true
+	for len(c.queue) > 0 {
+		n := min(len(c.queue), maxGroup)
+		group := c.queue[:n:n]
+		c.queue = c.queue[n:]
+		c.mu.Unlock()
+		c.commit(ctx, group)
+		c.mu.Lock()
+	}
+	c.running = false
+	c.mu.Unlock()
+	<-me.done
+	return me.err
+}
+
+// commit records a group in one transaction, or row by row if that fails.
+func (c *committer) commit(ctx context.Context, group []*completion) {
+	s := c.s
+	one := func(tx Tx, m *completion) error {
+		if err := tx.CompleteOutbox(ctx, m.it.ID, s.opt.Identity, m.now); err != nil {
+			return err
+		}
+		if m.complete != nil {
+			return m.complete(ctx, tx)
+		}
+		return nil
+	}
+	err := s.store.WithTx(ctx, func(tx Tx) error {
+		for _, m := range group {
+			if err := one(tx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, m := range group {
+		if err != nil && len(group) > 1 {
+			m.err = s.store.WithTx(ctx, func(tx Tx) error { return one(tx, m) })
+		} else {
+			m.err = err
+		}
+		close(m.done)
 	}
 }
 

@@ -78,6 +78,8 @@ type Tx interface {
 	// returns the ids of the stored posts among externalIDs.
 	InsertPosts(ctx context.Context, posts []*Post) (inserted []bool, err error)
 	PostIDs(ctx context.Context, platform Platform, externalIDs []string) (map[string]int64, error)
+	// PostsByID reads several posts, keyed by id (absent ones are left out).
+	PostsByID(ctx context.Context, ids []int64) (map[int64]*Post, error)
 
 	// CustomerByAuthor reads a customer; SaveCustomer inserts it (ID 0,
 	// setting ID) or updates it.
@@ -103,6 +105,9 @@ type Tx interface {
 	// assigns ids in slice order.
 	TicketsByConversation(ctx context.Context, platform Platform, conversationKeys []string) (map[string]*Ticket, error)
 	CreateTickets(ctx context.Context, ts []*Ticket) error
+	// TicketsByID reads several tickets, keyed by id (absent ones are left
+	// out), without locking them.
+	TicketsByID(ctx context.Context, ids []int64) (map[int64]*Ticket, error)
 	UpdateTickets(ctx context.Context, ts []*Ticket) error
 	// SetTicketThread records the ticket's parent chat message and changes
 	// nothing else.

@@ -209,6 +209,32 @@ func (t *tx) PostIDs(ctx context.Context, platform bridge.Platform, externalIDs 
 	return out, nil
 }
 
+// PostsByID reads the stored posts among ids, by id.
+func (t *tx) PostsByID(ctx context.Context, ids []int64) (map[int64]*bridge.Post, error) {
+	var rows []postRow
+	if err := selectIn(ctx, t, &rows, `SELECT `+postColumns+` FROM posts WHERE id`, nil, uniqIDs(ids), ""); err != nil {
+		return nil, fmt.Errorf("read %d posts: %w", len(ids), err)
+	}
+	out := make(map[int64]*bridge.Post, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r.post()
+	}
+	return out, nil
+}
+
+// uniqIDs returns the distinct non-zero ids in first-seen order.
+func uniqIDs(ids []int64) []int64 {
+	seen := make(map[int64]bool, len(ids))
+	out := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		if id != 0 && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // ---- customers
 
 var customerInsertCols = []string{"platform", "author_id", "handle", "name", "first_seen", "last_seen",
@@ -304,6 +330,19 @@ func (t *tx) TicketsByConversation(ctx context.Context, platform bridge.Platform
 	out := make(map[string]*bridge.Ticket, len(rows))
 	for _, r := range rows {
 		out[r.ConversationKey] = r.ticket()
+	}
+	return out, nil
+}
+
+// TicketsByID reads the tickets among ids, by id, without locking them.
+func (t *tx) TicketsByID(ctx context.Context, ids []int64) (map[int64]*bridge.Ticket, error) {
+	var rows []ticketRow
+	if err := selectIn(ctx, t, &rows, `SELECT `+ticketColumns+` FROM tickets WHERE id`, nil, uniqIDs(ids), ""); err != nil {
+		return nil, fmt.Errorf("read %d tickets: %w", len(ids), err)
+	}
+	out := make(map[int64]*bridge.Ticket, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r.ticket()
 	}
 	return out, nil
 }

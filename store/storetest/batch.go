@@ -39,6 +39,11 @@ var batchTests = []test{
 				return err
 			}
 			same(t, "PostIDs", ids, map[string]int64{"b-a": a.ID, "b-b": b.ID, "b-old": old.ID})
+			byID, err := tx.PostsByID(ctx(t), []int64{b.ID, a.ID, b.ID + a.ID + old.ID})
+			if err != nil {
+				return err
+			}
+			same(t, "PostsByID", byID, map[int64]*bridge.Post{a.ID: storedPost(*a), b.ID: storedPost(*b)})
 			return nil
 		})
 	}},
@@ -160,6 +165,11 @@ var batchTests = []test{
 			want := *k2
 			want.SlackChannel, want.SlackTS = "C2", "2.3"
 			same(t, "ticket with thread", gk, storedTicket(want))
+			byID, err := tx.TicketsByID(ctx(t), []int64{k2.ID, k1.ID, k2.ID, k3.ID + 1000})
+			if err != nil {
+				return err
+			}
+			same(t, "TicketsByID", byID, map[int64]*bridge.Ticket{k1.ID: storedTicket(*tk), k2.ID: storedTicket(want)})
 			return nil
 		})
 	}},
