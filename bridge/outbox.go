@@ -161,6 +161,42 @@ type completion struct {
 	done     chan struct{}
 }
 
+// groupTx gathers the mirrors a group's completions save, so that they are
+// written with one statement.
+type groupTx struct {
+	Tx
+	mirrors []Mirror
+}
+
+// SaveMirror queues m; commit saves the queue.
+func (g *groupTx) SaveMirror(_ context.Context, m Mirror) error {
+	g.mirrors = append(g.mirrors, m)
+	return nil
+}
+
+// flush saves the queued mirrors now.
+func (g *groupTx) flush(ctx context.Context) error {
+	err := g.Tx.SaveMirrors(ctx, g.mirrors)
+	g.mirrors = nil
+	return err
+}
+
+// MirrorsOfPost and MirrorsOfTicket see the queued mirrors too.
+func (g *groupTx) MirrorsOfPost(ctx context.Context, postID int64) ([]Mirror, error) {
+	if err := g.flush(ctx); err != nil {
+		return nil, err
+	}
+	return g.Tx.MirrorsOfPost(ctx, postID)
+}
+
+// MirrorsOfTicket: see MirrorsOfPost.
+func (g *groupTx) MirrorsOfTicket(ctx context.Context, ticketID int64) ([]Mirror, error) {
+	if err := g.flush(ctx); err != nil {
+		return nil, err
+	}
+	return g.Tx.MirrorsOfTicket(ctx, ticketID)
+}
+
 // maxGroup bounds how many rows one transaction records.
 const maxGroup = 64
 
@@ -204,13 +240,30 @@ func (c *committer) commit(ctx context.Context, group []*completion) {
 		return nil
 	}
 	err := s.store.WithTx(ctx, func(tx Tx) error {
+		if len(group) == 1 {
+			return one(tx, group[0])
+		}
+		ids := make([]int64, len(group))
+		for i, m := range group {
+			ids[i] = m.it.ID
+		}
+		if err := tx.CompleteOutboxMany(ctx, ids, s.opt.Identity, group[0].now); err != nil {
+			return err
+		}
+		gtx := &groupTx{Tx: tx}
 		for _, m := range group {
-			if err := one(tx, m); err != nil {
-				return err
+			if m.complete != nil {
+				if err := m.complete(ctx, gtx); err != nil {
+					return err
+				}
 			}
 		}
-		return nil
+		return gtx.flush(ctx)
 	})
+	if err == nil {
+		// Rows waiting behind these (a thread's next message) are due now.
+		s.notify()
+	}
 	for _, m := range group {
 		if err != nil && len(group) > 1 {
 			m.err = s.store.WithTx(ctx, func(tx Tx) error { return one(tx, m) })

@@ -119,6 +119,8 @@ type Tx interface {
 	// SaveMirror records which chat message shows a post; (Channel, TS) is
 	// unique and saving the same mapping twice is not an error.
 	SaveMirror(ctx context.Context, m Mirror) error
+	// SaveMirrors saves several mappings as SaveMirror does.
+	SaveMirrors(ctx context.Context, ms []Mirror) error
 	// MirrorsOfPost and MirrorsOfTicket list mappings in creation order.
 	MirrorsOfPost(ctx context.Context, postID int64) ([]Mirror, error)
 	MirrorsOfTicket(ctx context.Context, ticketID int64) ([]Mirror, error)
@@ -148,6 +150,10 @@ type Tx interface {
 	// claimed by owner (its lease was lost), so a slow worker cannot
 	// overwrite another's result.
 	CompleteOutbox(ctx context.Context, id int64, owner string, now time.Time) error
+	// CompleteOutboxMany marks several rows claimed by owner done; it
+	// returns ErrNotFound (and the transaction must be abandoned) if any of
+	// them is not claimed by owner.
+	CompleteOutboxMany(ctx context.Context, ids []int64, owner string, now time.Time) error
 	RetryOutbox(ctx context.Context, id int64, owner string, next time.Time, lastErr string, now time.Time) error
 	KillOutbox(ctx context.Context, id int64, owner string, lastErr string, now time.Time) error
 

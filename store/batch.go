@@ -508,3 +508,74 @@ func newOutboxRow(it *bridge.OutboxItem) outboxRow {
 		CreatedAt: dbTime(it.CreatedAt), UpdatedAt: dbTime(it.UpdatedAt),
 	}
 }
+
+// ---- mirrors
+
+var mirrorInsertCols = []string{"post_id", "ticket_id", "department", "role", "channel", "ts", "thread_ts", "created_at"}
+
+// SaveMirrors saves several mappings as SaveMirror does: saving one again
+// is not an error, claiming a message that shows another post is.
+func (t *tx) SaveMirrors(ctx context.Context, ms []bridge.Mirror) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	rows := make([]mirrorRow, len(ms))
+	for i, m := range ms {
+		if m.PostID == 0 || m.Channel == "" || m.TS == "" {
+			return fmt.Errorf("save mirror of post %d at %q/%q: post, channel and ts are required", m.PostID, m.Channel, m.TS)
+		}
+		rows[i] = mirrorRow{
+			PostID: m.PostID, TicketID: nullID(m.TicketID), Department: m.Department, Role: string(m.Role),
+			Channel: m.Channel, TS: m.TS, ThreadTS: m.ThreadTS, CreatedAt: dbTime(m.CreatedAt),
+		}
+	}
+	written := map[[2]string]bool{}
+	err := insertRows(ctx, t, "mirrors", mirrorInsertCols, rows, "ON CONFLICT (channel, ts) DO NOTHING RETURNING channel, ts",
+		func(rs *sqlx.Rows) error {
+			var k [2]string
+			if err := rs.Scan(&k[0], &k[1]); err != nil {
+				return err
+			}
+			written[k] = true
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("save %d mirrors: %w", len(ms), err)
+	}
+	for _, m := range ms {
+		if written[[2]string{m.Channel, m.TS}] {
+			continue
+		}
+		var postID int64
+		if err := t.get(ctx, &postID, `SELECT post_id FROM mirrors WHERE channel = ? AND ts = ?`, m.Channel, m.TS); err != nil {
+			return fmt.Errorf("save mirror of post %d at %s/%s: read existing: %w", m.PostID, m.Channel, m.TS, err)
+		}
+		if postID != m.PostID {
+			return fmt.Errorf("save mirror of post %d: message %s/%s already shows post %d", m.PostID, m.Channel, m.TS, postID)
+		}
+	}
+	return nil
+}
+
+// CompleteOutboxMany marks several rows claimed by owner done, failing
+// with bridge.ErrNotFound if any is not claimed by owner.
+func (t *tx) CompleteOutboxMany(ctx context.Context, ids []int64, owner string, now time.Time) error {
+	ids = uniqIDs(ids)
+	step := chunkRows(1) - 2
+	for start := 0; start < len(ids); start += step {
+		part := ids[start:min(start+step, len(ids))]
+		args := []any{dbTime(now), owner}
+		for _, id := range part {
+			args = append(args, id)
+		}
+		n, err := t.exec(ctx, `UPDATE outbox SET state = 'done', claimed_until = NULL, updated_at = ?
+			WHERE state = 'sending' AND claimed_by = ? AND id IN (`+placeholders(len(part))+`)`, args...)
+		if err != nil {
+			return fmt.Errorf("complete %d outbox rows for %s: %w", len(part), owner, err)
+		}
+		if n != int64(len(part)) {
+			return fmt.Errorf("complete %d outbox rows: %d not claimed by %s: %w", len(part), int64(len(part))-n, owner, bridge.ErrNotFound)
+		}
+	}
+	return nil
+}

@@ -220,4 +220,51 @@ var batchTests = []test{
 		}
 		same(t, "ticket:1 order", order, []int64{items[0].ID, items[2].ID, items[5].ID})
 	}},
+	{"Batch/SaveMirrorsAndCompleteMany", func(t *testing.T, s bridge.Store) {
+		p, _, k := seedTicket(t, s, "conv-m")
+		q := newPost("m-q")
+		insertPost(t, s, q)
+		ms := []bridge.Mirror{
+			{PostID: p.ID, TicketID: k.ID, Department: "network", Role: bridge.MirrorParent, Channel: "C1", TS: "1.1", CreatedAt: at(0)},
+			{PostID: q.ID, TicketID: k.ID, Department: "network", Role: bridge.MirrorReply, Channel: "C1", TS: "1.2", ThreadTS: "1.1", CreatedAt: at(time.Second)},
+		}
+		inTx(t, s, func(tx bridge.Tx) error { return tx.SaveMirrors(ctx(t), ms) })
+		inTx(t, s, func(tx bridge.Tx) error { return tx.SaveMirrors(ctx(t), ms[1:]) }) // again: no error
+		err := s.WithTx(ctx(t), func(tx bridge.Tx) error {
+			return tx.SaveMirrors(ctx(t), []bridge.Mirror{{PostID: p.ID, Channel: "C1", TS: "1.2"}})
+		})
+		if err == nil {
+			t.Error("SaveMirrors let message C1/1.2 show a second post")
+		}
+		inTx(t, s, func(tx bridge.Tx) error {
+			got, err := tx.MirrorsOfTicket(ctx(t), k.ID)
+			if err != nil {
+				return err
+			}
+			want := []bridge.Mirror{ms[0], ms[1]}
+			for i := range want {
+				want[i].CreatedAt = stored(want[i].CreatedAt)
+			}
+			same(t, "mirrors", got, want)
+			return nil
+		})
+
+		ids := enqueue(t, s, bridge.OutboxItem{Kind: "a"}, bridge.OutboxItem{Kind: "b"}, bridge.OutboxItem{Kind: "c"})
+		claim(t, s, bridge.ClaimParams{Now: at(time.Minute), Kinds: []string{"a", "b"}})
+		err = s.WithTx(ctx(t), func(tx bridge.Tx) error {
+			return tx.CompleteOutboxMany(ctx(t), ids, "worker-1", at(2*time.Minute))
+		})
+		notFound(t, "CompleteOutboxMany with an unclaimed row", err)
+		if got := readOutbox(t, s, ids[0]).State; got != bridge.OutboxSending {
+			t.Errorf("after the failed transaction row a is %s, want sending", got)
+		}
+		inTx(t, s, func(tx bridge.Tx) error {
+			return tx.CompleteOutboxMany(ctx(t), ids[:2], "worker-1", at(2*time.Minute))
+		})
+		for i, want := range []bridge.OutboxState{bridge.OutboxDone, bridge.OutboxDone, bridge.OutboxPending} {
+			if got := readOutbox(t, s, ids[i]).State; got != want {
+				t.Errorf("row %d is %s, want %s", i, got, want)
+			}
+		}
+	}},
 }
