@@ -112,6 +112,8 @@ type Tx interface {
 	// SetTicketThread records the ticket's parent chat message and changes
 	// nothing else.
 	SetTicketThread(ctx context.Context, ticketID int64, channel, ts string) error
+	// SetTicketThreads does the same for several tickets, keyed by id.
+	SetTicketThreads(ctx context.Context, threads map[int64]ChatRef) error
 	// LatestTicketOfCustomer returns the customer's newest ticket other
 	// than exceptID.
 	LatestTicketOfCustomer(ctx context.Context, customerID, exceptID int64) (*Ticket, error)

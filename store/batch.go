@@ -425,6 +425,40 @@ func (t *tx) SetTicketThread(ctx context.Context, id int64, channel, ts string) 
 	return nil
 }
 
+// SetTicketThreads records the parent chat messages of several tickets
+// with one statement per few thousand tickets.
+func (t *tx) SetTicketThreads(ctx context.Context, threads map[int64]bridge.ChatRef) error {
+	ids := make([]int64, 0, len(threads))
+	for id := range threads {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids) // lock rows in one order
+	step := chunkRows(5)
+	for start := 0; start < len(ids); start += step {
+		part := ids[start:min(start+step, len(ids))]
+		var channels, tss strings.Builder
+		var chArgs, tsArgs, idArgs []any
+		for _, id := range part {
+			channels.WriteString(" WHEN ? THEN ?")
+			tss.WriteString(" WHEN ? THEN ?")
+			chArgs = append(chArgs, id, threads[id].Channel)
+			tsArgs = append(tsArgs, id, threads[id].TS)
+			idArgs = append(idArgs, id)
+		}
+		args := append(append(chArgs, tsArgs...), idArgs...)
+		n, err := t.exec(ctx, `UPDATE tickets SET slack_channel = CASE id`+channels.String()+` END,
+			slack_ts = CASE id`+tss.String()+` END
+			WHERE id IN (`+placeholders(len(part))+`)`, args...)
+		if err != nil {
+			return fmt.Errorf("set threads of %d tickets: %w", len(part), err)
+		}
+		if n != int64(len(part)) {
+			return fmt.Errorf("set threads of %d tickets: %d missing: %w", len(part), int64(len(part))-n, bridge.ErrNotFound)
+		}
+	}
+	return nil
+}
+
 // ---- outbox
 
 var outboxInsertCols = []string{"kind", "priority", "lane", "order_key", "dedupe_key", "ticket_id", "payload",

@@ -172,6 +172,29 @@ var batchTests = []test{
 			same(t, "TicketsByID", byID, map[int64]*bridge.Ticket{k1.ID: storedTicket(*tk), k2.ID: storedTicket(want)})
 			return nil
 		})
+		err := s.WithTx(ctx(t), func(tx bridge.Tx) error {
+			return tx.SetTicketThreads(ctx(t), map[int64]bridge.ChatRef{k1.ID: {Channel: "CX", TS: "9.9"}, k3.ID + 1000: {Channel: "C", TS: "1"}})
+		})
+		notFound(t, "SetTicketThreads with a missing ticket", err)
+		inTx(t, s, func(tx bridge.Tx) error {
+			if err := tx.SetTicketThreads(ctx(t), map[int64]bridge.ChatRef{k3.ID: {Channel: "C3", TS: "3.3"}, k2.ID: {Channel: "C2b", TS: "2.4"}}); err != nil {
+				return err
+			}
+			byID, err := tx.TicketsByID(ctx(t), []int64{k1.ID, k2.ID, k3.ID})
+			if err != nil {
+				return err
+			}
+			if g := byID[k3.ID]; g == nil || g.SlackChannel != "C3" || g.SlackTS != "3.3" || g.Department != "billing" {
+				t.Errorf("ticket 3 after SetTicketThreads: %+v", g)
+			}
+			if g := byID[k1.ID]; g == nil || g.SlackChannel != "C1" || g.SlackTS != "1.2" || g.State != bridge.TicketClosed {
+				t.Errorf("ticket 1 after SetTicketThreads (the failed call must change nothing): %+v", g)
+			}
+			if g := byID[k2.ID]; g == nil || g.SlackChannel != "C2b" || g.SlackTS != "2.4" {
+				t.Errorf("ticket 2 after SetTicketThreads: %+v", g)
+			}
+			return nil
+		})
 	}},
 	{"Batch/EnqueueManyRunsInOrder", func(t *testing.T, s bridge.Store) {
 		items := []*bridge.OutboxItem{
