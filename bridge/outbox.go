@@ -161,11 +161,29 @@ type completion struct {
 	done     chan struct{}
 }
 
-// groupTx gathers the mirrors a group's completions save, so that they are
-// written with one statement.
+// groupTx gathers the mirrors and threads a group's completions save, so
+// that each kind is written with one statement.
 type groupTx struct {
 	Tx
 	mirrors []Mirror
+	threads map[int64]ChatRef
+}
+
+// SetTicketThread queues the thread; commit saves the queue.
+func (g *groupTx) SetTicketThread(_ context.Context, ticketID int64, channel, ts string) error {
+	if g.threads == nil {
+		g.threads = map[int64]ChatRef{}
+	}
+	g.threads[ticketID] = ChatRef{Channel: channel, TS: ts}
+	return nil
+}
+
+// TicketByID sees the queued threads too.
+func (g *groupTx) TicketByID(ctx context.Context, id int64) (*Ticket, error) {
+	if err := g.flush(ctx); err != nil {
+		return nil, err
+	}
+	return g.Tx.TicketByID(ctx, id)
 }
 
 // SaveMirror queues m; commit saves the queue.
@@ -174,11 +192,19 @@ func (g *groupTx) SaveMirror(_ context.Context, m Mirror) error {
 	return nil
 }
 
-// flush saves the queued mirrors now.
+// flush saves the queued mirrors and threads now.
 func (g *groupTx) flush(ctx context.Context) error {
-	err := g.Tx.SaveMirrors(ctx, g.mirrors)
+	if err := g.Tx.SaveMirrors(ctx, g.mirrors); err != nil {
+		return err
+	}
 	g.mirrors = nil
-	return err
+	if len(g.threads) > 0 {
+		if err := g.Tx.SetTicketThreads(ctx, g.threads); err != nil {
+			return err
+		}
+		g.threads = nil
+	}
+	return nil
 }
 
 // MirrorsOfPost and MirrorsOfTicket see the queued mirrors too.
