@@ -61,15 +61,21 @@ func (s *Service) relay(ctx, workCtx context.Context) {
 				slots <- struct{}{}
 				s.flight.Add(1)
 				go func() {
+					var once sync.Once
+					release := func() {
+						once.Do(func() {
+							<-slots
+							select {
+							case released <- struct{}{}:
+							default:
+							}
+						})
+					}
 					defer func() {
-						<-slots
-						select {
-						case released <- struct{}{}:
-						default:
-						}
+						release()
 						s.flight.Done()
 					}()
-					s.process(wctx, &it, rec)
+					s.process(wctx, &it, rec, release)
 				}()
 			}
 		}
@@ -78,8 +84,10 @@ func (s *Service) relay(ctx, workCtx context.Context) {
 }
 
 // process runs one claimed row and records the outcome; a sent row is
-// recorded through rec.
-func (s *Service) process(ctx context.Context, it *OutboxItem, rec *committer) {
+// recorded through rec. release frees the worker's slot: it is called once
+// the row is sent, while its record waits for a group transaction, unless
+// many rows wait already.
+func (s *Service) process(ctx context.Context, it *OutboxItem, rec *committer, release func()) {
 	// Pace the lane. The claim skipped busy lanes, so this rarely waits.
 	for {
 		wait := s.pacer.take(it.Lane, s.clock.Now())
@@ -105,6 +113,11 @@ func (s *Service) process(ctx context.Context, it *OutboxItem, rec *committer) {
 	s.metrics.OutboxDone(it.Kind, err, giveUp)
 	switch {
 	case err == nil:
+		if rec.backlog() < maxGroup {
+			// The row stays leased (and its successors wait) until it is
+			// recorded; meanwhile the worker may send another.
+			release()
+		}
 		if err = rec.record(ctx, it, complete, now); err != nil {
 			s.log.Error("outbox: sent but could not record it; the row will be reconciled", "id", it.ID, "kind", it.Kind, "err", err)
 		}
@@ -221,6 +234,13 @@ func (g *groupTx) MirrorsOfTicket(ctx context.Context, ticketID int64) ([]Mirror
 		return nil, err
 	}
 	return g.Tx.MirrorsOfTicket(ctx, ticketID)
+}
+
+// backlog is how many sent rows wait for a transaction.
+func (c *committer) backlog() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
 }
 
 // maxGroup bounds how many rows one transaction records.
