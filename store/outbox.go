@@ -215,6 +215,15 @@ func (s *Store) ClaimOutbox(ctx context.Context, p bridge.ClaimParams) ([]bridge
 	err := s.WithTx(ctx, func(btx bridge.Tx) error {
 		t := btx.(*tx)
 		rows = rows[:0]
+		if s.dialect == DialectPostgres {
+			// Walk outbox_due in order and stop at the limit. Without
+			// this the planner, whenever its statistics lag behind the
+			// backlog (a young or fast-growing table), reads and sorts
+			// every unfinished row: 30 ms instead of 0.5 ms at 5,000.
+			if _, err := t.exec(ctx, `SET LOCAL enable_sort = off`); err != nil {
+				return err
+			}
+		}
 		return t.list(ctx, &rows, query, args...)
 	})
 	if err != nil {
