@@ -78,10 +78,10 @@ func (s *Service) reopened(ctx context.Context, tx Tx, t *Ticket, p *Post, now t
 
 // enqueueWatchFYI queues the FYI line of a new ticket in the executive
 // watch channel when watch.mirror is on. Our own posts are left out.
-func (s *Service) enqueueWatchFYI(ctx context.Context, tx Tx, t *Ticket, p *Post, official bool, now time.Time) error {
+func (s *Service) enqueueWatchFYI(b *ingestBatch, t *Ticket, p *Post, official bool, now time.Time) {
 	w := s.cfg.Watch
 	if !w.Mirror || w.Channel == "" || official {
-		return nil
+		return
 	}
-	return s.enqueueChat(ctx, tx, t, chatPayload{Kind: MessageFYI, PostID: p.ID, TicketID: t.ID, Department: t.Department, Channel: w.Channel, Received: now}, w.Channel, PriorityLow)
+	b.enqueueChat(t, chatPayload{Kind: MessageFYI, PostID: p.ID, Department: t.Department, Channel: w.Channel, Received: now}, w.Channel, PriorityLow)
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -42,18 +41,7 @@ func (s *Service) Ingest(ctx context.Context, b Batch) (IngestResult, error) {
 		res = IngestResult{}
 		now := s.clock.Now().UTC()
 		err = s.store.WithTx(ctx, func(tx Tx) error {
-			for i := range posts {
-				p := posts[i]
-				if err := s.ingestOne(ctx, tx, &p, now, &res); err != nil {
-					return fmt.Errorf("ingest %s/%s: %w", p.Platform, p.ExternalID, err)
-				}
-			}
-			if b.Cursor != nil {
-				if err := tx.SetCursor(ctx, b.Cursor.Key, b.Cursor.Value, now); err != nil {
-					return err
-				}
-			}
-			return nil
+			return s.ingestBatch(ctx, tx, posts, b.Cursor, now, &res)
 		})
 		if err == nil || ctx.Err() != nil {
 			break
@@ -101,11 +89,20 @@ func sortPosts(posts []Post) {
 // maxAncestors bounds how far up a reply chain withAncestors fetches.
 const maxAncestors = 8
 
+// wanted is one step up a reply chain: the post to look for and the reply
+// (or fetched ancestor) that needs it.
+type wanted struct {
+	platform Platform
+	id       string
+	child    string
+}
+
 // withAncestors fetches the missing ancestors of replies — the post each
 // one answers, up to the conversation's root — so that staff see the
 // context and a thread is always written parent before child, whatever
-// order the sources delivered the posts in. Failures only log: the reply
-// is then shown without them.
+// order the sources delivered the posts in. It climbs all the batch's
+// reply chains together, one level at a time, with one store look-up per
+// level. Failures only log: the reply is then shown without them.
 func (s *Service) withAncestors(ctx context.Context, posts []Post) []Post {
 	if s.opt.Fetcher == nil {
 		return posts
@@ -114,9 +111,15 @@ func (s *Service) withAncestors(ctx context.Context, posts []Post) []Post {
 	for _, p := range posts {
 		have[string(p.Platform)+"/"+p.ExternalID] = true
 	}
-	var fetched []Post
-	for i := range posts {
-		p := posts[i]
+	var level []wanted
+	want := func(platform Platform, id, child string) {
+		if id == "" || have[string(platform)+"/"+id] {
+			return
+		}
+		have[string(platform)+"/"+id] = true
+		level = append(level, wanted{platform, id, child})
+	}
+	for _, p := range posts {
 		if p.IsDM() {
 			continue
 		}
@@ -124,24 +127,29 @@ func (s *Service) withAncestors(ctx context.Context, posts []Post) []Post {
 		if next == "" && p.ConversationKey != "" && p.ConversationKey != p.ExternalID {
 			next = p.ConversationKey
 		}
-		for depth := 0; next != "" && depth < maxAncestors; depth++ {
-			key := string(p.Platform) + "/" + next
-			if have[key] {
-				break
+		want(p.Platform, next, p.ExternalID)
+	}
+	var fetched []Post
+	for depth := 0; len(level) > 0 && depth < maxAncestors; depth++ {
+		stored, err := s.storedPosts(ctx, level)
+		cur := level
+		level = nil
+		if err != nil {
+			s.log.Warn("cannot check whether the posts replies answer are stored; showing the replies without them", "err", err)
+			break
+		}
+		for _, w := range cur {
+			if stored[string(w.platform)+"/"+w.id] {
+				continue
 			}
-			have[key] = true
-			stored, err := s.isStored(ctx, p.Platform, next)
-			if err != nil || stored {
-				break
-			}
-			parent, err := s.opt.Fetcher.FetchPost(ctx, next)
+			parent, err := s.opt.Fetcher.FetchPost(ctx, w.id)
 			if err != nil {
-				s.log.Warn("cannot fetch the post a reply answers; showing the reply without it", "post", p.ExternalID, "parent", next, "err", err)
-				break
+				s.log.Warn("cannot fetch the post a reply answers; showing the reply without it", "post", w.child, "parent", w.id, "err", err)
+				continue
 			}
 			parent.Source = SourceLookup
 			fetched = append(fetched, *parent)
-			next = parent.InReplyTo
+			want(w.platform, parent.InReplyTo, parent.ExternalID)
 		}
 	}
 	if len(fetched) == 0 {
@@ -152,44 +160,73 @@ func (s *Service) withAncestors(ctx context.Context, posts []Post) []Post {
 	return all
 }
 
-// isStored reports whether a post is in the store.
-func (s *Service) isStored(ctx context.Context, platform Platform, externalID string) (bool, error) {
-	found := false
+// storedPosts reports which of the wanted posts are in the store, keyed
+// by platform/id.
+func (s *Service) storedPosts(ctx context.Context, level []wanted) (map[string]bool, error) {
+	byPlatform := map[Platform][]string{}
+	for _, w := range level {
+		byPlatform[w.platform] = append(byPlatform[w.platform], w.id)
+	}
+	out := map[string]bool{}
 	err := s.store.WithTx(ctx, func(tx Tx) error {
-		_, err := tx.PostByExternalID(ctx, platform, externalID)
-		switch {
-		case err == nil:
-			found = true
-			return nil
-		case errors.Is(err, ErrNotFound):
-			return nil
+		for platform, ids := range byPlatform {
+			found, err := tx.PostIDs(ctx, platform, ids)
+			if err != nil {
+				return err
+			}
+			for id := range found {
+				out[string(platform)+"/"+id] = true
+			}
 		}
-		return err
+		return nil
 	})
-	return found, err
+	return out, err
 }
 
-// ingestOne stores one post and queues what it causes.
-func (s *Service) ingestOne(ctx context.Context, tx Tx, p *Post, now time.Time, res *IngestResult) error {
-	if p.Platform == "" {
-		p.Platform = PlatformX
+// ingestBatch stores a batch of posts in tx with a few set-based
+// statements (see ingestBatch), runs the per-post logic on each new post in
+// order and saves the poller's cursor in the same transaction.
+func (s *Service) ingestBatch(ctx context.Context, tx Tx, posts []Post, cursor *Cursor, now time.Time, res *IngestResult) error {
+	ps := make([]*Post, len(posts))
+	for i := range posts {
+		p := posts[i] // the caller's retry starts from the posts as given
+		if p.Platform == "" {
+			p.Platform = PlatformX
+		}
+		if p.ConversationKey == "" {
+			p.ConversationKey = p.ExternalID
+		}
+		if p.CreatedAt.IsZero() {
+			p.CreatedAt = now
+		}
+		p.ReceivedAt = now
+		sanitize(&p)
+		ps[i] = &p
 	}
-	if p.ConversationKey == "" {
-		p.ConversationKey = p.ExternalID
-	}
-	if p.CreatedAt.IsZero() {
-		p.CreatedAt = now
-	}
-	p.ReceivedAt = now
-	sanitize(p)
-	inserted, err := tx.InsertPost(ctx, p)
+	b, fresh, dups, err := loadIngestBatch(ctx, tx, ps)
 	if err != nil {
-		return err
+		return fmt.Errorf("ingest %d posts: %w", len(ps), err)
 	}
-	if !inserted {
-		res.Duplicate++
-		return nil
+	res.Duplicate += dups
+	for _, p := range fresh {
+		if err := s.ingestOne(ctx, b, p, now, res); err != nil {
+			return fmt.Errorf("ingest %s/%s: %w", p.Platform, p.ExternalID, err)
+		}
 	}
+	if err := b.flush(ctx); err != nil {
+		return fmt.Errorf("ingest %d posts: %w", len(ps), err)
+	}
+	if cursor != nil {
+		if err := tx.SetCursor(ctx, cursor.Key, cursor.Value, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ingestOne handles one new post (already stored) and queues what it
+// causes.
+func (s *Service) ingestOne(ctx context.Context, b *ingestBatch, p *Post, now time.Time, res *IngestResult) error {
 	res.New++
 	if res.BySource == nil {
 		res.BySource = map[SourceKind]int{}
@@ -197,19 +234,16 @@ func (s *Service) ingestOne(ctx context.Context, tx Tx, p *Post, now time.Time, 
 	res.BySource[p.Source]++
 	official := s.isOfficial(p)
 
-	t, err := tx.TicketByConversation(ctx, p.Platform, p.ConversationKey)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return s.openTicket(ctx, tx, p, official, now, res)
-	case err != nil:
-		return err
+	t := b.ticket(p.Platform, p.ConversationKey)
+	if t == nil {
+		return s.openTicket(ctx, b, p, official, now, res)
 	}
 
 	// Our own reply, read back by a poller before its send was recorded
 	// (the process died between the platform call and the commit): the
 	// send's reconciliation records it; it is not a post to mirror.
 	if official {
-		own, err := s.ownReplyInFlight(ctx, tx, t, p)
+		own, err := s.ownReplyInFlight(ctx, b.tx, t, p)
 		if err != nil {
 			return err
 		}
@@ -224,32 +258,28 @@ func (s *Service) ingestOne(ctx context.Context, tx Tx, p *Post, now time.Time, 
 	// customer's follow-up reopens an answered or closed ticket.
 	if !official {
 		if p.AuthorID != "" {
-			cust, err := s.touchCustomer(ctx, tx, p, now)
-			if err != nil {
-				return err
-			}
+			cust := s.touchCustomer(b, p, now)
 			if t.CustomerID == 0 {
-				t.CustomerID = cust.ID // the conversation began with our own post
+				b.setCustomer(t, cust) // the conversation began with our own post
 			}
 		}
 		t.LastCustomerAt = now
 		if t.State == TicketAnswered || t.State == TicketClosed {
-			if err := s.reopened(ctx, tx, t, p, now); err != nil {
+			if err := s.reopened(ctx, b.tx, t, p, now); err != nil {
 				return err
 			}
 			t.State = TicketOpen
 			t.ClosedAt = time.Time{}
 		}
 		t.UpdatedAt = now
-		if err := tx.UpdateTicket(ctx, t); err != nil {
-			return err
-		}
+		b.updateTicket(t)
 	}
 	dept := s.cfg.Department(t.Department)
 	if dept == nil {
 		dept = s.cfg.Department(s.cfg.Triage)
 	}
-	return s.enqueueChat(ctx, tx, t, chatPayload{Kind: MessageReply, PostID: p.ID, TicketID: t.ID, Department: dept.ID, Received: now}, dept.Channel, PriorityOf(p.Source))
+	b.enqueueChat(t, chatPayload{Kind: MessageReply, PostID: p.ID, Department: dept.ID, Received: now}, dept.Channel, PriorityOf(p.Source))
+	return nil
 }
 
 // ownReplyInFlight reports whether p, a post of one of our accounts in
@@ -277,7 +307,7 @@ func (s *Service) ownReplyInFlight(ctx context.Context, tx Tx, t *Ticket, p *Pos
 // and the FYI copies. A conversation our own account began (an outage
 // notice, say) opens an answered ticket, so customers' replies to it
 // gather in one thread and nobody is asked to answer ourselves.
-func (s *Service) openTicket(ctx context.Context, tx Tx, p *Post, official bool, now time.Time, res *IngestResult) error {
+func (s *Service) openTicket(ctx context.Context, b *ingestBatch, p *Post, official bool, now time.Time, res *IngestResult) error {
 	r := s.router.Route(route.Input{Text: p.Text, Mentions: p.Mentions})
 	dept := s.cfg.Department(r.Department)
 	if dept == nil {
@@ -289,20 +319,14 @@ func (s *Service) openTicket(ctx context.Context, tx Tx, p *Post, official bool,
 		history = "our own post"
 	}
 	if p.AuthorID != "" && !official {
-		var err error
-		cust, err = s.touchCustomer(ctx, tx, p, now)
-		if err != nil {
-			return err
-		}
+		cust = s.touchCustomer(b, p, now)
 		if cust.TicketCount > 0 {
 			history = s.historyLine(cust)
 		}
 		cust.TicketCount++
 		cust.LastDepartment = dept.ID
 		cust.LastTicketAt = now
-		if err := tx.SaveCustomer(ctx, cust); err != nil {
-			return err
-		}
+		b.saveCustomer(cust)
 	}
 	t := &Ticket{
 		Platform:        p.Platform,
@@ -319,31 +343,23 @@ func (s *Service) openTicket(ctx context.Context, tx Tx, p *Post, official bool,
 		LastCustomerAt:  now,
 	}
 	if cust != nil {
-		t.CustomerID = cust.ID
+		b.setCustomer(t, cust)
 	}
 	if official {
 		t.State, t.LastCustomerAt, t.AnsweredAt = TicketAnswered, time.Time{}, now
 	}
-	if err := tx.CreateTicket(ctx, t); err != nil {
-		return err
-	}
+	b.createTicket(t)
 	res.Tickets++
 	s.metrics.PostRouted(dept.ID)
 	prio := PriorityOf(p.Source)
-	if err := s.enqueueChat(ctx, tx, t, chatPayload{Kind: MessageParent, PostID: p.ID, TicketID: t.ID, Department: dept.ID, History: history, Received: now}, dept.Channel, prio); err != nil {
-		return err
-	}
-	if err := s.enqueueWatchFYI(ctx, tx, t, p, official, now); err != nil {
-		return err
-	}
+	b.enqueueChat(t, chatPayload{Kind: MessageParent, PostID: p.ID, Department: dept.ID, History: history, Received: now}, dept.Channel, prio)
+	s.enqueueWatchFYI(b, t, p, official, now)
 	for _, f := range r.FYI {
 		fd := s.cfg.Department(f)
 		if fd == nil {
 			continue
 		}
-		if err := s.enqueueChat(ctx, tx, t, chatPayload{Kind: MessageFYI, PostID: p.ID, TicketID: t.ID, Department: fd.ID, Received: now}, fd.Channel, PriorityLow); err != nil {
-			return err
-		}
+		b.enqueueChat(t, chatPayload{Kind: MessageFYI, PostID: p.ID, Department: fd.ID, Received: now}, fd.Channel, PriorityLow)
 	}
 	return nil
 }
@@ -363,14 +379,11 @@ func (s *Service) answeringAccount(p *Post, deptAccount string) string {
 }
 
 // touchCustomer finds or creates the author's customer record and marks
-// them seen. It does not save a new ticket's counters; the caller does.
-func (s *Service) touchCustomer(ctx context.Context, tx Tx, p *Post, now time.Time) (*Customer, error) {
-	c, err := tx.CustomerByAuthor(ctx, p.Platform, p.AuthorID)
-	switch {
-	case errors.Is(err, ErrNotFound):
+// them seen (it is saved when the batch is flushed).
+func (s *Service) touchCustomer(b *ingestBatch, p *Post, now time.Time) *Customer {
+	c := b.customer(p.Platform, p.AuthorID)
+	if c == nil {
 		c = &Customer{Platform: p.Platform, AuthorID: p.AuthorID, FirstSeen: now}
-	case err != nil:
-		return nil, err
 	}
 	if p.AuthorHandle != "" {
 		c.Handle = p.AuthorHandle
@@ -379,10 +392,8 @@ func (s *Service) touchCustomer(ctx context.Context, tx Tx, p *Post, now time.Ti
 		c.Name = p.AuthorName
 	}
 	c.LastSeen = now
-	if err := tx.SaveCustomer(ctx, c); err != nil {
-		return nil, err
-	}
-	return c, nil
+	b.saveCustomer(c)
+	return c
 }
 
 // historyLine summarizes a returning customer for staff.

@@ -15,18 +15,17 @@ func (s *Service) handleChatPost(ctx context.Context, it *OutboxItem) (func(cont
 	}
 	var t *Ticket
 	var p *Post
-	err := s.store.WithTx(ctx, func(tx Tx) error {
-		var err error
-		if t, err = tx.TicketByID(ctx, pl.TicketID); err != nil {
-			return fmt.Errorf("ticket %d: %w", pl.TicketID, err)
+	if pf := chatPrefetched(ctx); pf != nil {
+		if tk := pf.tickets[pl.TicketID]; tk != nil {
+			cp := *tk
+			t = &cp
 		}
-		if pl.PostID != 0 {
-			if p, err = tx.PostByID(ctx, pl.PostID); err != nil {
-				return fmt.Errorf("post %d: %w", pl.PostID, err)
-			}
-		}
-		return nil
-	})
+		p = pf.posts[pl.PostID]
+	}
+	var err error
+	if t == nil || (pl.PostID != 0 && p == nil) {
+		err = s.readChat(ctx, pl, &t, &p)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -111,13 +110,87 @@ func (s *Service) handleChatPost(ctx context.Context, it *OutboxItem) (func(cont
 			}
 		}
 		if msg.Kind == MessageParent {
-			cur, err := tx.TicketByID(ctx, t.ID)
-			if err != nil {
-				return err
-			}
-			cur.SlackChannel, cur.SlackTS = ref.Channel, ref.TS
-			return tx.UpdateTicket(ctx, cur)
+			// Only the thread: ingest may have changed the ticket since.
+			return tx.SetTicketThread(ctx, t.ID, ref.Channel, ref.TS)
 		}
 		return nil
 	}, nil
+}
+
+// readChat reads the ticket and post a chat message shows.
+func (s *Service) readChat(ctx context.Context, pl chatPayload, tp **Ticket, pp **Post) error {
+	return s.store.WithTx(ctx, func(tx Tx) error {
+		var err error
+		if *tp, err = tx.TicketByID(ctx, pl.TicketID); err != nil {
+			return fmt.Errorf("ticket %d: %w", pl.TicketID, err)
+		}
+		if pl.PostID != 0 {
+			if *pp, err = tx.PostByID(ctx, pl.PostID); err != nil {
+				return fmt.Errorf("post %d: %w", pl.PostID, err)
+			}
+		}
+		return nil
+	})
+}
+
+// chatPrefetch holds the tickets and posts of the chat messages one claim
+// returned, read together.
+type chatPrefetch struct {
+	tickets map[int64]*Ticket
+	posts   map[int64]*Post
+}
+
+type chatPrefetchKey struct{}
+
+// withChatPrefetch hands pf to the handlers of the claimed rows.
+func withChatPrefetch(ctx context.Context, pf *chatPrefetch) context.Context {
+	if pf == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, chatPrefetchKey{}, pf)
+}
+
+// chatPrefetched returns what withChatPrefetch stored, or nil.
+func chatPrefetched(ctx context.Context) *chatPrefetch {
+	pf, _ := ctx.Value(chatPrefetchKey{}).(*chatPrefetch)
+	return pf
+}
+
+// prefetchChat reads the tickets and posts of the claimed chat messages in
+// one transaction. Claims take at most one row per ticket, and a ticket's
+// rows are claimed only once the earlier ones are recorded, so what is
+// read here is what each message would read itself. On failure it returns
+// nil and every handler reads its own.
+func (s *Service) prefetchChat(ctx context.Context, items []OutboxItem) *chatPrefetch {
+	var tickets, posts []int64
+	for _, it := range items {
+		if it.Kind != KindChatPost {
+			continue
+		}
+		var pl chatPayload
+		if json.Unmarshal(it.Payload, &pl) != nil {
+			continue
+		}
+		tickets = append(tickets, pl.TicketID)
+		if pl.PostID != 0 {
+			posts = append(posts, pl.PostID)
+		}
+	}
+	if len(tickets) < 2 {
+		return nil
+	}
+	pf := &chatPrefetch{}
+	err := s.store.WithTx(ctx, func(tx Tx) error {
+		var err error
+		if pf.tickets, err = tx.TicketsByID(ctx, tickets); err != nil {
+			return err
+		}
+		pf.posts, err = tx.PostsByID(ctx, posts)
+		return err
+	})
+	if err != nil {
+		s.log.Warn("outbox: cannot read the claimed messages' tickets and posts together; reading them one by one", "err", err)
+		return nil
+	}
+	return pf
 }

@@ -73,10 +73,22 @@ type Tx interface {
 	PostByID(ctx context.Context, id int64) (*Post, error)
 	PostByExternalID(ctx context.Context, platform Platform, externalID string) (*Post, error)
 
+	// InsertPosts stores several posts as InsertPost does and reports for
+	// each whether it is new; a post listed twice is new only once. PostIDs
+	// returns the ids of the stored posts among externalIDs.
+	InsertPosts(ctx context.Context, posts []*Post) (inserted []bool, err error)
+	PostIDs(ctx context.Context, platform Platform, externalIDs []string) (map[string]int64, error)
+	// PostsByID reads several posts, keyed by id (absent ones are left out).
+	PostsByID(ctx context.Context, ids []int64) (map[int64]*Post, error)
+
 	// CustomerByAuthor reads a customer; SaveCustomer inserts it (ID 0,
 	// setting ID) or updates it.
 	CustomerByAuthor(ctx context.Context, platform Platform, authorID string) (*Customer, error)
 	SaveCustomer(ctx context.Context, c *Customer) error
+	// CustomersByAuthor reads the customers among authorIDs, keyed by
+	// author id (absent ones are left out); SaveCustomers saves several.
+	CustomersByAuthor(ctx context.Context, platform Platform, authorIDs []string) (map[string]*Customer, error)
+	SaveCustomers(ctx context.Context, cs []*Customer) error
 
 	// TicketByConversation, TicketByID and TicketByThread read a ticket;
 	// TicketByThread finds it by its parent chat message.
@@ -87,6 +99,21 @@ type Tx interface {
 	// is unique. UpdateTicket writes every mutable field.
 	CreateTicket(ctx context.Context, t *Ticket) error
 	UpdateTicket(ctx context.Context, t *Ticket) error
+	// TicketsByConversation reads the tickets of several conversations,
+	// keyed by conversation key (absent ones are left out). CreateTickets
+	// and UpdateTickets write several tickets at once; CreateTickets
+	// assigns ids in slice order.
+	TicketsByConversation(ctx context.Context, platform Platform, conversationKeys []string) (map[string]*Ticket, error)
+	CreateTickets(ctx context.Context, ts []*Ticket) error
+	// TicketsByID reads several tickets, keyed by id (absent ones are left
+	// out), without locking them.
+	TicketsByID(ctx context.Context, ids []int64) (map[int64]*Ticket, error)
+	UpdateTickets(ctx context.Context, ts []*Ticket) error
+	// SetTicketThread records the ticket's parent chat message and changes
+	// nothing else.
+	SetTicketThread(ctx context.Context, ticketID int64, channel, ts string) error
+	// SetTicketThreads does the same for several tickets, keyed by id.
+	SetTicketThreads(ctx context.Context, threads map[int64]ChatRef) error
 	// LatestTicketOfCustomer returns the customer's newest ticket other
 	// than exceptID.
 	LatestTicketOfCustomer(ctx context.Context, customerID, exceptID int64) (*Ticket, error)
@@ -94,6 +121,8 @@ type Tx interface {
 	// SaveMirror records which chat message shows a post; (Channel, TS) is
 	// unique and saving the same mapping twice is not an error.
 	SaveMirror(ctx context.Context, m Mirror) error
+	// SaveMirrors saves several mappings as SaveMirror does.
+	SaveMirrors(ctx context.Context, ms []Mirror) error
 	// MirrorsOfPost and MirrorsOfTicket list mappings in creation order.
 	MirrorsOfPost(ctx context.Context, postID int64) ([]Mirror, error)
 	MirrorsOfTicket(ctx context.Context, ticketID int64) ([]Mirror, error)
@@ -113,6 +142,9 @@ type Tx interface {
 	// DedupeKey is set and a row with that key exists, nothing is added
 	// and enqueued is false.
 	Enqueue(ctx context.Context, it *OutboxItem) (enqueued bool, err error)
+	// EnqueueMany adds several rows as Enqueue does; their ids ascend in
+	// slice order, so rows sharing an OrderKey run in that order.
+	EnqueueMany(ctx context.Context, items []*OutboxItem) (enqueued []bool, err error)
 	OutboxByID(ctx context.Context, id int64) (*OutboxItem, error)
 	// CompleteOutbox marks a row done. RetryOutbox puts it back to pending
 	// until next with the error recorded. KillOutbox marks it dead (a
@@ -120,6 +152,10 @@ type Tx interface {
 	// claimed by owner (its lease was lost), so a slow worker cannot
 	// overwrite another's result.
 	CompleteOutbox(ctx context.Context, id int64, owner string, now time.Time) error
+	// CompleteOutboxMany marks several rows claimed by owner done; it
+	// returns ErrNotFound (and the transaction must be abandoned) if any of
+	// them is not claimed by owner.
+	CompleteOutboxMany(ctx context.Context, ids []int64, owner string, now time.Time) error
 	RetryOutbox(ctx context.Context, id int64, owner string, next time.Time, lastErr string, now time.Time) error
 	KillOutbox(ctx context.Context, id int64, owner string, lastErr string, now time.Time) error
 

@@ -76,7 +76,7 @@ func TestOpenRejectsUnknownScheme(t *testing.T) {
 
 func TestSQLitePragmas(t *testing.T) {
 	s := openSQLite(t)
-	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "10000"} {
+	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "10000", "synchronous": "1"} {
 		var got string
 		if err := s.DB().QueryRowContext(t.Context(), "PRAGMA "+pragma).Scan(&got); err != nil {
 			t.Fatal(err)

@@ -198,7 +198,8 @@ func (s *Store) ClaimOutbox(ctx context.Context, p bridge.ClaimParams) ([]bridge
 			claimed_by = ?, claimed_until = ?, updated_at = ?
 		WHERE id IN (
 			SELECT o.id FROM outbox o
-			WHERE ((o.state = 'pending' AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?))
+			WHERE o.state IN ('pending', 'sending') -- lets both databases use outbox_due
+				AND ((o.state = 'pending' AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?))
 				OR (o.state = 'sending' AND (o.claimed_until IS NULL OR o.claimed_until <= ?)))` +
 		filters.String() + `
 				AND NOT EXISTS (
@@ -214,6 +215,15 @@ func (s *Store) ClaimOutbox(ctx context.Context, p bridge.ClaimParams) ([]bridge
 	err := s.WithTx(ctx, func(btx bridge.Tx) error {
 		t := btx.(*tx)
 		rows = rows[:0]
+		if s.dialect == DialectPostgres {
+			// Walk outbox_due in order and stop at the limit. Without
+			// this the planner, whenever its statistics lag behind the
+			// backlog (a young or fast-growing table), reads and sorts
+			// every unfinished row: 30 ms instead of 0.5 ms at 5,000.
+			if _, err := t.exec(ctx, `SET LOCAL enable_sort = off`); err != nil {
+				return err
+			}
+		}
 		return t.list(ctx, &rows, query, args...)
 	})
 	if err != nil {

@@ -18,6 +18,11 @@
 // string lists are JSON text arrays; raw JSON and audit details are TEXT,
 // kept byte for byte because the audit hash covers the exact bytes.
 //
+// Round trips. Under PostgreSQL, lib/pq runs with binary_parameters=yes
+// unless the URL says otherwise (one round trip per statement instead of
+// two); ingest and the relay use set-based statements where they handle
+// many rows. SQLite runs with synchronous=NORMAL in WAL mode.
+//
 // Concurrency. SQLite runs in WAL mode with one connection per process and
 // BEGIN IMMEDIATE transactions, so transactions in one process queue in Go
 // and several processes wait on each other through busy_timeout instead of
@@ -177,6 +182,10 @@ func openSQLite(path string, o options) (*Store, error) {
 		"?_pragma=busy_timeout(10000)" +
 		"&_pragma=journal_mode(WAL)" +
 		"&_pragma=foreign_keys(1)" +
+		// In WAL mode NORMAL still never corrupts the database; a power
+		// loss (not a crash of carebridge) may undo the last commits, which
+		// the outbox's recovery and the pollers' cursors cope with.
+		"&_pragma=synchronous(NORMAL)" +
 		"&_txlock=immediate"
 	db, err := sqlx.Open("sqlite", dsn)
 	if err != nil {
@@ -194,7 +203,7 @@ func openSQLite(path string, o options) (*Store, error) {
 }
 
 func openPostgres(dbURL string, o options) (*Store, error) {
-	db, err := sqlx.Open("postgres", dbURL)
+	db, err := sqlx.Open("postgres", withBinaryParameters(dbURL))
 	if err != nil {
 		// Do not echo the URL: it may hold a password.
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -203,6 +212,23 @@ func openPostgres(dbURL string, o options) (*Store, error) {
 	db.SetMaxIdleConns(o.maxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	return &Store{db: db, dialect: DialectPostgres, log: o.log}, nil
+}
+
+// withBinaryParameters adds binary_parameters=yes to a PostgreSQL URL that
+// does not set it. lib/pq then sends a statement with its arguments in one
+// round trip instead of two (parse and describe, then bind and execute).
+func withBinaryParameters(dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return dbURL // lib/pq reports the error
+	}
+	q := u.Query()
+	if q.Has("binary_parameters") {
+		return dbURL
+	}
+	q.Set("binary_parameters", "yes")
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // Dialect reports "sqlite" or "postgres".

@@ -136,6 +136,7 @@ func TestCrossChecks(t *testing.T) {
 		{"empty keyword", strings.Replace(minimal, "[signal, 電波, 신호]", "[signal, \"\u200b\"]", 1), `routes[0].keywords[1]: empty keyword`},
 		{"rule without keywords", strings.Replace(minimal, "    keywords: [signal, 電波, 신호]\n", "", 1), `routes[0]: needs keywords or accounts`},
 		{"office hours reversed", minimal + "office_hours:\n  open: \"18:00\"\n  close: \"09:00\"\n", `office_hours.close: 09:00 is not after open (18:00)`},
+		{"pool size", minimal + "store:\n  max_connections: -1\n", `store.max_connections: -1 is out of range: 1 to 1000, or 0 for the default (10) (line 15)`},
 		{"duplicate key", minimal + "triage: network\n", `triage: key given twice (line 14)`},
 		{"not yaml", "departments: [\n", "not valid YAML"},
 		{"list expected", strings.Replace(minimal, "[signal, 電波, 신호]", "signal", 1), `routes[0].keywords: must be a list, not "signal" (line 11)`},

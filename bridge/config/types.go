@@ -41,6 +41,9 @@ type Store struct {
 	// file path for SQLite elsewhere; "postgres://…" for PostgreSQL.
 	URL     Secret `yaml:"url"`
 	URLFile string `yaml:"url_file"`
+	// MaxConnections caps the PostgreSQL connection pool of one replica
+	// (0: the default, 10). SQLite always uses one connection.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // DefaultSQLitePath is where the SQLite store lives when store.url is empty.

@@ -109,7 +109,7 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 	if log == nil {
 		log = slog.Default()
 	}
-	st, err := store.Open(ctx, cfg.Store.URL.Reveal(), store.WithLogger(log))
+	st, err := store.Open(ctx, cfg.Store.URL.Reveal(), store.WithLogger(log), store.WithMaxOpenConns(cfg.Store.MaxConnections))
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,13 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 	if !strings.HasSuffix(apiURL, "/") {
 		apiURL += "/"
 	}
-	slackOpts := []slackapi.Option{slackapi.OptionAPIURL(apiURL)}
+	// Keep a connection per outbox worker alive: Go's default transport
+	// keeps 2 idle connections per host, so concurrent workers would open
+	// a new connection for most messages.
+	slackTransport := http.DefaultTransport.(*http.Transport).Clone()
+	slackTransport.MaxIdleConnsPerHost = max(cfg.Outbox.Workers, 2)
+	slackTransport.MaxIdleConns = max(cfg.Outbox.Workers, 100)
+	slackOpts := []slackapi.Option{slackapi.OptionAPIURL(apiURL), slackapi.OptionHTTPClient(&http.Client{Transport: slackTransport})}
 	if cfg.Slack.AppToken.IsSet() {
 		slackOpts = append(slackOpts, slackapi.OptionAppLevelToken(cfg.Slack.AppToken.Reveal()))
 	}
