@@ -26,23 +26,46 @@ const (
 // reject them. The event id is recorded in the same transaction as the
 // effects, so a redelivered event does nothing twice and a failed one is
 // handled again on redelivery.
+//
+// Receivers in production deliver to Service.Inbox instead, whose worker
+// applies the same logic with the inbox row in place of the seen mark.
 func (s *Service) HandleChatEvent(ctx context.Context, ev ChatEvent) error {
-	if ev.Bot || (s.opt.BotUserID != "" && ev.User == s.opt.BotUserID) || ev.User == "" {
+	return s.applyChatEvent(ctx, ev, false, func(ctx context.Context, tx Tx, now time.Time) (bool, error) {
+		if ev.ID == "" {
+			return true, nil
+		}
+		return tx.MarkSeen(ctx, "chat", ev.ID, now)
+	})
+}
+
+// ignoredChatEvent reports whether ev is one carebridge never acts on: a
+// bot's (ours included) or one without a user.
+func (s *Service) ignoredChatEvent(ev ChatEvent) bool {
+	return ev.Bot || (s.opt.BotUserID != "" && ev.User == s.opt.BotUserID) || ev.User == ""
+}
+
+// applyChatEvent applies ev. claim runs first in the transaction of the
+// effects and reports whether they are to be applied (false: done
+// before). With always, claim runs even for an event that concerns no
+// ticket (so an inbox row is marked done).
+func (s *Service) applyChatEvent(ctx context.Context, ev ChatEvent, always bool, claim func(ctx context.Context, tx Tx, now time.Time) (bool, error)) error {
+	var look *lookup
+	if !s.ignoredChatEvent(ev) {
+		// Who the user is (an approver, a watcher) may need API calls;
+		// they are resolved before the transaction.
+		var err error
+		if look, err = s.lookup(ctx, ev); err != nil {
+			return fmt.Errorf("chat event %s (%s): %w", ev.ID, ev.Kind, err)
+		}
+	}
+	if look == nil && !always {
 		return nil
 	}
-	// Who the user is (an approver, a watcher) may need API calls; they
-	// are resolved before the transaction.
-	look, err := s.lookup(ctx, ev)
-	if err != nil || look == nil {
-		return err
-	}
 	now := s.clock.Now().UTC()
-	err = s.store.WithTx(ctx, func(tx Tx) error {
-		if ev.ID != "" {
-			first, err := tx.MarkSeen(ctx, "chat", ev.ID, now)
-			if err != nil || !first {
-				return err
-			}
+	err := s.store.WithTx(ctx, func(tx Tx) error {
+		first, err := claim(ctx, tx, now)
+		if err != nil || !first || look == nil {
+			return err
 		}
 		w := &work{s: s, ctx: ctx, tx: tx, ev: ev, look: look, now: now}
 		switch ev.Kind {

@@ -68,6 +68,7 @@ type Service struct {
 	handlers map[string]handler
 	wake     chan struct{}
 	groups   *groupCache
+	inq      *inboxWorker // the chat event inbox (inbox.go)
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -126,6 +127,7 @@ func New(opt Options) (*Service, error) {
 		metrics: opt.Metrics,
 		pacer:   newPacer(p.PerSecond, p.Burst, p.Disabled),
 		wake:    make(chan struct{}, 1),
+		inq:     newInboxWorker(),
 	}
 	s.groups = newGroupCache(opt.Config.Approvals.UserGroupRefresh.D())
 	s.handlers = map[string]handler{
@@ -139,7 +141,7 @@ func New(opt Options) (*Service, error) {
 	return s, nil
 }
 
-// Start launches the sources and the outbox relay. It returns at once;
+// Start launches the sources, the inbox worker and the outbox relay. It returns at once;
 // Stop ends them.
 func (s *Service) Start(ctx context.Context) error {
 	s.mu.Lock()
@@ -159,6 +161,7 @@ func (s *Service) Start(ctx context.Context) error {
 			s.runSources(runCtx)
 		}()
 	}
+	s.startInbox(runCtx, workCtx)
 	if s.opt.Publisher != nil {
 		s.running.Add(1)
 		go func() {

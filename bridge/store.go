@@ -31,6 +31,17 @@ type Store interface {
 	// with the age of the oldest.
 	OutboxStats(ctx context.Context, now time.Time) ([]OutboxStat, error)
 
+	// DueInbox lists up to limit inbox rows the worker may apply now:
+	// pending, NextAttemptAt unset or <= now, and no earlier pending row
+	// with the same OrderKey (so at most one row per key, the oldest), in
+	// id order. Under PostgreSQL rows locked by another transaction
+	// (LockInbox of a worker applying them) are skipped (FOR UPDATE SKIP
+	// LOCKED).
+	DueInbox(ctx context.Context, now time.Time, limit int) ([]InboxEvent, error)
+
+	// InboxStats reports the inbox backlog.
+	InboxStats(ctx context.Context, now time.Time) (InboxStat, error)
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 
@@ -54,6 +65,13 @@ type OutboxStat struct {
 	Pending   int           // rows pending or sending
 	Dead      int           // rows that failed permanently
 	OldestAge time.Duration // age of the oldest pending or sending row
+}
+
+// InboxStat is the backlog of the chat event inbox.
+type InboxStat struct {
+	Pending   int           // rows not yet applied
+	Dead      int           // rows given up
+	OldestAge time.Duration // age of the oldest pending row (by ReceivedAt)
 }
 
 // AuditFilter selects audit records.
@@ -167,6 +185,21 @@ type Tx interface {
 	// MarkSeen records an external event id (a chat event, a DM event)
 	// under a namespace and reports whether it is new.
 	MarkSeen(ctx context.Context, namespace, id string, now time.Time) (first bool, err error)
+
+	// InsertInbox stores a received chat event (State pending) unless a
+	// row with its non-empty EventID exists; it sets ev.ID either way and
+	// reports whether the row is new.
+	InsertInbox(ctx context.Context, ev *InboxEvent) (inserted bool, err error)
+	// LockInbox reads a pending inbox row and locks it until the
+	// transaction ends. It returns ErrNotFound when the row is not
+	// pending (done, dead) or, under PostgreSQL, locked by another
+	// transaction (SKIP LOCKED): someone else is applying it.
+	LockInbox(ctx context.Context, id int64) (*InboxEvent, error)
+	// FinishInbox marks a pending row done or dead (counting an attempt
+	// and recording lastErr); RetryInbox keeps it pending until next.
+	// Both return ErrNotFound if the row is not pending.
+	FinishInbox(ctx context.Context, id int64, state InboxState, lastErr string, now time.Time) error
+	RetryInbox(ctx context.Context, id int64, next time.Time, lastErr string, now time.Time) error
 
 	// ListTickets lists tickets matching f, oldest first.
 	ListTickets(ctx context.Context, f TicketFilter) ([]Ticket, error)

@@ -691,7 +691,9 @@ func noRetry(w http.ResponseWriter, status int, msg string) {
 // the envelope only when the handler returned nil: an unacknowledged
 // envelope is redelivered by Slack, and the handler dedupes on the event
 // id. Events carebridge ignores are acknowledged at once. Events are
-// handled one at a time, in the order they arrive.
+// handled one at a time, in the order they arrive; carebridge's handler
+// (bridge.Service.Inbox) only stores the event, so even a burst is
+// acknowledged well inside Slack's 3 s window.
 type SocketMode struct {
 	api *slack.Client
 	h   bridge.ChatEventHandler

@@ -523,6 +523,31 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 		}
 	})
 
+	t.Run("inbox drained and visible on /metrics", func(t *testing.T) {
+		w.t = t
+		// Every event above went through the inbox: stored, acknowledged,
+		// applied. None is left, none was given up.
+		var last string
+		eventually(t, 20*time.Second, "inbox empty on /metrics", func() (bool, string) {
+			resp, err := http.Get("http://" + w.addr + "/metrics")
+			if err != nil {
+				return false, err.Error()
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			last = string(b)
+			return strings.Contains(last, "\ncarebridge_inbox_depth 0\n"), "depth not 0"
+		})
+		for _, want := range []string{"\ncarebridge_inbox_dead 0\n", "\ncarebridge_inbox_oldest_age_seconds 0\n", `carebridge_inbox_processed_total{result="done"}`} {
+			if !strings.Contains(last, want) {
+				t.Errorf("/metrics lacks %q", strings.TrimSpace(want))
+			}
+		}
+		if strings.Contains(last, `carebridge_inbox_processed_total{result="dead"}`) {
+			t.Error("an inbox row was given up")
+		}
+	})
+
 	w.t = t
 	w.stop() // the audit is read offline, as an operator would
 	// The audit trail verifies, and tampering is caught, naming the record.

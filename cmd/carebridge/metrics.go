@@ -17,6 +17,7 @@ type metrics struct {
 	apiErrors *prometheus.CounterVec
 	latency   prometheus.Histogram
 	processed *prometheus.CounterVec
+	inbox     *prometheus.CounterVec
 	watch     *watchMetrics
 }
 
@@ -41,8 +42,11 @@ func newMetrics(st bridge.Store) *metrics {
 		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "carebridge_outbox_processed_total", Help: "Outbox rows attempted, by kind and result (done, retry, dead).",
 		}, []string{"kind", "result"}),
+		inbox: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "carebridge_inbox_processed_total", Help: "Stored chat events applied, by result (done, retry, dead).",
+		}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.ingested, m.routed, m.apiErrors, m.latency, m.processed,
+	m.reg.MustRegister(m.ingested, m.routed, m.apiErrors, m.latency, m.processed, m.inbox,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
 		&outboxCollector{store: st})
 	m.watch = newWatchMetrics(m.reg)
@@ -68,13 +72,20 @@ func (m *metrics) OutboxDone(kind string, err error, permanent bool) {
 	m.processed.WithLabelValues(kind, result).Inc()
 }
 
-// outboxCollector reads the backlog from the store at scrape time.
+// InboxDone implements bridge.InboxMetrics.
+func (m *metrics) InboxDone(result string) { m.inbox.WithLabelValues(result).Inc() }
+
+// outboxCollector reads the backlog (outbox and inbox) from the store at
+// scrape time.
 type outboxCollector struct{ store bridge.Store }
 
 var (
 	outboxDepth = prometheus.NewDesc("carebridge_outbox_depth", "Outbox rows waiting or in flight, by kind.", []string{"kind"}, nil)
 	outboxAge   = prometheus.NewDesc("carebridge_outbox_oldest_age_seconds", "Age of the oldest waiting outbox row, by kind.", []string{"kind"}, nil)
 	outboxDead  = prometheus.NewDesc("carebridge_outbox_dead", "Outbox rows given up after a permanent failure, by kind.", []string{"kind"}, nil)
+	inboxDepth  = prometheus.NewDesc("carebridge_inbox_depth", "Received chat events stored but not yet applied.", nil, nil)
+	inboxAge    = prometheus.NewDesc("carebridge_inbox_oldest_age_seconds", "Age of the oldest chat event not yet applied.", nil, nil)
+	inboxDead   = prometheus.NewDesc("carebridge_inbox_dead", "Chat events given up (permanent failure or too many attempts).", nil, nil)
 	storeUp     = prometheus.NewDesc("carebridge_store_up", "1 if the database answered the last scrape.", nil, nil)
 )
 
@@ -82,6 +93,9 @@ func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- outboxDepth
 	ch <- outboxAge
 	ch <- outboxDead
+	ch <- inboxDepth
+	ch <- inboxAge
+	ch <- inboxDead
 	ch <- storeUp
 }
 
@@ -94,6 +108,11 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(storeUp, prometheus.GaugeValue, 1)
+	if in, err := c.store.InboxStats(ctx, time.Now()); err == nil {
+		ch <- prometheus.MustNewConstMetric(inboxDepth, prometheus.GaugeValue, float64(in.Pending))
+		ch <- prometheus.MustNewConstMetric(inboxAge, prometheus.GaugeValue, in.OldestAge.Seconds())
+		ch <- prometheus.MustNewConstMetric(inboxDead, prometheus.GaugeValue, float64(in.Dead))
+	}
 	seen := map[string]bool{}
 	for _, s := range stats {
 		seen[s.Kind] = true

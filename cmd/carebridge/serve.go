@@ -232,9 +232,9 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 	a := &app{cfg: cfg, log: log, store: st, service: svc, metrics: m, ln: ln, elector: elector, sched: sched, schedElector: schedElector, watcher: watcher}
 	switch cfg.Slack.Mode {
 	case "http":
-		a.events = slack.NewEventsHandler(cfg.Slack.SigningSecret.Reveal(), svc, log)
+		a.events = slack.NewEventsHandler(cfg.Slack.SigningSecret.Reveal(), svc.Inbox(), log)
 	default:
-		a.socket = slack.NewSocketMode(sapi, svc, log)
+		a.socket = slack.NewSocketMode(sapi, svc.Inbox(), log)
 	}
 	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
 	ok = true

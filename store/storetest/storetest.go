@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) bridge.Store) {
 	tests = append(tests, auditTests...)
 	tests = append(tests, watchTests...)
 	tests = append(tests, batchTests...)
+	tests = append(tests, inboxTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
