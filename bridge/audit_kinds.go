@@ -33,17 +33,21 @@ const (
 // audit appends one record in tx. details is marshalled to JSON; it must
 // never hold a secret.
 func (s *Service) audit(ctx context.Context, tx Tx, kind AuditKind, actor, dept string, ticketID, draftID int64, details map[string]any, now time.Time) error {
-	raw := json.RawMessage("{}")
+	return appendAudit(ctx, tx, &AuditRecord{At: now, Kind: kind, Actor: actor, Department: dept, TicketID: ticketID, DraftID: draftID}, details)
+}
+
+// appendAudit appends rec with details marshalled as JSON ("{}" when
+// there are none).
+func appendAudit(ctx context.Context, tx Tx, rec *AuditRecord, details map[string]any) error {
+	rec.Details = json.RawMessage("{}")
 	if len(details) > 0 {
 		b, err := json.Marshal(details)
 		if err != nil {
 			return err
 		}
-		raw = b
+		rec.Details = b
 	}
-	return tx.AppendAudit(ctx, &AuditRecord{
-		At: now, Kind: kind, Actor: actor, Department: dept, TicketID: ticketID, DraftID: draftID, Details: raw,
-	})
+	return tx.AppendAudit(ctx, rec)
 }
 
 // VerifyAudit checks the chain: each record's hash matches its contents

@@ -81,15 +81,7 @@ func NoticeItemOf(t *Ticket, channel, dept, text string, now time.Time) (*Outbox
 
 // Audit appends an audit record in tx (details is marshalled as JSON).
 func Audit(ctx context.Context, tx Tx, kind AuditKind, actor, dept string, ticketID int64, details map[string]any, now time.Time) error {
-	raw := json.RawMessage("{}")
-	if len(details) > 0 {
-		b, err := json.Marshal(details)
-		if err != nil {
-			return err
-		}
-		raw = b
-	}
-	return tx.AppendAudit(ctx, &AuditRecord{At: now, Kind: kind, Actor: actor, Department: dept, TicketID: ticketID, Details: raw})
+	return appendAudit(ctx, tx, &AuditRecord{At: now, Kind: kind, Actor: actor, Department: dept, TicketID: ticketID}, details)
 }
 
 // handleChatReport posts a queued Report.

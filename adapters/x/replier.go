@@ -83,6 +83,19 @@ func (r *Replier) SendDM(ctx context.Context, account, recipient, text string) (
 // FindReply implements bridge.Replier: it reads the account's newest
 // posts and looks for a reply to inReplyTo with the same text.
 func (r *Replier) FindReply(ctx context.Context, account, inReplyTo, text string) (bridge.SentRef, bool, error) {
+	return r.findOwn(ctx, account, text, func(t Tweet) bool {
+		for _, ref := range t.ReferencedTweets {
+			if ref.Type == "replied_to" && ref.ID == inReplyTo {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// findOwn reads the account's newest posts (the last 100) and returns the
+// first whose text is text and that match accepts.
+func (r *Replier) findOwn(ctx context.Context, account, text string, match func(Tweet) bool) (bridge.SentRef, bool, error) {
 	a, err := r.account(account)
 	if err != nil {
 		return bridge.SentRef{}, false, err
@@ -95,17 +108,10 @@ func (r *Replier) FindReply(ctx context.Context, account, inReplyTo, text string
 	want := strings.TrimSpace(text)
 	for _, raw := range pg.Data {
 		var t Tweet
-		if json.Unmarshal(raw, &t) != nil {
+		if json.Unmarshal(raw, &t) != nil || strings.TrimSpace(t.Text) != want || !match(t) {
 			continue
 		}
-		if strings.TrimSpace(t.Text) != want {
-			continue
-		}
-		for _, ref := range t.ReferencedTweets {
-			if ref.Type == "replied_to" && ref.ID == inReplyTo {
-				return bridge.SentRef{ID: t.ID, URL: "https://x.com/" + a.Handle + "/status/" + t.ID}, true, nil
-			}
-		}
+		return bridge.SentRef{ID: t.ID, URL: "https://x.com/" + a.Handle + "/status/" + t.ID}, true, nil
 	}
 	return bridge.SentRef{}, false, nil
 }
@@ -157,22 +163,5 @@ func (r *Replier) Post(ctx context.Context, account, text string) (bridge.SentRe
 // FindPost implements bridge.Poster: it reads the account's newest posts
 // and looks for an original post (not a reply) with the same text.
 func (r *Replier) FindPost(ctx context.Context, account, text string) (bridge.SentRef, bool, error) {
-	a, err := r.account(account)
-	if err != nil {
-		return bridge.SentRef{}, false, err
-	}
-	q := url.Values{"max_results": {"100"}, "tweet.fields": {"referenced_tweets,created_at"}}
-	var pg Page
-	if err := r.c.do(ctx, "user_tweets:"+a.UserID, "GET", "/2/users/"+a.UserID+"/tweets", q, nil, nil, &pg); err != nil {
-		return bridge.SentRef{}, false, err
-	}
-	want := strings.TrimSpace(text)
-	for _, raw := range pg.Data {
-		var t Tweet
-		if json.Unmarshal(raw, &t) != nil || strings.TrimSpace(t.Text) != want || len(t.ReferencedTweets) > 0 {
-			continue
-		}
-		return bridge.SentRef{ID: t.ID, URL: "https://x.com/" + a.Handle + "/status/" + t.ID}, true, nil
-	}
-	return bridge.SentRef{}, false, nil
+	return r.findOwn(ctx, account, text, func(t Tweet) bool { return len(t.ReferencedTweets) == 0 })
 }
