@@ -75,24 +75,11 @@ func (s *Service) handleChatPost(ctx context.Context, it *OutboxItem) (func(cont
 		}
 	}
 
-	var ref ChatRef
-	found := false
-	if it.Recovered {
-		// An earlier attempt may have posted before the process died; not
-		// before the row was written.
-		ref, found, err = s.opt.Publisher.Find(ctx, msg.Channel, msg.ThreadTS, it.ID, it.CreatedAt)
-		if err != nil {
-			return nil, fmt.Errorf("reconcile outbox %d: %w", it.ID, err)
-		}
-		if found {
-			s.log.Info("outbox: message was already posted before a restart; not posting again", "id", it.ID, "channel", ref.Channel, "ts", ref.TS)
-		}
+	ref, found, err := s.publishOnce(ctx, it, msg)
+	if err != nil {
+		return nil, err
 	}
 	if !found {
-		ref, err = s.opt.Publisher.Publish(ctx, msg)
-		if err != nil {
-			return nil, err
-		}
 		s.metrics.MirrorLatency(s.clock.Now().Sub(pl.Received))
 	}
 	return func(ctx context.Context, tx Tx) error {
@@ -193,4 +180,23 @@ func (s *Service) prefetchChat(ctx context.Context, items []OutboxItem) *chatPre
 		return nil
 	}
 	return pf
+}
+
+// publishOnce posts msg for outbox row it. A row taken over after a crash
+// (Recovered) may have been posted by the earlier attempt, not before the
+// row was written: then that message is returned with found set and
+// nothing is posted again.
+func (s *Service) publishOnce(ctx context.Context, it *OutboxItem, msg ChatMessage) (ref ChatRef, found bool, err error) {
+	if it.Recovered {
+		ref, found, err = s.opt.Publisher.Find(ctx, msg.Channel, msg.ThreadTS, it.ID, it.CreatedAt)
+		if err != nil {
+			return ChatRef{}, false, fmt.Errorf("reconcile outbox %d: %w", it.ID, err)
+		}
+		if found {
+			s.log.Info("outbox: message was already posted before a restart; not posting again", "id", it.ID, "channel", ref.Channel, "ts", ref.TS)
+			return ref, true, nil
+		}
+	}
+	ref, err = s.opt.Publisher.Publish(ctx, msg)
+	return ref, false, err
 }

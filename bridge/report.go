@@ -94,16 +94,7 @@ func (s *Service) handleChatReport(ctx context.Context, it *OutboxItem) (func(co
 	if d := s.cfg.Department(pl.Department); d != nil {
 		msg.DeptName = d.Name
 	}
-	if it.Recovered {
-		_, found, err := s.opt.Publisher.Find(ctx, msg.Channel, "", it.ID, it.CreatedAt)
-		if err != nil {
-			return nil, fmt.Errorf("reconcile outbox %d: %w", it.ID, err)
-		}
-		if found {
-			return nil, nil
-		}
-	}
-	_, err := s.opt.Publisher.Publish(ctx, msg)
+	_, _, err := s.publishOnce(ctx, it, msg)
 	return nil, err
 }
 
