@@ -208,6 +208,13 @@ func (s *Service) ingestBatch(ctx context.Context, tx Tx, posts []Post, cursor *
 		return fmt.Errorf("ingest %d posts: %w", len(ps), err)
 	}
 	res.Duplicate += dups
+	// Our own accounts' posts in known conversations are checked against
+	// the drafts being sent: read those drafts together.
+	for _, p := range fresh {
+		if t := b.ticket(p.Platform, p.ConversationKey); t != nil && t.ID != 0 && s.isOfficial(p) {
+			b.draftTickets = append(b.draftTickets, t.ID)
+		}
+	}
 	for _, p := range fresh {
 		if err := s.ingestOne(ctx, b, p, now, res); err != nil {
 			return fmt.Errorf("ingest %s/%s: %w", p.Platform, p.ExternalID, err)
@@ -243,7 +250,7 @@ func (s *Service) ingestOne(ctx context.Context, b *ingestBatch, p *Post, now ti
 	// (the process died between the platform call and the commit): the
 	// send's reconciliation records it; it is not a post to mirror.
 	if official {
-		own, err := s.ownReplyInFlight(ctx, b.tx, t, p)
+		own, err := s.ownReplyInFlight(ctx, b, t, p)
 		if err != nil {
 			return err
 		}
@@ -286,8 +293,11 @@ func (s *Service) ingestOne(ctx context.Context, b *ingestBatch, p *Post, now ti
 // ticket t's conversation, is the public reply of a draft that is being
 // sent (or was sent as p): same account, same text (as the replier's
 // FindReply compares it).
-func (s *Service) ownReplyInFlight(ctx context.Context, tx Tx, t *Ticket, p *Post) (bool, error) {
-	drafts, err := tx.DraftsOfTicket(ctx, t.ID)
+func (s *Service) ownReplyInFlight(ctx context.Context, b *ingestBatch, t *Ticket, p *Post) (bool, error) {
+	if t.ID == 0 {
+		return false, nil // created in this batch: no drafts yet
+	}
+	drafts, err := b.draftsOf(ctx, t.ID)
 	if err != nil {
 		return false, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 )
 
 // ingestBatch is the store-facing side of one Ingest transaction. It loads
@@ -24,6 +25,9 @@ type ingestBatch struct {
 	isSaved    map[*Customer]bool    //
 	customerOf map[*Ticket]*Customer // tickets whose CustomerID waits for a new customer's id
 	chats      []pendingChat         // outbox rows, in order
+
+	draftTickets []int64           // stored tickets whose drafts draftsOf may need
+	drafts       map[int64][]Draft // their drafts, read at the first need
 }
 
 // convKey names a conversation or an author on a platform.
@@ -88,6 +92,24 @@ func loadIngestBatch(ctx context.Context, tx Tx, posts []*Post) (*ingestBatch, [
 		}
 	}
 	return b, fresh, len(posts) - len(fresh), nil
+}
+
+// draftsOf returns the drafts of stored ticket id. The first call reads
+// the drafts of every ticket in draftTickets at once.
+func (b *ingestBatch) draftsOf(ctx context.Context, id int64) ([]Draft, error) {
+	if b.drafts == nil {
+		ids := append(b.draftTickets, id)
+		ds, err := b.tx.DraftsOfTickets(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		b.drafts = ds
+		b.draftTickets = ids
+	}
+	if ds, ok := b.drafts[id]; ok || slices.Contains(b.draftTickets, id) {
+		return ds, nil
+	}
+	return b.tx.DraftsOfTicket(ctx, id)
 }
 
 // ticket returns the ticket of a conversation, or nil.

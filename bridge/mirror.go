@@ -15,7 +15,7 @@ func (s *Service) handleChatPost(ctx context.Context, it *OutboxItem) (func(cont
 	}
 	var t *Ticket
 	var p *Post
-	if pf := chatPrefetched(ctx); pf != nil {
+	if pf := chatPrefetched(ctx); pf != nil && pf.wait(ctx) {
 		if tk := pf.tickets[pl.TicketID]; tk != nil {
 			cp := *tk
 			t = &cp
@@ -121,10 +121,21 @@ func (s *Service) readChat(ctx context.Context, pl chatPayload, tp **Ticket, pp 
 }
 
 // chatPrefetch holds the tickets and posts of the chat messages one claim
-// returned, read together.
+// returned, read together while the relay goes on claiming.
 type chatPrefetch struct {
+	ready   chan struct{} // closed once the maps are set (or the read failed)
 	tickets map[int64]*Ticket
 	posts   map[int64]*Post
+}
+
+// wait returns once the read is over, true if it succeeded.
+func (pf *chatPrefetch) wait(ctx context.Context) bool {
+	select {
+	case <-pf.ready:
+		return pf.tickets != nil
+	case <-ctx.Done():
+		return false
+	}
 }
 
 type chatPrefetchKey struct{}
@@ -143,11 +154,13 @@ func chatPrefetched(ctx context.Context) *chatPrefetch {
 	return pf
 }
 
-// prefetchChat reads the tickets and posts of the claimed chat messages in
-// one transaction. Claims take at most one row per ticket, and a ticket's
-// rows are claimed only once the earlier ones are recorded, so what is
-// read here is what each message would read itself. On failure it returns
-// nil and every handler reads its own.
+// prefetchChat starts reading the tickets and posts of the claimed chat
+// messages in one transaction, and returns at once; handlers wait for the
+// read (chatPrefetch.wait). Claims take at most one row per ticket, and a
+// ticket's rows are claimed only once the earlier ones are recorded, so
+// what is read here is what each message would read itself. It returns
+// nil when there is nothing worth reading together; when the read fails
+// every handler reads its own.
 func (s *Service) prefetchChat(ctx context.Context, items []OutboxItem) *chatPrefetch {
 	var tickets, posts []int64
 	for _, it := range items {
@@ -166,19 +179,27 @@ func (s *Service) prefetchChat(ctx context.Context, items []OutboxItem) *chatPre
 	if len(tickets) < 2 {
 		return nil
 	}
-	pf := &chatPrefetch{}
-	err := s.store.WithTx(ctx, func(tx Tx) error {
-		var err error
-		if pf.tickets, err = tx.TicketsByID(ctx, tickets); err != nil {
+	pf := &chatPrefetch{ready: make(chan struct{})}
+	s.flight.Add(1)
+	go func() {
+		defer s.flight.Done()
+		defer close(pf.ready)
+		var tk map[int64]*Ticket
+		var ps map[int64]*Post
+		err := s.store.WithTx(ctx, func(tx Tx) error {
+			var err error
+			if tk, err = tx.TicketsByID(ctx, tickets); err != nil {
+				return err
+			}
+			ps, err = tx.PostsByID(ctx, posts)
 			return err
+		})
+		if err != nil {
+			s.log.Warn("outbox: cannot read the claimed messages' tickets and posts together; reading them one by one", "err", err)
+			return
 		}
-		pf.posts, err = tx.PostsByID(ctx, posts)
-		return err
-	})
-	if err != nil {
-		s.log.Warn("outbox: cannot read the claimed messages' tickets and posts together; reading them one by one", "err", err)
-		return nil
-	}
+		pf.tickets, pf.posts = tk, ps
+	}()
 	return pf
 }
 

@@ -156,13 +156,15 @@ func (s *Service) process(ctx context.Context, it *OutboxItem, rec *committer, r
 // committer records sent rows (CompleteOutbox and the handler's
 // completion) in shared transactions: a worker whose row is sent while
 // another worker's transaction runs queues its row, and the next
-// transaction records every queued row at once (group commit). A failing
-// group is recorded again row by row, so one bad row does not fail others.
+// transaction records every queued row at once (group commit). When rows
+// pile up behind a running transaction (one waiting on a row lock, say),
+// a second and a third transaction record them meanwhile. A failing group
+// is recorded again row by row, so one bad row does not fail others.
 type committer struct {
 	s       *Service
 	mu      sync.Mutex
 	queue   []*completion
-	running bool
+	running int // transactions recording groups now
 }
 
 // completion is one sent row waiting to be recorded.
@@ -246,19 +248,26 @@ func (c *committer) backlog() int {
 // maxGroup bounds how many rows one transaction records.
 const maxGroup = 64
 
+// maxCommitters bounds the transactions recording groups at once; another
+// one starts only while extraCommitAt rows or more wait.
+const (
+	maxCommitters = 3
+	extraCommitAt = 8
+)
+
 // record marks it done with its completion and returns once that is
 // committed (or failed).
 func (c *committer) record(ctx context.Context, it *OutboxItem, complete func(context.Context, Tx) error, now time.Time) error {
 	me := &completion{it: it, complete: complete, now: now, done: make(chan struct{})}
 	c.mu.Lock()
 	c.queue = append(c.queue, me)
-	if c.running {
+	if c.running > 0 && (c.running >= maxCommitters || len(c.queue) < extraCommitAt) {
 		c.mu.Unlock()
 		<-me.done
 		return me.err
 	}
 	// Lead: record groups until the queue is empty.
-	c.running = true
+	c.running++
 	for len(c.queue) > 0 {
 		n := min(len(c.queue), maxGroup)
 		group := c.queue[:n:n]
@@ -267,7 +276,7 @@ func (c *committer) record(ctx context.Context, it *OutboxItem, complete func(co
 		c.commit(ctx, group)
 		c.mu.Lock()
 	}
-	c.running = false
+	c.running--
 	c.mu.Unlock()
 	<-me.done
 	return me.err

@@ -152,6 +152,9 @@ type Tx interface {
 	DraftByID(ctx context.Context, id int64) (*Draft, error)
 	DraftByMessage(ctx context.Context, channel, ts string) (*Draft, error)
 	DraftsOfTicket(ctx context.Context, ticketID int64) ([]Draft, error)
+	// DraftsOfTickets lists the drafts of several tickets, oldest first,
+	// keyed by ticket id (tickets without drafts are left out).
+	DraftsOfTickets(ctx context.Context, ticketIDs []int64) (map[int64][]Draft, error)
 	// AddApproval records a decision and sets a.ID.
 	AddApproval(ctx context.Context, a *Approval) error
 	ApprovalsOfDraft(ctx context.Context, draftID int64) ([]Approval, error)

@@ -35,9 +35,16 @@ func (t *tx) get(ctx context.Context, dest any, query string, args ...any) error
 // that read-modify-write of a ticket, draft or customer by concurrent
 // transactions serializes instead of losing an update. SQLite write
 // transactions are serialized already.
+//
+// The lock is FOR NO KEY UPDATE, the lock an UPDATE of non-key columns
+// takes: carebridge never changes or deletes these rows' keys, and the
+// weaker lock does not block the foreign-key checks (FOR KEY SHARE) of
+// rows inserted elsewhere meanwhile. With FOR UPDATE, every mirror the
+// relay recorded for a ticket waited for an ingest transaction that
+// merely updated that ticket.
 func (t *tx) forUpdate() string {
 	if t.dialect == DialectPostgres {
-		return " FOR UPDATE"
+		return " FOR NO KEY UPDATE"
 	}
 	return ""
 }
@@ -583,6 +590,22 @@ func (t *tx) DraftsOfTicket(ctx context.Context, ticketID int64) ([]bridge.Draft
 	out := make([]bridge.Draft, len(rows))
 	for i, r := range rows {
 		out[i] = r.draft()
+	}
+	return out, nil
+}
+
+// DraftsOfTickets lists the drafts of several tickets, oldest first, by
+// ticket id.
+func (t *tx) DraftsOfTickets(ctx context.Context, ticketIDs []int64) (map[int64][]bridge.Draft, error) {
+	var rows []draftRow
+	if err := selectIn(ctx, t, &rows, `SELECT `+draftColumns+` FROM drafts WHERE ticket_id`, nil,
+		uniqIDs(ticketIDs), " ORDER BY id"); err != nil {
+		return nil, fmt.Errorf("list drafts of %d tickets: %w", len(ticketIDs), err)
+	}
+	out := map[int64][]bridge.Draft{}
+	for _, r := range rows {
+		d := r.draft()
+		out[d.TicketID] = append(out[d.TicketID], d)
 	}
 	return out, nil
 }

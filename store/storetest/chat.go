@@ -121,6 +121,11 @@ var chatTests = []test{
 				return err
 			}
 			same(t, "DraftsOfTicket", list, []bridge.Draft{storedDraft(upd), storedDraft(*d2)})
+			byTicket, err := tx.DraftsOfTickets(ctx(t), []int64{k.ID + 1000, k.ID, k.ID})
+			if err != nil {
+				return err
+			}
+			same(t, "DraftsOfTickets", byTicket, map[int64][]bridge.Draft{k.ID: {storedDraft(upd), storedDraft(*d2)}})
 
 			_, err = tx.DraftByMessage(ctx(t), "C0NETWORK", "1767225900.000100")
 			notFound(t, "DraftByMessage of another message", err)
