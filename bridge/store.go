@@ -114,7 +114,9 @@ type Tx interface {
 	TicketByID(ctx context.Context, id int64) (*Ticket, error)
 	TicketByThread(ctx context.Context, channel, ts string) (*Ticket, error)
 	// CreateTicket inserts t and sets its ID; (Platform, ConversationKey)
-	// is unique. UpdateTicket writes every mutable field.
+	// is unique. UpdateTicket writes every mutable field but the thread
+	// (SlackChannel, SlackTS), which only SetTicketThread(s) changes: the
+	// relay records it while ingest may be updating the ticket.
 	CreateTicket(ctx context.Context, t *Ticket) error
 	UpdateTicket(ctx context.Context, t *Ticket) error
 	// TicketsByConversation reads the tickets of several conversations,

@@ -312,10 +312,10 @@ func (t *tx) SaveCustomers(ctx context.Context, cs []*bridge.Customer) error {
 // those UpdateTicket(s) write.
 var (
 	ticketInsertCols = []string{"platform", "conversation_key", "department", "fyi", "matched", "tags", "state",
-		"customer_id", "root_post_id", "account", "slack_channel", "slack_ts", "created_at", "updated_at",
+		"customer_id", "root_post_id", "account", "created_at", "updated_at",
 		"last_customer_at", "first_response_at", "answered_at", "closed_at"}
 	ticketUpdateCols = []string{"department", "fyi", "matched", "tags", "state", "customer_id", "root_post_id",
-		"account", "slack_channel", "slack_ts", "updated_at", "last_customer_at", "first_response_at",
+		"account", "updated_at", "last_customer_at", "first_response_at",
 		"answered_at", "closed_at"}
 )
 
@@ -323,8 +323,8 @@ var (
 // the conversations among keys, by conversation key.
 func (t *tx) TicketsByConversation(ctx context.Context, platform bridge.Platform, keys []string) (map[string]*bridge.Ticket, error) {
 	var rows []ticketRow
-	if err := selectIn(ctx, t, &rows, `SELECT `+ticketColumns+` FROM tickets WHERE platform = ? AND conversation_key`,
-		[]any{platform}, uniq(keys), " ORDER BY id"+t.forUpdate()); err != nil {
+	if err := selectIn(ctx, t, &rows, `SELECT `+ticketColumns+` FROM `+ticketsFrom+` WHERE t.platform = ? AND t.conversation_key`,
+		[]any{platform}, uniq(keys), " ORDER BY t.id"+t.forUpdateOf("t")); err != nil {
 		return nil, fmt.Errorf("read tickets of %d conversations: %w", len(keys), err)
 	}
 	out := make(map[string]*bridge.Ticket, len(rows))
@@ -337,7 +337,7 @@ func (t *tx) TicketsByConversation(ctx context.Context, platform bridge.Platform
 // TicketsByID reads the tickets among ids, by id, without locking them.
 func (t *tx) TicketsByID(ctx context.Context, ids []int64) (map[int64]*bridge.Ticket, error) {
 	var rows []ticketRow
-	if err := selectIn(ctx, t, &rows, `SELECT `+ticketColumns+` FROM tickets WHERE id`, nil, uniqIDs(ids), ""); err != nil {
+	if err := selectIn(ctx, t, &rows, `SELECT `+ticketColumns+` FROM `+ticketsFrom+` WHERE t.id`, nil, uniqIDs(ids), ""); err != nil {
 		return nil, fmt.Errorf("read %d tickets: %w", len(ids), err)
 	}
 	out := make(map[int64]*bridge.Ticket, len(rows))
@@ -377,6 +377,15 @@ func (t *tx) CreateTickets(ctx context.Context, ks []*bridge.Ticket) error {
 	if err != nil {
 		return fmt.Errorf("create %d tickets: %w", len(ks), err)
 	}
+	threads := map[int64]bridge.ChatRef{}
+	for _, k := range ks {
+		if k.SlackTS != "" {
+			threads[k.ID] = bridge.ChatRef{Channel: k.SlackChannel, TS: k.SlackTS}
+		}
+	}
+	if len(threads) > 0 {
+		return t.SetTicketThreads(ctx, threads)
+	}
 	return nil
 }
 
@@ -413,42 +422,38 @@ func (t *tx) UpdateTickets(ctx context.Context, ks []*bridge.Ticket) error {
 }
 
 // SetTicketThread records the parent chat message of a ticket, touching
-// nothing else.
+// nothing else: the thread is a row of ticket_threads (see ticketColumns),
+// written without locking the ticket.
 func (t *tx) SetTicketThread(ctx context.Context, id int64, channel, ts string) error {
-	n, err := t.exec(ctx, `UPDATE tickets SET slack_channel = ?, slack_ts = ? WHERE id = ?`, channel, ts, id)
-	if err != nil {
-		return fmt.Errorf("set thread of ticket %d: %w", id, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("set thread of ticket %d: %w", id, bridge.ErrNotFound)
-	}
-	return nil
+	return t.SetTicketThreads(ctx, map[int64]bridge.ChatRef{id: {Channel: channel, TS: ts}})
 }
 
 // SetTicketThreads records the parent chat messages of several tickets
-// with one statement per few thousand tickets.
+// with one statement per few thousand tickets. Only existing tickets get
+// a thread (the insert selects them); a missing one fails the call.
 func (t *tx) SetTicketThreads(ctx context.Context, threads map[int64]bridge.ChatRef) error {
 	ids := make([]int64, 0, len(threads))
 	for id := range threads {
 		ids = append(ids, id)
 	}
-	slices.Sort(ids) // lock rows in one order
-	step := chunkRows(5)
+	slices.Sort(ids)
+	step := chunkRows(3)
 	for start := 0; start < len(ids); start += step {
 		part := ids[start:min(start+step, len(ids))]
-		var channels, tss strings.Builder
-		var chArgs, tsArgs, idArgs []any
-		for _, id := range part {
-			channels.WriteString(" WHEN ? THEN ?")
-			tss.WriteString(" WHEN ? THEN ?")
-			chArgs = append(chArgs, id, threads[id].Channel)
-			tsArgs = append(tsArgs, id, threads[id].TS)
-			idArgs = append(idArgs, id)
+		var values strings.Builder
+		args := make([]any, 0, 3*len(part))
+		for i, id := range part {
+			if i > 0 {
+				values.WriteString(", ")
+			}
+			values.WriteString("(CAST(? AS BIGINT), ?, ?)")
+			args = append(args, id, threads[id].Channel, threads[id].TS)
 		}
-		args := append(append(chArgs, tsArgs...), idArgs...)
-		n, err := t.exec(ctx, `UPDATE tickets SET slack_channel = CASE id`+channels.String()+` END,
-			slack_ts = CASE id`+tss.String()+` END
-			WHERE id IN (`+placeholders(len(part))+`)`, args...)
+		// WHERE true: SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT.
+		n, err := t.exec(ctx, `WITH v (id, channel, ts) AS (VALUES `+values.String()+`)
+			INSERT INTO ticket_threads (ticket_id, channel, ts)
+			SELECT k.id, v.channel, v.ts FROM v JOIN tickets k ON k.id = v.id WHERE true
+			ON CONFLICT (ticket_id) DO UPDATE SET channel = excluded.channel, ts = excluded.ts`, args...)
 		if err != nil {
 			return fmt.Errorf("set threads of %d tickets: %w", len(part), err)
 		}

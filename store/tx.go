@@ -49,6 +49,14 @@ func (t *tx) forUpdate() string {
 	return ""
 }
 
+// forUpdateOf is forUpdate for the rows of table alias in a join.
+func (t *tx) forUpdateOf(alias string) string {
+	if t.dialect == DialectPostgres {
+		return " FOR NO KEY UPDATE OF " + alias
+	}
+	return ""
+}
+
 // list reads rows into dest, a pointer to a slice.
 func (t *tx) list(ctx context.Context, dest any, query string, args ...any) error {
 	return t.tx.SelectContext(ctx, dest, t.tx.Rebind(query), args...)
@@ -264,9 +272,21 @@ func (t *tx) SaveCustomer(ctx context.Context, c *bridge.Customer) error {
 
 // ---- tickets
 
-const ticketColumns = `id, platform, conversation_key, department, fyi, matched, tags, state,
-	customer_id, root_post_id, account, slack_channel, slack_ts, created_at, updated_at,
-	last_customer_at, first_response_at, answered_at, closed_at`
+// ticketColumns selects a ticket from ticketsFrom: the tickets table
+// (alias t) with its chat thread, which lives in ticket_threads.
+//
+// The thread is a table of its own (migration 0007) because the relay
+// writes it when a ticket's parent message is posted, while ingest updates
+// the ticket for every follow-up: as a column of tickets, each thread
+// waited for the row lock of an ingest transaction, and each cost a new
+// version of the ticket row in all its indexes.
+const ticketColumns = `t.id, t.platform, t.conversation_key, t.department, t.fyi, t.matched, t.tags, t.state,
+	t.customer_id, t.root_post_id, t.account, COALESCE(th.channel, '') AS slack_channel,
+	COALESCE(th.ts, '') AS slack_ts, t.created_at, t.updated_at,
+	t.last_customer_at, t.first_response_at, t.answered_at, t.closed_at`
+
+// ticketsFrom is the FROM clause of ticketColumns.
+const ticketsFrom = `tickets t LEFT JOIN ticket_threads th ON th.ticket_id = t.id`
 
 type ticketRow struct {
 	ID              int64   `db:"id"`
@@ -317,7 +337,7 @@ func (r ticketRow) ticket() *bridge.Ticket {
 // TicketByConversation reads the ticket of one conversation.
 func (t *tx) TicketByConversation(ctx context.Context, platform bridge.Platform, conversationKey string) (*bridge.Ticket, error) {
 	var r ticketRow
-	if err := t.get(ctx, &r, `SELECT `+ticketColumns+` FROM tickets WHERE platform = ? AND conversation_key = ?`+t.forUpdate(),
+	if err := t.get(ctx, &r, `SELECT `+ticketColumns+` FROM `+ticketsFrom+` WHERE t.platform = ? AND t.conversation_key = ?`+t.forUpdateOf("t"),
 		platform, conversationKey); err != nil {
 		return nil, fmt.Errorf("read ticket %s/%s: %w", platform, conversationKey, err)
 	}
@@ -327,7 +347,7 @@ func (t *tx) TicketByConversation(ctx context.Context, platform bridge.Platform,
 // TicketByID reads a ticket by its store id.
 func (t *tx) TicketByID(ctx context.Context, id int64) (*bridge.Ticket, error) {
 	var r ticketRow
-	if err := t.get(ctx, &r, `SELECT `+ticketColumns+` FROM tickets WHERE id = ?`+t.forUpdate(), id); err != nil {
+	if err := t.get(ctx, &r, `SELECT `+ticketColumns+` FROM `+ticketsFrom+` WHERE t.id = ?`+t.forUpdateOf("t"), id); err != nil {
 		return nil, fmt.Errorf("read ticket %d: %w", id, err)
 	}
 	return r.ticket(), nil
@@ -340,42 +360,44 @@ func (t *tx) TicketByThread(ctx context.Context, channel, ts string) (*bridge.Ti
 		return nil, fmt.Errorf("read ticket of thread %q/%q: %w", channel, ts, bridge.ErrNotFound)
 	}
 	var r ticketRow
-	if err := t.get(ctx, &r, `SELECT `+ticketColumns+` FROM tickets
-		WHERE slack_channel = ? AND slack_ts = ? ORDER BY id LIMIT 1`+t.forUpdate(), channel, ts); err != nil {
+	if err := t.get(ctx, &r, `SELECT `+ticketColumns+` FROM tickets t JOIN ticket_threads th ON th.ticket_id = t.id
+		WHERE th.channel = ? AND th.ts = ? ORDER BY t.id LIMIT 1`+t.forUpdateOf("t"), channel, ts); err != nil {
 		return nil, fmt.Errorf("read ticket of thread %s/%s: %w", channel, ts, err)
 	}
 	return r.ticket(), nil
 }
 
-// CreateTicket inserts k and sets its ID; (Platform, ConversationKey) is
-// unique.
+// CreateTicket inserts k (with its thread, if set) and sets its ID;
+// (Platform, ConversationKey) is unique.
 func (t *tx) CreateTicket(ctx context.Context, k *bridge.Ticket) error {
 	if k.Platform == "" || k.ConversationKey == "" {
 		return fmt.Errorf("create ticket %q/%q: platform and conversation key are required", k.Platform, k.ConversationKey)
 	}
 	id, err := t.namedInsert(ctx, `
 		INSERT INTO tickets (platform, conversation_key, department, fyi, matched, tags, state,
-			customer_id, root_post_id, account, slack_channel, slack_ts, created_at, updated_at,
+			customer_id, root_post_id, account, created_at, updated_at,
 			last_customer_at, first_response_at, answered_at, closed_at)
 		VALUES (:platform, :conversation_key, :department, :fyi, :matched, :tags, :state,
-			:customer_id, :root_post_id, :account, :slack_channel, :slack_ts, :created_at, :updated_at,
+			:customer_id, :root_post_id, :account, :created_at, :updated_at,
 			:last_customer_at, :first_response_at, :answered_at, :closed_at)
 		RETURNING id`, toTicketRow(k))
 	if err != nil {
 		return fmt.Errorf("create ticket %s/%s: %w", k.Platform, k.ConversationKey, err)
 	}
 	k.ID = id
+	if k.SlackTS != "" {
+		return t.SetTicketThread(ctx, id, k.SlackChannel, k.SlackTS)
+	}
 	return nil
 }
 
 // UpdateTicket writes every field of k but its identity (ID, Platform,
-// ConversationKey) and CreatedAt.
+// ConversationKey), CreatedAt and its thread (see SetTicketThread).
 func (t *tx) UpdateTicket(ctx context.Context, k *bridge.Ticket) error {
 	n, err := t.namedExec(ctx, `
 		UPDATE tickets SET department = :department, fyi = :fyi, matched = :matched, tags = :tags,
 			state = :state, customer_id = :customer_id, root_post_id = :root_post_id,
-			account = :account, slack_channel = :slack_channel, slack_ts = :slack_ts,
-			updated_at = :updated_at, last_customer_at = :last_customer_at,
+			account = :account, updated_at = :updated_at, last_customer_at = :last_customer_at,
 			first_response_at = :first_response_at, answered_at = :answered_at, closed_at = :closed_at
 		WHERE id = :id`, toTicketRow(k))
 	if err != nil {
@@ -391,9 +413,9 @@ func (t *tx) UpdateTicket(ctx context.Context, k *bridge.Ticket) error {
 // CreatedAt, then id) other than exceptID.
 func (t *tx) LatestTicketOfCustomer(ctx context.Context, customerID, exceptID int64) (*bridge.Ticket, error) {
 	var r ticketRow
-	if err := t.get(ctx, &r, `SELECT `+ticketColumns+` FROM tickets
-		WHERE customer_id = ? AND id <> ?
-		ORDER BY created_at DESC, id DESC LIMIT 1`, customerID, exceptID); err != nil {
+	if err := t.get(ctx, &r, `SELECT `+ticketColumns+` FROM `+ticketsFrom+`
+		WHERE t.customer_id = ? AND t.id <> ?
+		ORDER BY t.created_at DESC, t.id DESC LIMIT 1`, customerID, exceptID); err != nil {
 		return nil, fmt.Errorf("read latest ticket of customer %d: %w", customerID, err)
 	}
 	return r.ticket(), nil

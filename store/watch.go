@@ -41,11 +41,11 @@ func (t *tx) ListTickets(ctx context.Context, f bridge.TicketFilter) ([]bridge.T
 		where = append(where, "updated_at < ?")
 		args = append(args, dbTime(f.UpdatedBefore))
 	}
-	q := `SELECT ` + ticketColumns + ` FROM tickets`
+	q := `SELECT ` + ticketColumns + ` FROM ` + ticketsFrom
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY created_at, id"
+	q += " ORDER BY t.created_at, t.id"
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
@@ -58,7 +58,7 @@ func (t *tx) ListTickets(ctx context.Context, f bridge.TicketFilter) ([]bridge.T
 
 // TicketsActive lists the tickets a digest of [from, to) looks at.
 func (t *tx) TicketsActive(ctx context.Context, department string, from, to time.Time) ([]bridge.Ticket, error) {
-	q := `SELECT ` + ticketColumns + ` FROM tickets WHERE (
+	q := `SELECT ` + ticketColumns + ` FROM ` + ticketsFrom + ` WHERE (
 		(created_at >= ? AND created_at < ?)
 		OR (first_response_at >= ? AND first_response_at < ?)
 		OR (created_at < ? AND (first_response_at IS NULL OR first_response_at >= ?)

@@ -80,7 +80,7 @@ func TestClosingAndReopening(t *testing.T) {
 		r.tx(func(tx bridge.Tx) error {
 			for i, k := range []*bridge.Ticket{net, bill} {
 				k.SlackChannel, k.SlackTS = "C0CARE0001", []string{"1773018000.000100", "1773018000.000200"}[i]
-				if err := tx.UpdateTicket(t.Context(), k); err != nil {
+				if err := tx.SetTicketThread(t.Context(), k.ID, k.SlackChannel, k.SlackTS); err != nil {
 					return err
 				}
 			}

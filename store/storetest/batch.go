@@ -131,11 +131,18 @@ var batchTests = []test{
 				t.Errorf("ticket ids %d, %d, %d: want ascending in creation order", k1.ID, k2.ID, k3.ID)
 			}
 			tk := ks["conv-b1"]
-			tk.State, tk.ClosedAt, tk.Tags, tk.SlackChannel, tk.SlackTS = bridge.TicketClosed, at(time.Hour), []string{"vip"}, "C1", "1.2"
+			tk.State, tk.ClosedAt, tk.Tags = bridge.TicketClosed, at(time.Hour), []string{"vip"}
 			k3.Department = "billing"
+			if err := tx.SetTicketThreads(ctx(t), map[int64]bridge.ChatRef{tk.ID: {Channel: "C1", TS: "1.2"}}); err != nil {
+				return err
+			}
+			// UpdateTickets leaves the thread alone, whatever the ticket
+			// passed in says.
+			tk.SlackChannel, tk.SlackTS = "CSTALE", "0.1"
 			if err := tx.UpdateTickets(ctx(t), []*bridge.Ticket{tk, k3}); err != nil {
 				return err
 			}
+			tk.SlackChannel, tk.SlackTS = "C1", "1.2"
 			if err := tx.SetTicketThread(ctx(t), k2.ID, "C2", "2.3"); err != nil {
 				return err
 			}

@@ -225,13 +225,25 @@ var ticketTests = []test{
 		upd.CustomerID = c2.ID
 		upd.RootPostID = p2.ID
 		upd.Account = "SBCareWiFi"
-		upd.SlackChannel, upd.SlackTS = "C0NETWORK", "1767225600.000100"
 		upd.UpdatedAt = at(time.Hour)
 		upd.LastCustomerAt = at(50 * time.Minute)
 		upd.FirstResponseAt = at(30 * time.Minute)
 		upd.AnsweredAt = at(55 * time.Minute)
 		upd.ClosedAt = at(time.Hour)
-		inTx(t, s, func(tx bridge.Tx) error { return tx.UpdateTicket(ctx(t), &upd) })
+		inTx(t, s, func(tx bridge.Tx) error {
+			if err := tx.UpdateTicket(ctx(t), &upd); err != nil {
+				return err
+			}
+			// The thread is the relay's: SetTicketThread writes it, and
+			// UpdateTicket leaves it as it is.
+			if err := tx.SetTicketThread(ctx(t), upd.ID, "C0NETWORK", "1767225600.000100"); err != nil {
+				return err
+			}
+			stale := upd
+			stale.SlackChannel, stale.SlackTS = "C0OTHER", "1767225600.000900"
+			return tx.UpdateTicket(ctx(t), &stale)
+		})
+		upd.SlackChannel, upd.SlackTS = "C0NETWORK", "1767225600.000100"
 
 		inTx(t, s, func(tx bridge.Tx) error {
 			got, err := tx.TicketByThread(ctx(t), "C0NETWORK", "1767225600.000100")
