@@ -1,7 +1,10 @@
 // Package slack is carebridge's Slack surface, built on slack-go: the
 // Publisher that mirrors posts as Block Kit messages (escaped, threaded,
 // tagged with metadata for crash reconciliation) and, in events.go, the
-// Socket Mode and HTTP Events API receivers that feed one handler.
+// Socket Mode and HTTP Events API receivers that feed one handler. With
+// WithDirectPost (as serve uses it) the Publisher sends chat.postMessage
+// built by slack-go through slack-go's HTTP client, but reads only ok,
+// error, channel and ts of the answer, not Slack's echo of the message.
 //
 // Like every adapter it only sends and classifies errors: rate limits and
 // outages come back as retryable *bridge.SendError values carrying the

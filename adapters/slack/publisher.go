@@ -23,6 +23,7 @@ const metadataEventType = "carebridge_outbox"
 // Publisher mirrors posts into Slack channels.
 type Publisher struct {
 	api      *slack.Client
+	direct   *directPoster // WithDirectPost; nil posts through api
 	location *time.Location
 
 	mu       sync.Mutex
@@ -32,11 +33,17 @@ type Publisher struct {
 var _ bridge.Publisher = (*Publisher)(nil)
 
 // NewPublisher returns a Publisher over api. Times are shown in loc.
-func NewPublisher(api *slack.Client, loc *time.Location) *Publisher {
+// WithDirectPost spares the CPU of decoding Slack's echo of every message
+// posted.
+func NewPublisher(api *slack.Client, loc *time.Location, opts ...PublisherOption) *Publisher {
 	if loc == nil {
 		loc = time.UTC
 	}
-	return &Publisher{api: api, location: loc, channels: map[string]string{}}
+	p := &Publisher{api: api, location: loc, channels: map[string]string{}}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
 }
 
 // Publish implements bridge.Publisher.
@@ -47,7 +54,6 @@ func (p *Publisher) Publish(ctx context.Context, msg bridge.ChatMessage) (bridge
 	fallback, blocks := p.render(msg)
 	opts := []slack.MsgOption{
 		slack.MsgOptionText(fallback, false),
-		slack.MsgOptionBlocks(blocks...),
 		slack.MsgOptionDisableLinkUnfurl(),
 		slack.MsgOptionDisableMediaUnfurl(),
 		slack.MsgOptionMetadata(slack.SlackMetadata{
@@ -59,7 +65,13 @@ func (p *Publisher) Publish(ctx context.Context, msg bridge.ChatMessage) (bridge
 		opts = append(opts, slack.MsgOptionTS(msg.ThreadTS))
 	}
 	channel := p.channelID(msg.Channel)
-	ch, ts, err := p.api.PostMessageContext(ctx, channel, opts...)
+	var ch, ts string
+	var err error
+	if p.direct != nil {
+		ch, ts, err = p.direct.post(ctx, channel, blocks, opts...)
+	} else {
+		ch, ts, err = p.api.PostMessageContext(ctx, channel, append(opts, slack.MsgOptionBlocks(blocks...))...)
+	}
 	if err != nil {
 		return bridge.ChatRef{}, Classify(err)
 	}

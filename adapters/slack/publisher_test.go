@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func newFake(t *testing.T, opts ...slackfake.Option) (*slackfake.Server, *Publis
 	f.AddChannel("C0NETWORK", "care-network")
 	f.AddChannel("C0TRIAGE", "care-triage")
 	api := slack.New(f.Identity().BotToken, slack.OptionAPIURL(f.APIURL()))
-	return f, NewPublisher(api, time.UTC)
+	return f, NewPublisher(api, time.UTC, WithDirectPost(http.DefaultClient, f.APIURL(), f.Identity().BotToken))
 }
 
 // blockText joins the text of every section block of a message.

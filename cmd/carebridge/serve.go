@@ -134,7 +134,8 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 	slackTransport := http.DefaultTransport.(*http.Transport).Clone()
 	slackTransport.MaxIdleConnsPerHost = max(cfg.Outbox.Workers, 2)
 	slackTransport.MaxIdleConns = max(cfg.Outbox.Workers, 100)
-	slackOpts := []slackapi.Option{slackapi.OptionAPIURL(apiURL), slackapi.OptionHTTPClient(&http.Client{Transport: slackTransport})}
+	slackHTTP := &http.Client{Transport: slackTransport}
+	slackOpts := []slackapi.Option{slackapi.OptionAPIURL(apiURL), slackapi.OptionHTTPClient(slackHTTP)}
 	if cfg.Slack.AppToken.IsSet() {
 		slackOpts = append(slackOpts, slackapi.OptionAppLevelToken(cfg.Slack.AppToken.Reveal()))
 	}
@@ -144,7 +145,8 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		return nil, fmt.Errorf("slack: the bot token was refused (auth.test): %w", slack.Classify(err))
 	}
 	log.Info("slack connected", "team", auth.Team, "bot_user", auth.UserID)
-	publisher := slack.NewPublisher(sapi, cfg.Location)
+	// Messages are posted without decoding Slack's echo of each one.
+	publisher := slack.NewPublisher(sapi, cfg.Location, slack.WithDirectPost(slackHTTP, apiURL, cfg.Slack.BotToken.Reveal()))
 
 	xc := x.NewClient(cfg.X.APIBaseURL, x.Bearer(cfg.X.BearerToken.Reveal()), x.WithLogger(log))
 	var accounts []x.Account

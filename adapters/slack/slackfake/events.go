@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -127,7 +126,7 @@ func (s *Server) UserPosts(channelID, userID, threadTS, text string) (string, er
 	m.blocks = richTextBlocks(text, m.blockID)
 	m.ts = s.nextTSLocked()
 	s.addMessageLocked(m)
-	s.emitLocked("message", "", ch.id, s.newMessageEventLocked(m))
+	s.emitRawLocked("message", "", ch.id, s.newMessageEventLocked(m))
 	return m.ts, nil
 }
 
@@ -231,44 +230,18 @@ func (s *Server) botProfile() map[string]any {
 }
 
 // messageObjectLocked renders a message as Slack's message object (as in
-// API responses and inside message_changed).
-func (s *Server) messageObjectLocked(m *message) map[string]any {
-	o := map[string]any{
-		"type": "message", "ts": m.ts, "text": m.text, "team": s.cfg.teamID, "user": m.user,
-	}
-	if m.botID != "" {
-		o["bot_id"], o["app_id"], o["bot_profile"] = m.botID, s.cfg.appID, s.botProfile()
-	} else {
-		o["client_msg_id"] = m.clientMsgID
-	}
-	switch {
-	case m.blocks != nil:
-		o["blocks"] = m.blocks
-	case m.text != "":
-		o["blocks"] = richTextBlocks(m.text, m.blockID)
-	}
-	if m.threadTS != "" {
-		o["thread_ts"] = m.threadTS
-		if m.parentUser != "" {
-			o["parent_user_id"] = m.parentUser
-		}
-	}
-	if m.metadata != nil {
-		o["metadata"] = m.metadata
-	}
-	if m.editedTS != "" {
-		o["edited"] = map[string]any{"user": m.editedBy, "ts": m.editedTS}
-	}
-	return o
+// API responses and inside message_changed): see
+// appendMessageObjectLocked.
+func (s *Server) messageObjectLocked(m *message) json.RawMessage {
+	return s.appendMessageObjectLocked(m.jsonBuffer(), m, true, nil)
 }
 
-func (s *Server) newMessageEventLocked(m *message) map[string]any {
-	ev := s.messageObjectLocked(m)
-	ev["channel"], ev["event_ts"], ev["channel_type"] = m.channel, m.ts, s.channelType(m.channel)
-	return ev
+// newMessageEventLocked renders the message event of a new message.
+func (s *Server) newMessageEventLocked(m *message) json.RawMessage {
+	return s.appendMessageObjectLocked(m.jsonBuffer(), m, true, &eventFields{channel: m.channel, channelType: s.channelType(m.channel), eventTS: m.ts})
 }
 
-func (s *Server) changedEventLocked(m *message, prev map[string]any, evTS string) map[string]any {
+func (s *Server) changedEventLocked(m *message, prev json.RawMessage, evTS string) map[string]any {
 	return map[string]any{
 		"type": "message", "subtype": "message_changed", "hidden": true,
 		"channel": m.channel, "ts": evTS, "event_ts": evTS, "channel_type": s.channelType(m.channel),
@@ -276,7 +249,7 @@ func (s *Server) changedEventLocked(m *message, prev map[string]any, evTS string
 	}
 }
 
-func (s *Server) deletedEventLocked(m *message, prev map[string]any, evTS string) map[string]any {
+func (s *Server) deletedEventLocked(m *message, prev json.RawMessage, evTS string) map[string]any {
 	return map[string]any{
 		"type": "message", "subtype": "message_deleted", "hidden": true,
 		"channel": m.channel, "ts": evTS, "event_ts": evTS, "channel_type": s.channelType(m.channel),
@@ -299,31 +272,18 @@ func (s *Server) reactionEventLocked(typ string, m *message, userID, name string
 // emitLocked wraps an inner event in the Events API envelope, records it and
 // queues its delivery.
 func (s *Server) emitLocked(typ, subtype, channelID string, inner map[string]any) {
-	s.eventSeq++
-	id := eventID(s.eventSeq)
-	c := s.cfg
-	ctxJSON := fmt.Sprintf(`{"et":%q,"tid":%q,"aid":%q,"cid":%q}`, typ, c.teamID, c.appID, channelID)
-	envelope := map[string]any{
-		"token":                 c.verificationToken,
-		"team_id":               c.teamID,
-		"context_team_id":       c.teamID,
-		"context_enterprise_id": nil,
-		"api_app_id":            c.appID,
-		"event":                 inner,
-		"type":                  "event_callback",
-		"event_id":              id,
-		"event_time":            c.clock.Now().Unix(),
-		"authorizations": []map[string]any{{
-			"enterprise_id": nil, "team_id": c.teamID, "user_id": c.botUserID,
-			"is_bot": true, "is_enterprise_install": false,
-		}},
-		"is_ext_shared_channel": false,
-		"event_context":         "4-" + base64.RawURLEncoding.EncodeToString([]byte(ctxJSON)),
-	}
-	payload, err := marshal(envelope)
+	raw, err := marshal(inner)
 	if err != nil {
 		panic("slackfake: cannot encode event: " + err.Error())
 	}
+	s.emitRawLocked(typ, subtype, channelID, raw)
+}
+
+// emitRawLocked is emitLocked for an inner event already encoded.
+func (s *Server) emitRawLocked(typ, subtype, channelID string, inner json.RawMessage) {
+	s.eventSeq++
+	id := eventID(s.eventSeq)
+	payload := s.appendEventCallback(make([]byte, 0, len(inner)+600), typ, channelID, id, inner)
 	rec := &eventRec{id: id, typ: typ, subtype: subtype, channel: channelID, payload: payload}
 	s.events = append(s.events, rec)
 	s.eventByID[id] = rec

@@ -2,6 +2,7 @@ package slackfake
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"math"
 	"net/http"
 	"slices"
@@ -111,7 +112,7 @@ func (s *Server) conversationsHistory(p params) result {
 		// The cursor names the first message of the next page.
 		latest, fromCursor = v, true
 	}
-	var out []map[string]any
+	var out []json.RawMessage
 	msgs := s.msgs[ch.id]
 	next := ""
 	for i := len(msgs) - 1; i >= 0; i-- {
@@ -177,17 +178,13 @@ func (s *Server) conversationsReplies(p params) result {
 	if len(thread) > limit {
 		thread = append(thread[:1:1], thread[len(thread)-limit+1:]...)
 	}
-	out := make([]map[string]any, 0, len(thread))
+	out := make([]json.RawMessage, 0, len(thread))
 	for _, m := range thread {
 		out = append(out, s.historyObjectLocked(m, withMeta))
 	}
 	return okResult(map[string]any{"messages": out, "has_more": false, "response_metadata": map[string]any{"next_cursor": ""}})
 }
 
-func (s *Server) historyObjectLocked(m *message, withMeta bool) map[string]any {
-	o := s.messageObjectLocked(m)
-	if !withMeta {
-		delete(o, "metadata")
-	}
-	return o
+func (s *Server) historyObjectLocked(m *message, withMeta bool) json.RawMessage {
+	return s.appendMessageObjectLocked(m.jsonBuffer(), m, withMeta, nil)
 }

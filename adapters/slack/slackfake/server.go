@@ -189,6 +189,8 @@ type Server struct {
 	lastMicro int64
 	eventSeq  int64
 
+	botProfileJSON []byte // bot_profile of the bot's messages, encoded once
+
 	// event delivery
 	events       []*eventRec
 	eventByID    map[string]*eventRec

@@ -226,14 +226,7 @@ func (s *Server) armEnvelopeLocked(j *job) []byte {
 	if j.attempt > 0 {
 		reason = j.reason
 	}
-	frame, _ := marshal(map[string]any{
-		"envelope_id":              envID,
-		"payload":                  json.RawMessage(j.ev.payload),
-		"type":                     "events_api",
-		"accepts_response_payload": false,
-		"retry_attempt":            j.attempt,
-		"retry_reason":             reason,
-	})
+	frame := appendSocketEnvelope(make([]byte, 0, len(j.ev.payload)+200), envID, j.ev.payload, j.attempt, reason)
 	j.timer = s.scheduleLocked(s.cfg.ackTimeout, func() {
 		if j.finished || j.envID != envID {
 			return

@@ -25,6 +25,7 @@ type result struct {
 	status     int // 0 means 200
 	retryAfter string
 	body       map[string]any
+	json       []byte // the JSON body already encoded, instead of body
 	raw        string // non-JSON body for 5xx answers
 }
 
@@ -130,6 +131,12 @@ func writeResult(w http.ResponseWriter, r result) {
 	}
 	if r.retryAfter != "" {
 		w.Header().Set("Retry-After", r.retryAfter)
+	}
+	if r.json != nil {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(status)
+		_, _ = w.Write(r.json)
+		return
 	}
 	if r.body == nil {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -388,22 +395,25 @@ func (s *Server) addMessageLocked(m *message) {
 	s.byTS[m.channel+"/"+m.ts] = m
 }
 
+// validBlocks accepts a JSON array (or null) of at most maxBlocks objects,
+// each with a string "type", whose "text", if any, is an object with a
+// string "text"; a section's text has at most maxSectionText characters.
+// It decodes each block's type and text only, in one pass.
 func validBlocks(raw string) (json.RawMessage, bool) {
-	var arr []json.RawMessage
-	if err := json.Unmarshal([]byte(raw), &arr); err != nil || len(arr) > maxBlocks {
+	var blocks []struct {
+		Type *string `json:"type"`
+		Text *struct {
+			Text string `json:"text"`
+		} `json:"text"`
+	}
+	if err := json.Unmarshal([]byte(raw), &blocks); err != nil || len(blocks) > maxBlocks {
 		return nil, false
 	}
-	for _, b := range arr {
-		var obj struct {
-			Type *string `json:"type"`
-			Text *struct {
-				Text string `json:"text"`
-			} `json:"text"`
-		}
-		if json.Unmarshal(b, &obj) != nil || obj.Type == nil {
+	for _, b := range blocks {
+		if b.Type == nil {
 			return nil, false
 		}
-		if *obj.Type == "section" && obj.Text != nil && utf8.RuneCountInString(obj.Text.Text) > maxSectionText {
+		if *b.Type == "section" && b.Text != nil && utf8.RuneCountInString(b.Text.Text) > maxSectionText {
 			return nil, false
 		}
 	}
@@ -497,8 +507,13 @@ func (s *Server) chatPostMessage(p params) result {
 	m.ts = s.nextTSLocked()
 	m.blockID = randomBlockID()
 	s.addMessageLocked(m)
-	s.emitLocked("message", "", ch.id, s.newMessageEventLocked(m))
-	return okResult(map[string]any{"channel": ch.id, "ts": m.ts, "message": s.messageObjectLocked(m)})
+	s.emitRawLocked("message", "", ch.id, s.newMessageEventLocked(m))
+	// {"channel","message","ok","ts"}, as okResult would encode it.
+	b := append(appendStringField(append(m.jsonBuffer(), '{'), "channel", ch.id), `,"message":`...)
+	b = s.appendMessageObjectLocked(b, m, true, nil)
+	b = append(b, `,"ok":true`...)
+	b = append(appendStringField(b, "ts", m.ts), '}')
+	return result{json: b}
 }
 
 func (s *Server) chatUpdate(p params) result {
