@@ -249,10 +249,12 @@ func (c *committer) backlog() int {
 const maxGroup = 64
 
 // maxCommitters bounds the transactions recording groups at once; another
-// one starts only while extraCommitAt rows or more wait.
+// one starts only while extraCommitAt rows or more wait. One transaction
+// keeps up in normal operation, and more, smaller ones cost the database
+// more than they save; a second starts when the first is held up.
 const (
 	maxCommitters = 3
-	extraCommitAt = 8
+	extraCommitAt = 32
 )
 
 // record marks it done with its completion and returns once that is
