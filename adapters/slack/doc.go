@@ -1,7 +1,8 @@
 // Package slack is carebridge's Slack surface, built on slack-go: the
 // Publisher that mirrors posts as Block Kit messages (escaped, threaded,
-// tagged with metadata for crash reconciliation) and, in events.go, the
-// Socket Mode and HTTP Events API receivers that feed one handler.
+// tagged with metadata for crash reconciliation) and the receivers that
+// feed one handler: the HTTP Events API (events.go) and Socket Mode
+// (socket.go, a small client of Slack's WebSocket protocol of our own).
 //
 // Like every adapter it only sends and classifies errors: rate limits and
 // outages come back as retryable *bridge.SendError values carrying the

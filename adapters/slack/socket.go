@@ -109,7 +109,7 @@ func (s *SocketMode) Run(ctx context.Context) error {
 			}
 			if code, refused := tokenRefused(err); refused {
 				s.log.Error("slack socket mode: invalid app-level token", "error_code", code)
-				return fmt.Errorf("socket mode: the app-level token (slack.app_token) was refused: %w", err)
+				return fmt.Errorf("the app-level token (slack.app_token) was refused: %w", err)
 			}
 			failures++
 			if !s.pause(ctx, failures, err) {
