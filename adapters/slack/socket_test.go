@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/slack-go/slack"
 
 	"github.com/carebridge/carebridge/adapters/slack/slackfake"
@@ -512,5 +514,29 @@ func TestSocketModeStopsCleanly(t *testing.T) {
 	}
 	if !strings.Contains(logs, `msg="slack socket mode stopped"`) {
 		t.Error("the stop was not logged")
+	}
+}
+
+// TestSocketModeDialer: the WebSocket is dialled with the dialer given.
+func TestSocketModeDialer(t *testing.T) {
+	var mu sync.Mutex
+	dials := 0
+	d := &websocket.Dialer{HandshakeTimeout: 5 * time.Second, NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		mu.Lock()
+		dials++
+		mu.Unlock()
+		var nd net.Dialer
+		return nd.DialContext(ctx, network, addr)
+	}}
+	rec := &chatRecorder{}
+	rig := newSMRigWith(t, rec, []EventsOption{WithSocketDialer(d)})
+	if _, err := rig.fake.UserPosts(eventsChannel, "U0ALICE", "", "hello"); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitHandled(t, 1)
+	mu.Lock()
+	defer mu.Unlock()
+	if dials != 1 {
+		t.Errorf("the dialer given dialled %d times, want 1", dials)
 	}
 }
