@@ -108,7 +108,7 @@ log "go test -race (packages with concurrency)"
 go test -race -short -count=1 -timeout 30m ./bridge/... ./store/... ./adapters/... ./cmd/...
 
 # Every fuzz target runs for a bounded time (FUZZTIME each, default 10s;
-# FUZZTIME=0 skips): nine targets, about two minutes on two cores. A
+# FUZZTIME=0 skips): ten targets, about two minutes on two cores. A
 # failing input is written to the package's testdata/fuzz/<Target>/ — commit
 # it with the fix, and it runs as a seed in every plain `go test` after.
 # Minimization is bounded too: Go's default (60 s per new input) would
@@ -120,6 +120,7 @@ if [ "$FUZZTIME" != "0" ]; then
     ./adapters/slack:FuzzEventsHandler \
     ./adapters/slack:FuzzPlainText \
     ./adapters/slack:FuzzVerifySignature \
+    ./adapters/slack:FuzzSocketFrame \
     ./adapters/x:FuzzNormalizePage \
     ./adapters/x:FuzzStreamDecode \
     ./bridge/config:FuzzParse \

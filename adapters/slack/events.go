@@ -15,18 +15,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
-	"github.com/slack-go/slack/socketmode"
 
 	"github.com/carebridge/carebridge/bridge"
 )
 
-// This file holds the two receivers of Slack events — the HTTP Events API
-// handler and the Socket Mode client — and the conversion they share from
-// Slack's payloads to bridge.ChatEvent. Both only convert and deliver: the
-// core dedupes on the event id (Slack delivers at least once) and decides
-// what an event means.
+// This file holds the HTTP Events API receiver (the Socket Mode client is
+// in socket.go) and the conversion both receivers share from Slack's
+// payloads to bridge.ChatEvent. Both only convert and deliver: the core
+// dedupes on the event id (Slack delivers at least once) and decides what
+// an event means. (Socket Mode also drops bots' events, which the core
+// ignores, without decoding them: see SocketMode.)
 
 const (
 	// MaxEventBody is the largest Events API request body accepted.
@@ -45,9 +46,10 @@ const (
 type EventsOption func(*eventsConfig)
 
 type eventsConfig struct {
-	clock   bridge.Clock
-	timeout time.Duration
-	smOpts  []socketmode.Option
+	clock       bridge.Clock
+	timeout     time.Duration
+	dialer      *websocket.Dialer // Socket Mode
+	pingTimeout time.Duration     // Socket Mode
 }
 
 // WithEventsClock sets the clock the HTTP handler checks request
@@ -70,15 +72,31 @@ func WithEventTimeout(d time.Duration) EventsOption {
 	}
 }
 
-// WithSocketModeOptions passes options to slack-go's socketmode.New, for
-// example socketmode.OptionPingInterval or socketmode.OptionDialer. Socket
-// Mode only.
-func WithSocketModeOptions(opts ...socketmode.Option) EventsOption {
-	return func(cfg *eventsConfig) { cfg.smOpts = append(cfg.smOpts, opts...) }
+// WithSocketDialer sets the WebSocket dialer of the Socket Mode receiver
+// (default: HTTPS proxy from the environment, DefaultSocketHandshakeTimeout).
+// Socket Mode only.
+func WithSocketDialer(d *websocket.Dialer) EventsOption {
+	return func(cfg *eventsConfig) {
+		if d != nil {
+			cfg.dialer = d
+		}
+	}
+}
+
+// WithSocketPingTimeout sets how long the Socket Mode receiver waits for a
+// frame or a WebSocket ping from Slack before it gives the connection up
+// and opens a new one (default DefaultSocketPingTimeout). Slack pings
+// every few seconds. Socket Mode only.
+func WithSocketPingTimeout(d time.Duration) EventsOption {
+	return func(cfg *eventsConfig) {
+		if d > 0 {
+			cfg.pingTimeout = d
+		}
+	}
 }
 
 func newEventsConfig(opts []EventsOption) eventsConfig {
-	cfg := eventsConfig{clock: bridge.SystemClock{}, timeout: DefaultEventTimeout}
+	cfg := eventsConfig{clock: bridge.SystemClock{}, timeout: DefaultEventTimeout, pingTimeout: DefaultSocketPingTimeout}
 	for _, o := range opts {
 		if o != nil {
 			o(&cfg)
@@ -680,195 +698,4 @@ func (e *EventsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func noRetry(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("X-Slack-No-Retry", "1")
 	http.Error(w, msg, status)
-}
-
-// ---- Socket Mode ----
-
-// SocketMode receives events over Slack's Socket Mode (a WebSocket the
-// app opens with its app-level xapp- token; no public URL needed). It
-// drains the slack-go client's event channel, hands each chat event to
-// the ChatEventHandler (bounded by the event timeout) and acknowledges
-// the envelope only when the handler returned nil: an unacknowledged
-// envelope is redelivered by Slack, and the handler dedupes on the event
-// id. Events carebridge ignores are acknowledged at once. Events are
-// handled one at a time, in the order they arrive; carebridge's handler
-// (bridge.Service.Inbox) only stores the event, so even a burst is
-// acknowledged well inside Slack's 3 s window.
-type SocketMode struct {
-	api *slack.Client
-	h   bridge.ChatEventHandler
-	log *slog.Logger
-	cfg eventsConfig
-}
-
-// NewSocketMode returns a Socket Mode receiver. api must carry the
-// app-level token (slack.OptionAppLevelToken). A nil log discards.
-func NewSocketMode(api *slack.Client, h bridge.ChatEventHandler, log *slog.Logger, opts ...EventsOption) *SocketMode {
-	return &SocketMode{api: api, h: h, log: orDiscard(log), cfg: newEventsConfig(opts)}
-}
-
-// Run connects and receives events until ctx ends (then it returns nil)
-// or the connection fails for good (invalid or revoked token: an error).
-// slack-go reconnects by itself on disconnect requests, missed pings and
-// network errors. Run may be called again after it returned.
-func (s *SocketMode) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	opts := append([]socketmode.Option{socketmode.OptionLog(slogOutput{s.log})}, s.cfg.smOpts...)
-	sm := socketmode.New(s.api, opts...)
-	done := make(chan error, 1)
-	go func() { done <- sm.RunContext(ctx) }()
-	for {
-		select {
-		case err := <-done:
-			if ctx.Err() != nil {
-				return nil
-			}
-			if err == nil {
-				err = errors.New("stopped")
-			}
-			return fmt.Errorf("socket mode connection: %w", err)
-		case <-ctx.Done():
-			<-done // slack-go's senders give up once ctx is done
-			s.log.Info("slack socket mode stopped")
-			return nil
-		case e := <-sm.Events:
-			s.dispatch(ctx, sm, e)
-		}
-	}
-}
-
-// dispatch handles one event of the slack-go client.
-func (s *SocketMode) dispatch(ctx context.Context, sm *socketmode.Client, e socketmode.Event) {
-	switch e.Type {
-	case socketmode.EventTypeConnecting:
-		if c, ok := e.Data.(*slack.ConnectingEvent); ok {
-			s.log.Debug("slack socket mode connecting", "attempt", c.Attempt, "connection_count", c.ConnectionCount)
-		}
-	case socketmode.EventTypeConnected:
-		n := 0
-		if c, ok := e.Data.(*socketmode.ConnectedEvent); ok {
-			n = c.ConnectionCount
-		}
-		s.log.Info("slack socket mode connected", "connection_count", n)
-	case socketmode.EventTypeHello:
-		if e.Request != nil {
-			s.log.Debug("slack socket mode hello", "num_connections", e.Request.NumConnections)
-		}
-	case socketmode.EventTypeDisconnect:
-		s.log.Info("slack socket mode disconnect requested")
-	case socketmode.EventTypeConnectionError:
-		attrs := []any{}
-		if c, ok := e.Data.(*slack.ConnectionErrorEvent); ok {
-			attrs = append(attrs, "attempt", c.Attempt, "backoff", c.Backoff, "err", c.ErrorObj)
-		}
-		s.log.Warn("slack socket mode connection failed; retrying", attrs...)
-	case socketmode.EventTypeInvalidAuth:
-		s.log.Error("slack socket mode: invalid app-level token")
-	case socketmode.EventTypeIncomingError, socketmode.EventTypeErrorWriteFailed:
-		s.log.Warn("slack socket mode I/O error", "type", string(e.Type), "err", eventErr(e.Data))
-	case socketmode.EventTypeEventsAPI:
-		ev, ok := e.Data.(slackevents.EventsAPIEvent)
-		if !ok || e.Request == nil {
-			s.log.Warn("slack socket mode: unexpected events_api data", "data_type", fmt.Sprintf("%T", e.Data))
-			return
-		}
-		id, at := callbackMeta(ev)
-		s.deliver(ctx, sm, e.Request, ev, id, at)
-	case socketmode.EventTypeErrorBadMessage:
-		s.recoverBadMessage(ctx, sm, e.Data)
-	case socketmode.EventTypeInteractive, socketmode.EventTypeSlashCommand:
-		if e.Request != nil {
-			s.log.Debug("slack socket mode: request ignored", "type", string(e.Type))
-			s.ack(ctx, sm, e.Request.EnvelopeID)
-		}
-	default:
-		s.log.Debug("slack socket mode event", "type", string(e.Type))
-	}
-}
-
-// deliver converts and hands over one events_api envelope, acking it
-// unless the handler failed.
-func (s *SocketMode) deliver(ctx context.Context, sm *socketmode.Client, req *socketmode.Request, ev slackevents.EventsAPIEvent, id string, at time.Time) {
-	if ev.Type == slackevents.AppRateLimited {
-		s.log.Warn("slack socket mode: Slack is rate limiting this app's events; some events were not delivered")
-	}
-	cev, ok := Convert(ev, id, at)
-	if !ok {
-		s.log.Debug("slack socket mode: event ignored", "event_id", id, "event_type", ev.InnerEvent.Type)
-		s.ack(ctx, sm, req.EnvelopeID)
-		return
-	}
-	hctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
-	err := s.h.HandleChatEvent(hctx, cev)
-	cancel()
-	if err != nil {
-		s.log.Error("slack socket mode: event not handled; not acknowledged, Slack will redeliver",
-			"event_id", cev.ID, "kind", string(cev.Kind), "channel", cev.Channel, "retry_attempt", req.RetryAttempt, "err", err)
-		return
-	}
-	s.log.Debug("slack socket mode: event handled", "event_id", cev.ID, "kind", string(cev.Kind), "retry_attempt", req.RetryAttempt)
-	s.ack(ctx, sm, req.EnvelopeID)
-}
-
-// recoverBadMessage handles a frame slack-go could not parse. For
-// events_api envelopes that is an inner event type slack-go does not know
-// or a block it cannot decode; decodeEvents copes with both, so a chat
-// event is still delivered and everything else is acknowledged (a
-// redelivery would fail the same way).
-func (s *SocketMode) recoverBadMessage(ctx context.Context, sm *socketmode.Client, data any) {
-	bad, ok := data.(*socketmode.ErrorBadMessage)
-	if !ok || bad == nil {
-		return
-	}
-	var req socketmode.Request
-	if err := json.Unmarshal(bad.Message, &req); err != nil || req.EnvelopeID == "" {
-		s.log.Warn("slack socket mode: unreadable frame", "err", bad.Cause)
-		return
-	}
-	if req.Type != socketmode.RequestTypeEventsAPI {
-		s.log.Warn("slack socket mode: unsupported request acknowledged", "type", req.Type, "err", bad.Cause)
-		s.ack(ctx, sm, req.EnvelopeID)
-		return
-	}
-	d, err := decodeEvents(req.Payload)
-	if err != nil {
-		s.log.Warn("slack socket mode: malformed event acknowledged", "event_id", d.env.EventID, "err", err)
-		s.ack(ctx, sm, req.EnvelopeID)
-		return
-	}
-	if !d.handled {
-		s.log.Debug("slack socket mode: event type ignored", "event_id", d.env.EventID, "event_type", d.innerType)
-		s.ack(ctx, sm, req.EnvelopeID)
-		return
-	}
-	id, at := callbackMeta(d.api)
-	s.deliver(ctx, sm, &req, d.api, id, at)
-}
-
-func (s *SocketMode) ack(ctx context.Context, sm *socketmode.Client, envelopeID string) {
-	if err := sm.AckCtx(ctx, envelopeID, nil); err != nil && ctx.Err() == nil {
-		s.log.Warn("slack socket mode: ack failed", "envelope_id", envelopeID, "err", err)
-	}
-}
-
-func eventErr(data any) error {
-	switch d := data.(type) {
-	case *slack.IncomingEventError:
-		return d.ErrorObj
-	case *socketmode.ErrorWriteFailed:
-		return d.Cause
-	case error:
-		return d
-	}
-	return nil
-}
-
-// slogOutput routes slack-go's debug output (socketmode.OptionDebug) to
-// slog at debug level.
-type slogOutput struct{ log *slog.Logger }
-
-func (o slogOutput) Output(_ int, msg string) error {
-	o.log.Debug(strings.TrimSpace(msg), "component", "slack-go/socketmode")
-	return nil
 }

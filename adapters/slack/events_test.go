@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,7 +24,6 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
-	"github.com/slack-go/slack/socketmode"
 
 	"github.com/carebridge/carebridge/adapters/slack/slackfake"
 	"github.com/carebridge/carebridge/bridge"
@@ -686,15 +686,26 @@ func TestEventsHTTPRedeliveredSameID(t *testing.T) {
 // ---- Socket Mode ----
 
 type smRig struct {
-	fake *slackfake.Server
-	api  *slack.Client
-	rec  *chatRecorder
-	logs *capturedLogs
+	fake     *slackfake.Server
+	api      *slack.Client
+	logs     *capturedLogs
+	stop     func() // cancels Run and checks it returned nil, leaving no goroutine
+	stopOnce sync.Once
 }
+
+// shutdown stops the receiver now (the test's cleanup then does nothing).
+func (r *smRig) shutdown() { r.stopOnce.Do(r.stop) }
 
 // newSMRig runs a SocketMode against a fake until the test ends; it then
 // checks that Run returned nil and left no goroutine behind.
-func newSMRig(t *testing.T, rec *chatRecorder, fakeOpts ...slackfake.Option) *smRig {
+func newSMRig(t *testing.T, rec bridge.ChatEventHandler, fakeOpts ...slackfake.Option) *smRig {
+	t.Helper()
+	return newSMRigWith(t, rec, nil, fakeOpts...)
+}
+
+// newSMRigWith is newSMRig with receiver options (after the rig's own: a
+// 2 s ping timeout).
+func newSMRigWith(t *testing.T, rec bridge.ChatEventHandler, smOpts []EventsOption, fakeOpts ...slackfake.Option) *smRig {
 	t.Helper()
 	log, logs := captureLogs(t)
 	fake := slackfake.New(append([]slackfake.Option{
@@ -706,12 +717,14 @@ func newSMRig(t *testing.T, rec *chatRecorder, fakeOpts ...slackfake.Option) *sm
 	fake.AddChannel(eventsChannel, "care-network", "U0ALICE", "U0BOB")
 	id := fake.Identity()
 	api := slack.New(id.BotToken, slack.OptionAPIURL(fake.APIURL()), slack.OptionAppLevelToken(id.AppToken))
-	sm := NewSocketMode(api, rec, log, WithSocketModeOptions(socketmode.OptionPingInterval(2*time.Second)))
+	sm := NewSocketMode(api, rec, log, append([]EventsOption{WithSocketPingTimeout(2 * time.Second)}, smOpts...)...)
+	sm.backoffMin = 10 * time.Millisecond
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- sm.Run(ctx) }()
-	t.Cleanup(func() {
+	rig := &smRig{fake: fake, api: api, logs: logs}
+	rig.stop = func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -722,9 +735,10 @@ func newSMRig(t *testing.T, rec *chatRecorder, fakeOpts ...slackfake.Option) *sm
 			t.Fatal("Run did not return after cancel")
 		}
 		checkNoSocketModeGoroutines(t)
-	})
+	}
+	t.Cleanup(func() { rig.stopOnce.Do(rig.stop) })
 	waitUntil(t, "a socket mode connection", func() bool { return fake.SocketConnections() == 1 })
-	return &smRig{fake: fake, api: api, rec: rec, logs: logs}
+	return rig
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
@@ -738,21 +752,21 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// socketModeGoroutine returns the stack of a goroutine of the receiver
-// or of slack-go's socketmode client, or "".
+// socketModeGoroutine returns the stack of a goroutine of the receiver,
+// or "".
 func socketModeGoroutine() string {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "slack-go/slack/socketmode.") || strings.Contains(g, "adapters/slack.(*SocketMode)") {
+		if strings.Contains(g, "adapters/slack.(*SocketMode)") {
 			return g
 		}
 	}
 	return ""
 }
 
-// checkNoSocketModeGoroutines fails if goroutines of the receiver or of
-// slack-go's socketmode client outlive Run.
+// checkNoSocketModeGoroutines fails if goroutines of the receiver outlive
+// Run.
 func checkNoSocketModeGoroutines(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
@@ -798,10 +812,16 @@ func TestSocketModeEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got := rec.waitHandled(t, 7)
+	fakeIdle(t, f) // every event acked, the bot's echo included
+	_, got := rec.snapshot()
 	events := f.Events()
 	if len(events) != 7 {
 		t.Fatalf("fake produced %d events", len(events))
+	}
+	// The echo of the bot's own post is acked without reaching the
+	// handler (the core ignores bots' events).
+	if len(got) != 6 {
+		t.Fatalf("handled %d events, want the 6 human ones: %+v", len(got), got)
 	}
 	want := []bridge.ChatEvent{
 		{Kind: bridge.EventMessage, Channel: eventsChannel, User: "U0ALICE", TS: parent, Text: "my bill is wrong"},
@@ -810,20 +830,18 @@ func TestSocketModeEvents(t *testing.T) {
 		{Kind: bridge.EventReactionRemoved, Channel: eventsChannel, User: "U0ALICE", ItemTS: reply, Reaction: "white_check_mark"},
 		{Kind: bridge.EventMessageChanged, Channel: eventsChannel, User: "U0BOB", ItemTS: reply, ThreadTS: parent, Text: "Fixed: https://bill.example"},
 		{Kind: bridge.EventMessageDeleted, Channel: eventsChannel, User: "U0BOB", ItemTS: reply, ThreadTS: parent},
-		{Kind: bridge.EventMessage, Channel: eventsChannel, User: slackfake.DefaultBotUserID, Bot: true, ThreadTS: parent, Text: "mirror of a post"},
 	}
 	for i := range want {
 		w, g := want[i], got[i]
 		w.ID, w.At = events[i].ID, g.At
-		if w.Kind == bridge.EventMessage && w.Bot {
-			w.TS = g.TS
-		}
 		if g != w || g.At.IsZero() {
 			t.Errorf("event %d:\n got %+v\nwant %+v", i, g, w)
 		}
 	}
-	fakeIdle(t, f)
-	for _, e := range f.Events() {
+	if e := events[6]; e.Type != "message" || !strings.Contains(string(e.Payload), `"bot_id"`) {
+		t.Errorf("event 6 is not the bot's echo: %s", e.Payload)
+	}
+	for _, e := range events {
 		if !e.Delivered || e.Attempts != 1 {
 			t.Errorf("event %s (%s): delivered=%v attempts=%d", e.ID, e.Type, e.Delivered, e.Attempts)
 		}
@@ -877,12 +895,19 @@ func TestSocketModeReconnects(t *testing.T) {
 	rec.waitHandled(t, 3)
 }
 
-// TestSocketModeBadMessage feeds dispatch a frame slack-go could not
-// parse: the chat event is still delivered.
+// frameAcks records the acks handleFrame writes.
+type frameAcks struct{ ids []string }
+
+func (a *frameAcks) ack(id string) error { a.ids = append(a.ids, id); return nil }
+
+// TestSocketModeBadMessage feeds handleFrame frames slack-go's socketmode
+// client could not parse: a block it cannot decode still yields the chat
+// event, an unknown event type and a malformed frame with an envelope id
+// are acked, and an unreadable frame is dropped.
 func TestSocketModeBadMessage(t *testing.T) {
 	payload := envelopeJSON(`{"type":"message","channel":"C1","user":"U2","text":"hi","ts":"1.000100","blocks":[{"type":"rich_text","elements":"oops"}]}`)
 	if _, err := slackevents.ParseEvent(payload, slackevents.OptionNoVerifyToken()); err == nil {
-		t.Log("slack-go now parses this payload; the fallback is still exercised below")
+		t.Log("slack-go now parses this payload; the frame is still exercised below")
 	}
 	frame, _ := json.Marshal(map[string]any{"type": "events_api", "envelope_id": "env-1", "payload": json.RawMessage(payload)})
 	unknown, _ := json.Marshal(map[string]any{"type": "events_api", "envelope_id": "env-2",
@@ -890,15 +915,18 @@ func TestSocketModeBadMessage(t *testing.T) {
 	rec := &chatRecorder{}
 	log, _ := captureLogs(t)
 	s := NewSocketMode(slack.New("xoxb-test"), rec, log)
-	sm := socketmode.New(slack.New("xoxb-test")) // not running: acks wait in its buffer
-	ctx := t.Context()
-	for _, f := range [][]byte{frame, unknown, []byte(`not json`)} {
-		s.dispatch(ctx, sm, socketmode.Event{Type: socketmode.EventTypeErrorBadMessage,
-			Data: &socketmode.ErrorBadMessage{Cause: errors.New("parse"), Message: f}})
+	acks := &frameAcks{}
+	for _, f := range [][]byte{frame, unknown, []byte(`not json`), []byte(`{"type":"events_api","envelope_id":"env-3","retry_attempt":"x"}`)} {
+		if s.handleFrame(t.Context(), f, acks.ack) {
+			t.Errorf("%s: taken for a disconnect", f)
+		}
 	}
 	_, handled := rec.snapshot()
 	if len(handled) != 1 || handled[0].Text != "hi" || handled[0].ID != "Ev1" {
 		t.Errorf("handled %+v", handled)
+	}
+	if want := []string{"env-1", "env-2", "env-3"}; !slices.Equal(acks.ids, want) {
+		t.Errorf("acks %v, want %v", acks.ids, want)
 	}
 }
 
@@ -911,6 +939,9 @@ func TestSocketModeInvalidToken(t *testing.T) {
 	err := NewSocketMode(api, &chatRecorder{}, nil).Run(ctx)
 	if err == nil {
 		t.Fatal("Run with a wrong app token returned nil")
+	}
+	if ctx.Err() != nil || !strings.Contains(err.Error(), "invalid_auth") || !strings.Contains(err.Error(), "app-level token") {
+		t.Errorf("Run returned %q (after %v), want at once an error naming the app-level token and invalid_auth", err, ctx.Err())
 	}
 	checkNoSocketModeGoroutines(t)
 }

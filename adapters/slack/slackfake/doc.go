@@ -14,7 +14,7 @@
 //
 // Tests then act as humans (UserPosts, UserEdits, UserDeletes, UserReacts,
 // UserUnreacts), inject faults (FailNext, RateLimitStorm, SetOutage,
-// Disconnect, Redeliver) and assert what the bot did (Messages, Thread,
+// Disconnect, DropSockets, Redeliver) and assert what the bot did (Messages, Thread,
 // Reactions, Ephemerals, Calls, Events).
 //
 // # Faithful
