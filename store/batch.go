@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/carebridge/carebridge/bridge"
 )
@@ -212,7 +213,13 @@ func (t *tx) PostIDs(ctx context.Context, platform bridge.Platform, externalIDs 
 // PostsByID reads the stored posts among ids, by id.
 func (t *tx) PostsByID(ctx context.Context, ids []int64) (map[int64]*bridge.Post, error) {
 	var rows []postRow
-	if err := selectIn(ctx, t, &rows, `SELECT `+postColumns+` FROM posts WHERE id`, nil, uniqIDs(ids), ""); err != nil {
+	var err error
+	if t.dialect == DialectPostgres {
+		err = t.selectStmt(ctx, &rows, pgPostsByID, pq.Int64Array(uniqIDs(ids)))
+	} else {
+		err = selectIn(ctx, t, &rows, `SELECT `+postColumns+` FROM posts WHERE id`, nil, uniqIDs(ids), "")
+	}
+	if err != nil {
 		return nil, fmt.Errorf("read %d posts: %w", len(ids), err)
 	}
 	out := make(map[int64]*bridge.Post, len(rows))
@@ -337,7 +344,13 @@ func (t *tx) TicketsByConversation(ctx context.Context, platform bridge.Platform
 // TicketsByID reads the tickets among ids, by id, without locking them.
 func (t *tx) TicketsByID(ctx context.Context, ids []int64) (map[int64]*bridge.Ticket, error) {
 	var rows []ticketRow
-	if err := selectIn(ctx, t, &rows, `SELECT `+ticketColumns+` FROM `+ticketsFrom+` WHERE t.id`, nil, uniqIDs(ids), ""); err != nil {
+	var err error
+	if t.dialect == DialectPostgres {
+		err = t.selectStmt(ctx, &rows, pgTicketsByID, pq.Int64Array(uniqIDs(ids)))
+	} else {
+		err = selectIn(ctx, t, &rows, `SELECT `+ticketColumns+` FROM `+ticketsFrom+` WHERE t.id`, nil, uniqIDs(ids), "")
+	}
+	if err != nil {
 		return nil, fmt.Errorf("read %d tickets: %w", len(ids), err)
 	}
 	out := make(map[int64]*bridge.Ticket, len(rows))
@@ -437,6 +450,20 @@ func (t *tx) SetTicketThreads(ctx context.Context, threads map[int64]bridge.Chat
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	if t.dialect == DialectPostgres {
+		chs, tss := make(pq.StringArray, len(ids)), make(pq.StringArray, len(ids))
+		for i, id := range ids {
+			chs[i], tss[i] = threads[id].Channel, threads[id].TS
+		}
+		n, err := t.execStmt(ctx, pgSetTicketThreads, pq.Int64Array(ids), chs, tss)
+		if err != nil {
+			return fmt.Errorf("set threads of %d tickets: %w", len(ids), err)
+		}
+		if n != int64(len(ids)) {
+			return fmt.Errorf("set threads of %d tickets: %d missing: %w", len(ids), int64(len(ids))-n, bridge.ErrNotFound)
+		}
+		return nil
+	}
 	step := chunkRows(3)
 	for start := 0; start < len(ids); start += step {
 		part := ids[start:min(start+step, len(ids))]
@@ -569,15 +596,20 @@ func (t *tx) SaveMirrors(ctx context.Context, ms []bridge.Mirror) error {
 		}
 	}
 	written := map[[2]string]bool{}
-	err := insertRows(ctx, t, "mirrors", mirrorInsertCols, rows, "ON CONFLICT (channel, ts) DO NOTHING RETURNING channel, ts",
-		func(rs *sqlx.Rows) error {
-			var k [2]string
-			if err := rs.Scan(&k[0], &k[1]); err != nil {
-				return err
-			}
-			written[k] = true
-			return nil
-		})
+	var err error
+	if t.dialect == DialectPostgres {
+		err = t.saveMirrorsPG(ctx, ms, written)
+	} else {
+		err = insertRows(ctx, t, "mirrors", mirrorInsertCols, rows, "ON CONFLICT (channel, ts) DO NOTHING RETURNING channel, ts",
+			func(rs *sqlx.Rows) error {
+				var k [2]string
+				if err := rs.Scan(&k[0], &k[1]); err != nil {
+					return err
+				}
+				written[k] = true
+				return nil
+			})
+	}
 	if err != nil {
 		return fmt.Errorf("save %d mirrors: %w", len(ms), err)
 	}
@@ -600,6 +632,16 @@ func (t *tx) SaveMirrors(ctx context.Context, ms []bridge.Mirror) error {
 // with bridge.ErrNotFound if any is not claimed by owner.
 func (t *tx) CompleteOutboxMany(ctx context.Context, ids []int64, owner string, now time.Time) error {
 	ids = uniqIDs(ids)
+	if t.dialect == DialectPostgres {
+		n, err := t.execStmt(ctx, pgCompleteOutboxMany, dbTime(now), owner, pq.Int64Array(ids))
+		if err != nil {
+			return fmt.Errorf("complete %d outbox rows for %s: %w", len(ids), owner, err)
+		}
+		if n != int64(len(ids)) {
+			return fmt.Errorf("complete %d outbox rows: %d not claimed by %s: %w", len(ids), int64(len(ids))-n, owner, bridge.ErrNotFound)
+		}
+		return nil
+	}
 	step := chunkRows(1) - 2
 	for start := 0; start < len(ids); start += step {
 		part := ids[start:min(start+step, len(ids))]

@@ -199,9 +199,12 @@ func (s *Store) ClaimOutbox(ctx context.Context, p bridge.ClaimParams) ([]bridge
 // pass over each other's rows, and with enable_sort off, so that it walks
 // outbox_due in order and stops at the limit.
 func (s *Store) claimPostgres(ctx context.Context, p bridge.ClaimParams, lanes []string) ([]outboxRow, error) {
+	st, err := s.stmts.prepared(ctx, s.db, pgClaimOutbox)
+	if err != nil {
+		return nil, err
+	}
 	var rows []outboxRow
-	err := s.db.SelectContext(ctx, &rows, `SELECT `+outboxColumns+`
-		FROM carebridge_claim_outbox($1, $2, $3, $4, $5, $6)`,
+	err = st.SelectContext(ctx, &rows,
 		p.Owner, dbTime(p.Now.Add(p.Lease)), dbTime(p.Now),
 		pq.StringArray(nonNil(p.Kinds)), pq.StringArray(nonNil(lanes)), p.Limit)
 	return rows, err

@@ -86,6 +86,7 @@ type Store struct {
 	db      *sqlx.DB
 	dialect string
 	log     *slog.Logger
+	stmts   stmtCache // PostgreSQL: prepared statements (prepared.go)
 }
 
 // Option changes how Open sets up a Store.
@@ -313,7 +314,7 @@ func (s *Store) runTx(ctx context.Context, fn func(tx bridge.Tx) error) (err err
 			_ = sqlTx.Rollback() // fn panicked
 		}
 	}()
-	err = fn(&tx{tx: sqlTx, dialect: s.dialect})
+	err = fn(&tx{tx: sqlTx, dialect: s.dialect, st: s})
 	done = true
 	if err != nil {
 		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {

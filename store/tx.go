@@ -20,6 +20,7 @@ var _ bridge.Tx = (*tx)(nil)
 type tx struct {
 	tx      *sqlx.Tx
 	dialect string
+	st      *Store
 }
 
 // get reads one row into dest, turning "no rows" into bridge.ErrNotFound.
