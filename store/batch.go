@@ -57,6 +57,9 @@ func (t *tx) rowArgs(args []any, row any, cols []string) []any {
 // insertRows runs "INSERT INTO table (cols) VALUES …" + tail for rows, in
 // chunks, and hands each returned row (when tail has RETURNING) to scan.
 func insertRows[R any](ctx context.Context, t *tx, table string, cols []string, rows []R, tail string, scan func(*sqlx.Rows) error) error {
+	if t.dialect == DialectPostgres {
+		return insertRowsPG(ctx, t, table, cols, rows, tail, scan)
+	}
 	step := chunkRows(len(cols))
 	head := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES "
 	for start := 0; start < len(rows); start += step {
@@ -596,20 +599,15 @@ func (t *tx) SaveMirrors(ctx context.Context, ms []bridge.Mirror) error {
 		}
 	}
 	written := map[[2]string]bool{}
-	var err error
-	if t.dialect == DialectPostgres {
-		err = t.saveMirrorsPG(ctx, ms, written)
-	} else {
-		err = insertRows(ctx, t, "mirrors", mirrorInsertCols, rows, "ON CONFLICT (channel, ts) DO NOTHING RETURNING channel, ts",
-			func(rs *sqlx.Rows) error {
-				var k [2]string
-				if err := rs.Scan(&k[0], &k[1]); err != nil {
-					return err
-				}
-				written[k] = true
-				return nil
-			})
-	}
+	err := insertRows(ctx, t, "mirrors", mirrorInsertCols, rows, "ON CONFLICT (channel, ts) DO NOTHING RETURNING channel, ts",
+		func(rs *sqlx.Rows) error {
+			var k [2]string
+			if err := rs.Scan(&k[0], &k[1]); err != nil {
+				return err
+			}
+			written[k] = true
+			return nil
+		})
 	if err != nil {
 		return fmt.Errorf("save %d mirrors: %w", len(ms), err)
 	}

@@ -3,14 +3,15 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
-	"github.com/carebridge/carebridge/bridge"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
 // PostgreSQL statements of fixed text, prepared once per connection.
+// insertRowsPG (below) does the same for every batched insert.
 //
 // The relay's statements run thousands of times a minute under load. Sent
 // as ad-hoc statements, each was parsed and planned again every time, and
@@ -68,13 +69,6 @@ func (t *tx) stmt(ctx context.Context, query string) (*sqlx.Stmt, error) {
 const (
 	pgCompleteOutboxMany = `UPDATE outbox SET state = 'done', claimed_until = NULL, updated_at = $1
 		WHERE state = 'sending' AND claimed_by = $2 AND id = ANY ($3)`
-	pgSaveMirrors = `INSERT INTO mirrors (post_id, ticket_id, department, role, channel, ts, thread_ts, created_at)
-		SELECT v.post_id, NULLIF(v.ticket_id, 0), v.department, v.role, v.channel, v.ts, v.thread_ts,
-			NULLIF(v.created_at, '')::timestamptz
-		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-			AS v (post_id, ticket_id, department, role, channel, ts, thread_ts, created_at)
-		ON CONFLICT (channel, ts) DO NOTHING
-		RETURNING channel, ts`
 	pgSetTicketThreads = `INSERT INTO ticket_threads (ticket_id, channel, ts)
 		SELECT k.id, v.channel, v.ts
 		FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v (id, channel, ts) JOIN tickets k ON k.id = v.id
@@ -107,31 +101,78 @@ func (t *tx) selectStmt(ctx context.Context, dest any, query string, args ...any
 	return st.SelectContext(ctx, dest, args...)
 }
 
-// saveMirrorsPG inserts mirrors with one prepared statement and marks the
-// ones written (a message already recorded is left as it is).
-func (t *tx) saveMirrorsPG(ctx context.Context, ms []bridge.Mirror, written map[[2]string]bool) error {
-	n := len(ms)
-	posts, tickets := make(pq.Int64Array, n), make(pq.Int64Array, n)
-	depts, roles, chans, tss, threads := make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n)
-	created := make(pq.StringArray, n)
-	for i, m := range ms {
-		posts[i], tickets[i] = m.PostID, m.TicketID
-		depts[i], roles[i], chans[i], tss[i], threads[i] = m.Department, string(m.Role), m.Channel, m.TS, m.ThreadTS
-		v, err := dbTime(m.CreatedAt).Value()
-		if err != nil {
-			return err
+// insertRowsPG is insertRows for PostgreSQL: one prepared statement that
+// inserts every row from one array per column,
+//
+//	INSERT INTO table (cols) SELECT cols FROM unnest($1::type[], …)
+//		WITH ORDINALITY AS v (cols, n) ORDER BY n tail
+//
+// so its text depends on the table, the columns and tail only, not on the
+// number of rows. Rows are inserted in slice order (ids ascend with it).
+func insertRowsPG[R any](ctx context.Context, t *tx, table string, cols []string, rows []R, tail string, scan func(*sqlx.Rows) error) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	arrays := make([][]any, len(cols))
+	for i := range arrays {
+		arrays[i] = make([]any, 0, len(rows))
+	}
+	one := make([]any, 0, len(cols))
+	for _, r := range rows {
+		one = t.rowArgs(one[:0], r, cols)
+		for i, v := range one {
+			arrays[i] = append(arrays[i], v)
 		}
-		created[i], _ = v.(string) // "" (NULL) for the zero time
 	}
-	var got []struct {
-		Channel string `db:"channel"`
-		TS      string `db:"ts"`
+	var q strings.Builder
+	q.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(cols, ", ") + " FROM unnest(")
+	args := make([]any, len(cols))
+	for i, c := range cols {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		fmt.Fprintf(&q, "$%d::%s[]", i+1, pgColumnType(c))
+		args[i] = pq.GenericArray{A: arrays[i]}
 	}
-	if err := t.selectStmt(ctx, &got, pgSaveMirrors, posts, tickets, depts, roles, chans, tss, threads, created); err != nil {
+	q.WriteString(") WITH ORDINALITY AS v (" + strings.Join(cols, ", ") + ", n) ORDER BY n " + tail)
+	st, err := t.stmt(ctx, q.String())
+	if err != nil {
 		return err
 	}
-	for _, g := range got {
-		written[[2]string{g.Channel, g.TS}] = true
+	if scan == nil {
+		_, err := st.ExecContext(ctx, args...)
+		return err
 	}
-	return nil
+	rs, err := st.QueryxContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
+	for rs.Next() {
+		if err := scan(rs); err != nil {
+			return err
+		}
+	}
+	if err := rs.Close(); err != nil {
+		return err
+	}
+	return rs.Err()
+}
+
+// pgColumnType is the type of a column insertRowsPG writes.
+func pgColumnType(col string) string {
+	switch col {
+	case "id", "ticket_id", "customer_id", "root_post_id", "post_id", "draft_id":
+		return "bigint"
+	case "priority", "attempts", "ticket_count":
+		return "integer"
+	case "recovered":
+		return "boolean"
+	case "first_seen", "last_seen":
+		return "timestamptz"
+	}
+	if strings.HasSuffix(col, "_at") {
+		return "timestamptz"
+	}
+	return "text"
 }
