@@ -15,7 +15,7 @@ package main
 //
 // Knobs (environment):
 //
-//	CAREBRIDGE_BENCH_WORKERS           outbox.workers (default 32)
+//	CAREBRIDGE_BENCH_WORKERS           outbox.workers (default 128)
 //	CAREBRIDGE_BENCH_BATCH             posts per Ingest call in BenchmarkEndToEnd (default 100)
 //	CAREBRIDGE_BENCH_LATENCY_DURATION  how long BenchmarkLatencyPaced feeds posts (default 20s)
 //	CAREBRIDGE_BENCH_LATENCY_RATE      its arrival rate in posts/s (default 50)
@@ -82,10 +82,11 @@ func benchEnvDuration(b testing.TB, name string, def time.Duration) time.Duratio
 	return d
 }
 
-// benchWorkers is outbox.workers for every benchmark. 32 was the best
+// benchWorkers is outbox.workers for every benchmark. 128 was the best
 // setting for both stores on the reference machine (BENCHMARKS.md has the
-// sweep): SQLite gains up to 32-64 workers, PostgreSQL levels off from 16.
-func benchWorkers(b testing.TB) int { return benchEnvInt(b, "CAREBRIDGE_BENCH_WORKERS", 32) }
+// sweep): a worker waits on Slack's answer most of its time, and more of
+// them let each claim and each group commit carry more rows.
+func benchWorkers(b testing.TB) int { return benchEnvInt(b, "CAREBRIDGE_BENCH_WORKERS", 128) }
 
 // ---- stores ----
 
