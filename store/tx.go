@@ -273,8 +273,11 @@ func (t *tx) SaveCustomer(ctx context.Context, c *bridge.Customer) error {
 
 // ---- tickets
 
-// ticketColumns selects a ticket from ticketsFrom: the tickets table
-// (alias t) with its chat thread, which lives in ticket_threads.
+// ticketColumns selects a ticket from ticketsFrom (alias t), with its
+// chat thread, which lives in ticket_threads. The thread is read by two
+// look-ups on that table's key rather than a join, so that no plan (a
+// prepared statement's generic plan in particular) can turn it into a scan
+// of the whole table.
 //
 // The thread is a table of its own (migration 0007) because the relay
 // writes it when a ticket's parent message is posted, while ingest updates
@@ -282,12 +285,13 @@ func (t *tx) SaveCustomer(ctx context.Context, c *bridge.Customer) error {
 // waited for the row lock of an ingest transaction, and each cost a new
 // version of the ticket row in all its indexes.
 const ticketColumns = `t.id, t.platform, t.conversation_key, t.department, t.fyi, t.matched, t.tags, t.state,
-	t.customer_id, t.root_post_id, t.account, COALESCE(th.channel, '') AS slack_channel,
-	COALESCE(th.ts, '') AS slack_ts, t.created_at, t.updated_at,
-	t.last_customer_at, t.first_response_at, t.answered_at, t.closed_at`
+	t.customer_id, t.root_post_id, t.account,
+	COALESCE((SELECT th.channel FROM ticket_threads th WHERE th.ticket_id = t.id), '') AS slack_channel,
+	COALESCE((SELECT th.ts FROM ticket_threads th WHERE th.ticket_id = t.id), '') AS slack_ts,
+	t.created_at, t.updated_at, t.last_customer_at, t.first_response_at, t.answered_at, t.closed_at`
 
 // ticketsFrom is the FROM clause of ticketColumns.
-const ticketsFrom = `tickets t LEFT JOIN ticket_threads th ON th.ticket_id = t.id`
+const ticketsFrom = `tickets t`
 
 type ticketRow struct {
 	ID              int64   `db:"id"`
@@ -338,7 +342,7 @@ func (r ticketRow) ticket() *bridge.Ticket {
 // TicketByConversation reads the ticket of one conversation.
 func (t *tx) TicketByConversation(ctx context.Context, platform bridge.Platform, conversationKey string) (*bridge.Ticket, error) {
 	var r ticketRow
-	if err := t.get(ctx, &r, `SELECT `+ticketColumns+` FROM `+ticketsFrom+` WHERE t.platform = ? AND t.conversation_key = ?`+t.forUpdateOf("t"),
+	if err := t.get(ctx, &r, `SELECT `+ticketColumns+` FROM `+ticketsFrom+` WHERE t.platform = ? AND t.conversation_key = ?`+t.forUpdate(),
 		platform, conversationKey); err != nil {
 		return nil, fmt.Errorf("read ticket %s/%s: %w", platform, conversationKey, err)
 	}
@@ -348,7 +352,7 @@ func (t *tx) TicketByConversation(ctx context.Context, platform bridge.Platform,
 // TicketByID reads a ticket by its store id.
 func (t *tx) TicketByID(ctx context.Context, id int64) (*bridge.Ticket, error) {
 	var r ticketRow
-	if err := t.get(ctx, &r, `SELECT `+ticketColumns+` FROM `+ticketsFrom+` WHERE t.id = ?`+t.forUpdateOf("t"), id); err != nil {
+	if err := t.get(ctx, &r, `SELECT `+ticketColumns+` FROM `+ticketsFrom+` WHERE t.id = ?`+t.forUpdate(), id); err != nil {
 		return nil, fmt.Errorf("read ticket %d: %w", id, err)
 	}
 	return r.ticket(), nil
