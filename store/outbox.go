@@ -193,20 +193,21 @@ func (s *Store) ClaimOutbox(ctx context.Context, p bridge.ClaimParams) ([]bridge
 	return items, nil
 }
 
-// claimPostgres runs the claim as one statement: the function
-// carebridge_claim_outbox (migration 0006) holds the UPDATE below (see
-// claimSQLite) with FOR UPDATE SKIP LOCKED, so that concurrent claimers
+// claimPostgres runs the claim as one prepared statement (prepared.go):
+// the function carebridge_claim_outbox (migration 0006) holds the UPDATE
+// of claimSQLite with FOR UPDATE SKIP LOCKED, so that concurrent claimers
 // pass over each other's rows, and with enable_sort off, so that it walks
 // outbox_due in order and stops at the limit.
 func (s *Store) claimPostgres(ctx context.Context, p bridge.ClaimParams, lanes []string) ([]outboxRow, error) {
-	st, err := s.stmts.prepared(ctx, s.db, pgClaimOutbox)
-	if err != nil {
-		return nil, err
-	}
+	args := []any{p.Owner, dbTime(p.Now.Add(p.Lease)), dbTime(p.Now),
+		pq.StringArray(nonNil(p.Kinds)), pq.StringArray(nonNil(lanes)), p.Limit}
 	var rows []outboxRow
-	err = st.SelectContext(ctx, &rows,
-		p.Owner, dbTime(p.Now.Add(p.Lease)), dbTime(p.Now),
-		pq.StringArray(nonNil(p.Kinds)), pq.StringArray(nonNil(lanes)), p.Limit)
+	var err error
+	if st := s.stmts.get(s.db, pgClaimOutbox); st != nil {
+		err = st.SelectContext(ctx, &rows, args...)
+	} else {
+		err = s.db.SelectContext(ctx, &rows, pgClaimOutbox, args...)
+	}
 	return rows, err
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -21,47 +22,85 @@ import (
 // prepared the first time a connection runs them, and PostgreSQL then
 // reuses their plan. SQLite keeps the plain statements (it prepares
 // in-process, with nothing to save on the wire).
+//
+// Preparing a statement on the pool needs a connection of its own, and a
+// transaction that wants a statement holds one already: with every
+// connection held by such transactions, a prepare in the transaction
+// would wait forever. So a transaction never waits for the pool: the
+// first time it meets a statement it prepares it on its own connection
+// (closed with the transaction) and asks for the pool-wide statement to
+// be prepared in the background; later transactions use that one, which
+// database/sql prepares on each connection by the connection itself.
 type stmtCache struct {
-	mu    sync.Mutex
-	stmts map[string]*sqlx.Stmt
+	mu      sync.Mutex
+	stmts   map[string]*sqlx.Stmt
+	pending map[string]bool
+	closed  bool
+	wg      sync.WaitGroup
 }
 
-// prepared returns the statement for query, preparing it on db the first
-// time; database/sql prepares it again on each connection that runs it.
-func (c *stmtCache) prepared(ctx context.Context, db *sqlx.DB, query string) (*sqlx.Stmt, error) {
+// get returns the pool-wide statement for query, or nil (and starts
+// preparing it) if there is none yet.
+func (c *stmtCache) get(db *sqlx.DB, query string) *sqlx.Stmt {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st := c.stmts[query]; st != nil {
-		return st, nil
+		return st
 	}
-	st, err := db.PreparexContext(ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("prepare statement: %w", err)
+	if c.closed || c.pending[query] {
+		return nil
 	}
-	if c.stmts == nil {
-		c.stmts = map[string]*sqlx.Stmt{}
+	if c.pending == nil {
+		c.pending = map[string]bool{}
 	}
-	c.stmts[query] = st
-	return st, nil
+	c.pending[query] = true
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		st, err := db.PreparexContext(ctx, query)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.pending, query)
+		switch {
+		case err != nil: // the next transaction that needs it tries again
+		case c.closed:
+			_ = st.Close()
+		default:
+			if c.stmts == nil {
+				c.stmts = map[string]*sqlx.Stmt{}
+			}
+			c.stmts[query] = st
+		}
+	}()
+	return nil
 }
 
-// close releases the prepared statements.
+// close releases the prepared statements; wait then waits for the
+// preparations still running (they fail once the pool is closed).
 func (c *stmtCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.closed = true
 	for _, st := range c.stmts {
 		_ = st.Close()
 	}
 	c.stmts = nil
 }
 
+func (c *stmtCache) wait() { c.wg.Wait() }
+
 // stmt returns query as a statement of this transaction (PostgreSQL only).
 func (t *tx) stmt(ctx context.Context, query string) (*sqlx.Stmt, error) {
-	st, err := t.st.stmts.prepared(ctx, t.st.db, query)
-	if err != nil {
-		return nil, err
+	if st := t.st.stmts.get(t.st.db, query); st != nil {
+		return t.tx.StmtxContext(ctx, st), nil
 	}
-	return t.tx.StmtxContext(ctx, st), nil
+	st, err := t.tx.PreparexContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare statement: %w", err)
+	}
+	return st, nil
 }
 
 // ---- the relay's statements over arrays (PostgreSQL)

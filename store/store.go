@@ -276,7 +276,10 @@ func sqliteBusy(err error) bool {
 
 // Close releases the database.
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
+	s.stmts.close()
+	err := s.db.Close()
+	s.stmts.wait() // preparations still running fail once the pool is closed
+	if err != nil {
 		return fmt.Errorf("close %s: %w", s.dialect, err)
 	}
 	return nil

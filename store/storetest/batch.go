@@ -3,6 +3,7 @@ package storetest
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -92,6 +93,43 @@ var batchTests = []test{
 			}
 			return nil
 		})
+	}},
+	{"Batch/ConcurrentTransactionsNeverWaitForThePool", func(t *testing.T, s bridge.Store) {
+		// More transactions at once than the pool has connections (the
+		// suite opens PostgreSQL with 4), each running batched statements
+		// on a fresh store: a transaction must never wait for a second
+		// connection (to prepare a statement, say) while it holds one.
+		const txs = 16
+		errs := make(chan error, txs)
+		var wg sync.WaitGroup
+		for i := range txs {
+			wg.Go(func() {
+				errs <- s.WithTx(ctx(t), func(tx bridge.Tx) error {
+					p := newPost(fmt.Sprintf("pool-%02d", i))
+					if _, err := tx.InsertPosts(ctx(t), []*bridge.Post{p}); err != nil {
+						return err
+					}
+					if _, err := tx.PostsByID(ctx(t), []int64{p.ID}); err != nil {
+						return err
+					}
+					_, err := tx.TicketsByID(ctx(t), []int64{p.ID})
+					return err
+				})
+			})
+		}
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("16 concurrent transactions did not finish within 30 s: they wait for the pool")
+		}
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("transaction: %v", err)
+			}
+		}
 	}},
 	{"Batch/CustomersAndTickets", func(t *testing.T, s bridge.Store) {
 		_, c1, k1 := seedTicket(t, s, "conv-b1")
