@@ -23,14 +23,6 @@ func (s *Service) relay(ctx, workCtx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.wake:
-			// Under load a wake-up comes with every ingest batch and
-			// every group commit; one claim a moment later serves the
-			// wake-ups of that moment together.
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wakeCoalesce):
-			}
 		case <-timer.C:
 		}
 		full := false // the last claim filled every free slot: a backlog
@@ -252,10 +244,6 @@ func (c *committer) backlog() int {
 	defer c.mu.Unlock()
 	return len(c.queue)
 }
-
-// wakeCoalesce is how long the relay waits after a wake-up before it
-// claims, gathering the wake-ups that follow.
-const wakeCoalesce = 2 * time.Millisecond
 
 // maxGroup bounds how many rows one transaction records.
 const maxGroup = 64

@@ -32,6 +32,7 @@ import (
 // be prepared in the background; later transactions use that one, which
 // database/sql prepares on each connection by the connection itself.
 type stmtCache struct {
+	one     sync.Mutex // held by the one preparation running
 	mu      sync.Mutex
 	stmts   map[string]*sqlx.Stmt
 	pending map[string]bool
@@ -57,6 +58,10 @@ func (c *stmtCache) get(db *sqlx.DB, query string) *sqlx.Stmt {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
+		// One preparation at a time: each takes a connection of the
+		// pool, and a burst of them at start would hold up transactions.
+		c.one.Lock()
+		defer c.one.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		st, err := db.PreparexContext(ctx, query)
