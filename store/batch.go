@@ -117,6 +117,16 @@ func selectIn[K any](ctx context.Context, t *tx, dest any, query string, prefixA
 	return nil
 }
 
+// selectByID reads rows "<query> IN (ids)", query ending in "WHERE <id
+// column>": under PostgreSQL with one prepared statement, "= ANY ($1)",
+// whatever the number of ids; under SQLite with selectIn.
+func selectByID(ctx context.Context, t *tx, dest any, query string, ids []int64) error {
+	if t.dialect == DialectPostgres {
+		return t.selectStmt(ctx, dest, query+" = ANY ($1)", pq.Int64Array(ids))
+	}
+	return selectIn(ctx, t, dest, query, nil, ids, "")
+}
+
 // uniq returns the distinct non-empty values of v in first-seen order.
 func uniq(v []string) []string {
 	seen := make(map[string]bool, len(v))
@@ -216,13 +226,7 @@ func (t *tx) PostIDs(ctx context.Context, platform bridge.Platform, externalIDs 
 // PostsByID reads the stored posts among ids, by id.
 func (t *tx) PostsByID(ctx context.Context, ids []int64) (map[int64]*bridge.Post, error) {
 	var rows []postRow
-	var err error
-	if t.dialect == DialectPostgres {
-		err = t.selectStmt(ctx, &rows, pgPostsByID, pq.Int64Array(uniqIDs(ids)))
-	} else {
-		err = selectIn(ctx, t, &rows, `SELECT `+postColumns+` FROM posts WHERE id`, nil, uniqIDs(ids), "")
-	}
-	if err != nil {
+	if err := selectByID(ctx, t, &rows, `SELECT `+postColumns+` FROM posts WHERE id`, uniqIDs(ids)); err != nil {
 		return nil, fmt.Errorf("read %d posts: %w", len(ids), err)
 	}
 	out := make(map[int64]*bridge.Post, len(rows))
@@ -347,13 +351,7 @@ func (t *tx) TicketsByConversation(ctx context.Context, platform bridge.Platform
 // TicketsByID reads the tickets among ids, by id, without locking them.
 func (t *tx) TicketsByID(ctx context.Context, ids []int64) (map[int64]*bridge.Ticket, error) {
 	var rows []ticketRow
-	var err error
-	if t.dialect == DialectPostgres {
-		err = t.selectStmt(ctx, &rows, pgTicketsByID, pq.Int64Array(uniqIDs(ids)))
-	} else {
-		err = selectIn(ctx, t, &rows, `SELECT `+ticketColumns+` FROM `+ticketsFrom+` WHERE t.id`, nil, uniqIDs(ids), "")
-	}
-	if err != nil {
+	if err := selectByID(ctx, t, &rows, `SELECT `+ticketColumns+` FROM `+ticketsFrom+` WHERE t.id`, uniqIDs(ids)); err != nil {
 		return nil, fmt.Errorf("read %d tickets: %w", len(ids), err)
 	}
 	out := make(map[int64]*bridge.Ticket, len(rows))

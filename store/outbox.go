@@ -144,8 +144,7 @@ func (t *tx) finishOutbox(ctx context.Context, verb string, id int64, owner, que
 // One UPDATE picks and leases the rows (under PostgreSQL inside the
 // function carebridge_claim_outbox, see claimPostgres). A row is due when
 // it is pending and its next attempt is not in the future, or sending with
-// an expired lease.
-// The NOT EXISTS clause keeps every row behind an earlier pending or
+// an expired lease. The NOT EXISTS clause keeps every row behind an earlier pending or
 // sending row with the same order key, so only the first row of a key can
 // qualify: at most one per key, strictly in id order. Under PostgreSQL
 // FOR UPDATE SKIP LOCKED makes concurrent claimers pass over each other's

@@ -117,8 +117,6 @@ const (
 		SELECT k.id, v.channel, v.ts
 		FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v (id, channel, ts) JOIN tickets k ON k.id = v.id
 		ON CONFLICT (ticket_id) DO UPDATE SET channel = excluded.channel, ts = excluded.ts`
-	pgTicketsByID = `SELECT ` + ticketColumns + ` FROM ` + ticketsFrom + ` WHERE t.id = ANY ($1)`
-	pgPostsByID   = `SELECT ` + postColumns + ` FROM posts WHERE id = ANY ($1)`
 	pgClaimOutbox = `SELECT ` + outboxColumns + ` FROM carebridge_claim_outbox($1, $2, $3, $4, $5, $6)`
 )
 
