@@ -291,8 +291,8 @@ func (s *Service) ingestOne(ctx context.Context, b *ingestBatch, p *Post, now ti
 
 // ownReplyInFlight reports whether p, a post of one of our accounts in
 // ticket t's conversation, is the public reply of a draft that is being
-// sent (or was sent as p): same account, same text (as the replier's
-// FindReply compares it).
+// sent (or was sent as p): same account, same answer as the platform's
+// Network compares them.
 func (s *Service) ownReplyInFlight(ctx context.Context, b *ingestBatch, t *Ticket, p *Post) (bool, error) {
 	if t.ID == 0 {
 		return false, nil // created in this batch: no drafts yet
@@ -303,7 +303,7 @@ func (s *Service) ownReplyInFlight(ctx context.Context, b *ingestBatch, t *Ticke
 	}
 	for _, d := range drafts {
 		if d.Visibility != VisibilityPublic || !strings.EqualFold(d.Account, p.AuthorHandle) ||
-			strings.TrimSpace(d.Text) != strings.TrimSpace(p.Text) {
+			!s.sameAnswer(p.Platform, d.Text, p.Text) {
 			continue
 		}
 		if d.State == DraftSending || (d.State == DraftSent && d.SentID == p.ExternalID) {

@@ -238,3 +238,17 @@ type Replier interface {
 type Elector interface {
 	IsLeader(ctx context.Context) error
 }
+
+// Network is one social network's rules, as the core needs them. Each
+// network adapter supplies one and cmd/carebridge registers it
+// (Options.Networks); the core asks it instead of knowing any platform.
+type Network interface {
+	// Platform is the network these rules are for.
+	Platform() Platform
+	// SameAnswer reports whether seen, the text of a post of ours read
+	// back from the platform, is the answer that was sent as sent.
+	// Platforms rewrite what they store (X puts the replied-to author's
+	// @handle in front of a reply), so the core never compares the two
+	// itself.
+	SameAnswer(sent, seen string) bool
+}

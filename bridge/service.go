@@ -30,6 +30,9 @@ type Options struct {
 	// business-hours calendar.
 	AfterHours func(at time.Time) string
 	Fetcher    PostFetcher // optional: fetches unknown conversation roots
+	// Networks are the rules of each network carebridge listens on, one
+	// per platform.
+	Networks []Network
 	// BotUserID is our own chat user: its messages and reactions are
 	// ignored.
 	BotUserID string
@@ -66,6 +69,7 @@ type Service struct {
 	metrics  Metrics
 	pacer    *pacer
 	handlers map[string]handler
+	networks map[Platform]Network
 	wake     chan struct{}
 	groups   *groupCache
 	inq      *inboxWorker // the chat event inbox (inbox.go)
@@ -128,6 +132,13 @@ func New(opt Options) (*Service, error) {
 		pacer:   newPacer(p.PerSecond, p.Burst, p.Disabled),
 		wake:    make(chan struct{}, 1),
 		inq:     newInboxWorker(),
+	}
+	s.networks = map[Platform]Network{}
+	for _, n := range opt.Networks {
+		if _, dup := s.networks[n.Platform()]; dup {
+			return nil, fmt.Errorf("bridge: two Networks for platform %q", n.Platform())
+		}
+		s.networks[n.Platform()] = n
 	}
 	s.groups = newGroupCache(opt.Config.Approvals.UserGroupRefresh.D())
 	s.handlers = map[string]handler{
@@ -309,4 +320,14 @@ func (s *Service) Seen(ctx context.Context, platform Platform, ids []string) (ma
 // isOfficial reports whether handle or id belongs to one of our accounts.
 func (s *Service) isOfficial(p *Post) bool {
 	return s.opt.Official[strings.ToLower(p.AuthorHandle)] || (p.AuthorID != "" && s.opt.Official[p.AuthorID])
+}
+
+// sameAnswer reports whether seen, a post of ours read back from platform,
+// is the answer sent: the network decides; without one, the trimmed texts
+// must be equal.
+func (s *Service) sameAnswer(platform Platform, sent, seen string) bool {
+	if n := s.networks[platform]; n != nil {
+		return n.SameAnswer(sent, seen)
+	}
+	return strings.TrimSpace(sent) == strings.TrimSpace(seen)
 }

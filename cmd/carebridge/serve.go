@@ -208,6 +208,7 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		AfterHours:   watcher.AfterHours,
 		BotUserID:    auth.UserID,
 		Fetcher:      x.NewFetcher(xc, norm),
+		Networks:     []bridge.Network{x.Network{}},
 		Sources:      sources,
 		Clock:        opt.Clock,
 		Logger:       log,
