@@ -236,3 +236,11 @@ type Tx interface {
 	// AuditRecords lists records in Seq order.
 	AuditRecords(ctx context.Context, f AuditFilter) ([]AuditRecord, error)
 }
+
+// TxRunner runs fn in one transaction of a store, seen through T: a small
+// port owned by the part of the core (or the adapter) that uses it, listing
+// only the methods that part calls. It commits if fn returns nil and rolls
+// back otherwise; fn must not keep tx after it returns.
+type TxRunner[T any] interface {
+	WithTx(ctx context.Context, fn func(tx T) error) error
+}

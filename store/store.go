@@ -291,6 +291,11 @@ func (s *Store) Close() error {
 // failure or a unique violation is run again, up to five times in all; the
 // last error is returned if every run fails.
 func (s *Store) WithTx(ctx context.Context, fn func(tx bridge.Tx) error) error {
+	return s.withTx(ctx, func(t *tx) error { return fn(t) })
+}
+
+// withTx is WithTx on the store's own transaction type.
+func (s *Store) withTx(ctx context.Context, fn func(t *tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.runTx(ctx, fn)
 		if err == nil || attempt == txAttempts || !s.retryable(err) {
@@ -306,7 +311,7 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx bridge.Tx) error) error {
 	}
 }
 
-func (s *Store) runTx(ctx context.Context, fn func(tx bridge.Tx) error) (err error) {
+func (s *Store) runTx(ctx context.Context, fn func(t *tx) error) (err error) {
 	sqlTx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
