@@ -30,15 +30,9 @@ const (
 	AuditSentAlreadyOnCheck AuditKind = "sent_found_on_reconcile"
 )
 
-// audit appends one record in tx. details is marshalled to JSON; it must
-// never hold a secret.
-func (s *Service) audit(ctx context.Context, tx Tx, kind AuditKind, actor, dept string, ticketID, draftID int64, details map[string]any, now time.Time) error {
-	return appendAudit(ctx, tx, &AuditRecord{At: now, Kind: kind, Actor: actor, Department: dept, TicketID: ticketID, DraftID: draftID}, details)
-}
-
 // appendAudit appends rec with details marshalled as JSON ("{}" when
 // there are none).
-func appendAudit(ctx context.Context, tx Tx, rec *AuditRecord, details map[string]any) error {
+func appendAudit(ctx context.Context, tx AuditWriter, rec *AuditRecord, details map[string]any) error {
 	rec.Details = json.RawMessage("{}")
 	if len(details) > 0 {
 		b, err := json.Marshal(details)
@@ -81,4 +75,26 @@ func (e *AuditError) Error() string { return "audit record " + itoa(e.Seq) + ": 
 func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// Audit kinds of the watching features.
+const (
+	AuditSLAWarning     AuditKind = "sla_warning"
+	AuditSLABreach      AuditKind = "sla_breach"
+	AuditSpike          AuditKind = "spike_alert"
+	AuditDigest         AuditKind = "digest_queued"
+	AuditGreetingQueued AuditKind = "greeting_queued"
+	AuditPosted         AuditKind = "posted" // a greeting or sign-off went out
+	AuditTicketClosed   AuditKind = "ticket_closed"
+	AuditTicketReopened AuditKind = "ticket_reopened"
+)
+
+// AuditWriter is the store method the audit log is written with.
+type AuditWriter interface {
+	AppendAudit(ctx context.Context, rec *AuditRecord) error
+}
+
+// Audit appends an audit record in tx (details is marshalled as JSON).
+func Audit(ctx context.Context, tx AuditWriter, kind AuditKind, actor, dept string, ticketID int64, details map[string]any, now time.Time) error {
+	return appendAudit(ctx, tx, &AuditRecord{At: now, Kind: kind, Actor: actor, Department: dept, TicketID: ticketID}, details)
 }

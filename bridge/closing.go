@@ -9,7 +9,7 @@ import (
 // deptMember reports whether user belongs to the department of l: an
 // approver, one of its members, or — when it lists no members — anyone
 // who is not a watcher.
-func (s *Service) deptMember(ctx context.Context, user string, l *lookup) (bool, error) {
+func (s *approvals) deptMember(ctx context.Context, user string, l *lookup) (bool, error) {
 	if l.approver {
 		return true, nil
 	}
@@ -27,8 +27,7 @@ func (w *work) closeReaction() error {
 		if err := w.audit(AuditUnauthorized, 0, map[string]any{"emoji": w.ev.Reaction, "on": "parent"}); err != nil {
 			return err
 		}
-		return w.s.enqueueEphemeral(w.ctx, w.tx, w.ev.Channel, w.ev.User,
-			fmt.Sprintf("Only members of %s can close its conversations, so your :%s: was ignored.", dept.Name, w.ev.Reaction), w.now)
+		return w.ephemeral(fmt.Sprintf("Only members of %s can close its conversations, so your :%s: was ignored.", dept.Name, w.ev.Reaction))
 	}
 	if t.State == TicketClosed {
 		return nil
@@ -36,17 +35,25 @@ func (w *work) closeReaction() error {
 	return CloseTicket(w.ctx, w.tx, t, w.ev.User, "reaction", channelOf(w.s, t), w.now)
 }
 
-func channelOf(s *Service, t *Ticket) string {
+func channelOf(s *approvals, t *Ticket) string {
 	if d := s.cfg.Department(t.Department); d != nil {
 		return d.Channel
 	}
 	return t.SlackChannel
 }
 
+// TicketCloser is what CloseTicket writes: the ticket, the audit record
+// and the notice in the thread.
+type TicketCloser interface {
+	UpdateTicket(ctx context.Context, t *Ticket) error
+	AuditWriter
+	Enqueuer
+}
+
 // CloseTicket closes t in tx: its SLA clock stops, the thread says who
 // closed it (actor "system" for an automatic close) and why, and the audit
 // log records it. A customer follow-up reopens it.
-func CloseTicket(ctx context.Context, tx Tx, t *Ticket, actor, why, channel string, now time.Time) error {
+func CloseTicket(ctx context.Context, tx TicketCloser, t *Ticket, actor, why, channel string, now time.Time) error {
 	prev := t.State
 	t.State, t.ClosedAt, t.UpdatedAt = TicketClosed, now, now
 	if err := tx.UpdateTicket(ctx, t); err != nil {
@@ -65,23 +72,4 @@ func CloseTicket(ctx context.Context, tx Tx, t *Ticket, actor, why, channel stri
 	}
 	_, err = tx.Enqueue(ctx, it)
 	return err
-}
-
-// reopened records that a customer's follow-up reopened an answered or
-// closed ticket (the next-response clock starts from it).
-func (s *Service) reopened(ctx context.Context, tx Tx, t *Ticket, p *Post, now time.Time) error {
-	if t.State != TicketClosed {
-		return nil // answered → open is the ordinary next-response clock
-	}
-	return Audit(ctx, tx, AuditTicketReopened, "system", t.Department, t.ID, map[string]any{"post": p.ExternalID, "closed_at": t.ClosedAt}, now)
-}
-
-// enqueueWatchFYI queues the FYI line of a new ticket in the executive
-// watch channel when watch.mirror is on. Our own posts are left out.
-func (s *Service) enqueueWatchFYI(b *ingestBatch, t *Ticket, p *Post, official bool, now time.Time) {
-	w := s.cfg.Watch
-	if !w.Mirror || w.Channel == "" || official {
-		return
-	}
-	b.enqueueChat(t, chatPayload{Kind: MessageFYI, PostID: p.ID, Department: t.Department, Channel: w.Channel, Received: now}, w.Channel, PriorityLow)
 }

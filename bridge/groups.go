@@ -30,7 +30,7 @@ func newGroupCache(ttl time.Duration) *groupCache {
 
 // memberOf reports whether user is one of ids: user ids (U…, W…) or user
 // groups (S…) resolved through the chat surface.
-func (s *Service) memberOf(ctx context.Context, user string, ids []string) (bool, error) {
+func (s *approvals) memberOf(ctx context.Context, user string, ids []string) (bool, error) {
 	for _, id := range ids {
 		if id == user {
 			return true, nil
@@ -51,7 +51,7 @@ func (s *Service) memberOf(ctx context.Context, user string, ids []string) (bool
 	return false, nil
 }
 
-func (s *Service) groupMembers(ctx context.Context, group string) (map[string]bool, error) {
+func (s *approvals) groupMembers(ctx context.Context, group string) (map[string]bool, error) {
 	c := s.groups
 	now := s.clock.Now()
 	c.mu.Lock()
@@ -60,10 +60,10 @@ func (s *Service) groupMembers(ctx context.Context, group string) (map[string]bo
 	if ok && now.Sub(e.at) < c.ttl {
 		return e.users, nil
 	}
-	if s.opt.Actions == nil {
+	if s.actions == nil {
 		return nil, nil
 	}
-	list, err := s.opt.Actions.GroupMembers(ctx, group)
+	list, err := s.actions.GroupMembers(ctx, group)
 	if err != nil {
 		if ok {
 			s.log.Warn("cannot refresh user group; using the last known members", "group", group, "err", err)

@@ -71,9 +71,9 @@ const (
 // be acknowledged; a duplicate event id is not an error) and wakes the
 // worker. Events carebridge never acts on (from bots, ours included, or
 // without a user) are not stored.
-func (s *Service) Inbox() ChatEventHandler { return inboxReceiver{s} }
+func (s *approvals) Inbox() ChatEventHandler { return inboxReceiver{s} }
 
-type inboxReceiver struct{ s *Service }
+type inboxReceiver struct{ s *approvals }
 
 // HandleChatEvent implements ChatEventHandler by storing ev.
 func (r inboxReceiver) HandleChatEvent(ctx context.Context, ev ChatEvent) error {
@@ -87,7 +87,7 @@ func (r inboxReceiver) HandleChatEvent(ctx context.Context, ev ChatEvent) error 
 	}
 	row := &InboxEvent{EventID: ev.ID, OrderKey: inboxOrderKey(ev), Payload: payload, ReceivedAt: s.clock.Now().UTC()}
 	var inserted bool
-	err = s.store.WithTx(ctx, func(tx Tx) error {
+	err = s.inboxTx.WithTx(ctx, func(tx InboxTx) error {
 		var err error
 		inserted, err = tx.InsertInbox(ctx, row)
 		return err
@@ -128,20 +128,11 @@ func (w *inboxWorker) wakeUp() {
 	}
 }
 
-// startInbox launches the inbox worker (called by Start with s.mu held).
-func (s *Service) startInbox(ctx, workCtx context.Context) {
-	s.running.Add(1)
-	go func() {
-		defer s.running.Done()
-		s.runInbox(ctx, workCtx)
-	}()
-}
-
 // runInbox applies due inbox rows until ctx ends, one at a time in id
 // order (rows of different threads may be applied by other replicas
 // meanwhile). It looks again at once after a full batch, when a receiver
 // stored an event, and every inboxPoll.
-func (s *Service) runInbox(ctx, workCtx context.Context) {
+func (s *approvals) runInbox(ctx, workCtx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -152,7 +143,7 @@ func (s *Service) runInbox(ctx, workCtx context.Context) {
 		case <-timer.C:
 		}
 		for ctx.Err() == nil {
-			rows, err := s.store.DueInbox(ctx, s.clock.Now().UTC(), inboxBatch)
+			rows, err := s.due.DueInbox(ctx, s.clock.Now().UTC(), inboxBatch)
 			if err != nil {
 				if ctx.Err() == nil {
 					s.log.Warn("inbox: cannot read due events", "err", err)
@@ -183,7 +174,7 @@ func (s *Service) runInbox(ctx, workCtx context.Context) {
 // commit together. A transient failure is retried with backoff, a
 // permanent one (or too many attempts) marks the row dead, logged and
 // counted.
-func (s *Service) applyInbox(ctx context.Context, row *InboxEvent) {
+func (s *approvals) applyInbox(ctx context.Context, row *InboxEvent) {
 	ctx, cancel := context.WithTimeout(ctx, inboxTimeout)
 	defer cancel()
 	var ev ChatEvent
@@ -191,7 +182,7 @@ func (s *Service) applyInbox(ctx context.Context, row *InboxEvent) {
 		s.finishInbox(ctx, row, InboxDead, fmt.Errorf("decode stored chat event: %w", err))
 		return
 	}
-	err := s.applyChatEvent(ctx, ev, true, func(ctx context.Context, tx Tx, now time.Time) (bool, error) {
+	err := s.applyChatEvent(ctx, ev, true, func(ctx context.Context, tx ApprovalTx, now time.Time) (bool, error) {
 		if _, err := tx.LockInbox(ctx, row.ID); err != nil {
 			if errors.Is(err, ErrNotFound) {
 				return false, nil // applied or being applied elsewhere
@@ -216,7 +207,7 @@ func (s *Service) applyInbox(ctx context.Context, row *InboxEvent) {
 		level = "debug"
 	}
 	now := s.clock.Now().UTC()
-	rerr := s.store.WithTx(ctx, func(tx Tx) error {
+	rerr := s.inboxTx.WithTx(ctx, func(tx InboxTx) error {
 		return tx.RetryInbox(ctx, row.ID, now.Add(backoff), err.Error(), now)
 	})
 	attrs := []any{"inbox_id", row.ID, "event_id", ev.ID, "kind", string(ev.Kind), "channel", ev.Channel,
@@ -233,9 +224,9 @@ func (s *Service) applyInbox(ctx context.Context, row *InboxEvent) {
 }
 
 // finishInbox marks a row dead (logging why) in a transaction of its own.
-func (s *Service) finishInbox(ctx context.Context, row *InboxEvent, state InboxState, cause error) {
+func (s *approvals) finishInbox(ctx context.Context, row *InboxEvent, state InboxState, cause error) {
 	now := s.clock.Now().UTC()
-	err := s.store.WithTx(ctx, func(tx Tx) error {
+	err := s.inboxTx.WithTx(ctx, func(tx InboxTx) error {
 		return tx.FinishInbox(ctx, row.ID, state, cause.Error(), now)
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -247,7 +238,7 @@ func (s *Service) finishInbox(ctx context.Context, row *InboxEvent, state InboxS
 	s.inboxCount("dead")
 }
 
-func (s *Service) inboxCount(result string) {
+func (s *approvals) inboxCount(result string) {
 	if m, ok := s.metrics.(InboxMetrics); ok {
 		m.InboxDone(result)
 	}

@@ -8,30 +8,30 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/carebridge/carebridge/bridge/route"
 )
 
-// KindChatPost is the outbox kind that posts a ChatMessage.
-const KindChatPost = "chat.post"
-
-// chatPayload is the outbox payload of KindChatPost: what to show, where.
-// The post and ticket are read back at send time.
-type chatPayload struct {
-	Kind       MessageKind `json:"kind"`
-	PostID     int64       `json:"post_id,omitempty"`
-	TicketID   int64       `json:"ticket_id"`
-	Department string      `json:"department"`
-	History    string      `json:"history,omitempty"`
-	Text       string      `json:"text,omitempty"`
-	Channel    string      `json:"channel,omitempty"` // overrides the department's channel (the watch channel)
-	Received   time.Time   `json:"received"`
+// ingester is the part of the core that turns what the sources deliver
+// into stored posts, tickets and the outbox rows that mirror them: sources
+// → ingest → route → ticket → outbox. It runs the sources (on the leader
+// only) and implements Sink for them.
+type ingester struct {
+	*env
+	store   TxRunner[IngestTx]
+	router  *route.Router
+	fetcher PostFetcher // optional
+	sources []Source
+	elector Elector // optional
+	// leaderCheck is how often leadership is checked.
+	leaderCheck time.Duration
 }
 
 // Ingest implements Sink: see its documentation.
-func (s *Service) Ingest(ctx context.Context, b Batch) (IngestResult, error) {
+func (s *ingester) Ingest(ctx context.Context, b Batch) (IngestResult, error) {
 	posts := append([]Post(nil), b.Posts...)
 	sortPosts(posts)
 	posts = s.withAncestors(ctx, posts)
@@ -40,7 +40,7 @@ func (s *Service) Ingest(ctx context.Context, b Batch) (IngestResult, error) {
 	for attempt := 0; attempt < 3; attempt++ {
 		res = IngestResult{}
 		now := s.clock.Now().UTC()
-		err = s.store.WithTx(ctx, func(tx Tx) error {
+		err = s.store.WithTx(ctx, func(tx IngestTx) error {
 			return s.ingestBatch(ctx, tx, posts, b.Cursor, now, &res)
 		})
 		if err == nil || ctx.Err() != nil {
@@ -64,7 +64,7 @@ func (s *Service) Ingest(ctx context.Context, b Batch) (IngestResult, error) {
 		}
 	}
 	if res.New > 0 {
-		s.notify()
+		s.wakeRelay()
 	}
 	return res, nil
 }
@@ -103,8 +103,8 @@ type wanted struct {
 // order the sources delivered the posts in. It climbs all the batch's
 // reply chains together, one level at a time, with one store look-up per
 // level. Failures only log: the reply is then shown without them.
-func (s *Service) withAncestors(ctx context.Context, posts []Post) []Post {
-	if s.opt.Fetcher == nil {
+func (s *ingester) withAncestors(ctx context.Context, posts []Post) []Post {
+	if s.fetcher == nil {
 		return posts
 	}
 	have := map[string]bool{}
@@ -142,7 +142,7 @@ func (s *Service) withAncestors(ctx context.Context, posts []Post) []Post {
 			if stored[string(w.platform)+"/"+w.id] {
 				continue
 			}
-			parent, err := s.opt.Fetcher.FetchPost(ctx, w.id)
+			parent, err := s.fetcher.FetchPost(ctx, w.id)
 			if err != nil {
 				s.log.Warn("cannot fetch the post a reply answers; showing the reply without it", "post", w.child, "parent", w.id, "err", err)
 				continue
@@ -162,13 +162,13 @@ func (s *Service) withAncestors(ctx context.Context, posts []Post) []Post {
 
 // storedPosts reports which of the wanted posts are in the store, keyed
 // by platform/id.
-func (s *Service) storedPosts(ctx context.Context, level []wanted) (map[string]bool, error) {
+func (s *ingester) storedPosts(ctx context.Context, level []wanted) (map[string]bool, error) {
 	byPlatform := map[Platform][]string{}
 	for _, w := range level {
 		byPlatform[w.platform] = append(byPlatform[w.platform], w.id)
 	}
 	out := map[string]bool{}
-	err := s.store.WithTx(ctx, func(tx Tx) error {
+	err := s.store.WithTx(ctx, func(tx IngestTx) error {
 		for platform, ids := range byPlatform {
 			found, err := tx.PostIDs(ctx, platform, ids)
 			if err != nil {
@@ -186,7 +186,7 @@ func (s *Service) storedPosts(ctx context.Context, level []wanted) (map[string]b
 // ingestBatch stores a batch of posts in tx with a few set-based
 // statements (see ingestBatch), runs the per-post logic on each new post in
 // order and saves the poller's cursor in the same transaction.
-func (s *Service) ingestBatch(ctx context.Context, tx Tx, posts []Post, cursor *Cursor, now time.Time, res *IngestResult) error {
+func (s *ingester) ingestBatch(ctx context.Context, tx IngestTx, posts []Post, cursor *Cursor, now time.Time, res *IngestResult) error {
 	ps := make([]*Post, len(posts))
 	for i := range posts {
 		p := posts[i] // the caller's retry starts from the posts as given
@@ -233,7 +233,7 @@ func (s *Service) ingestBatch(ctx context.Context, tx Tx, posts []Post, cursor *
 
 // ingestOne handles one new post (already stored) and queues what it
 // causes.
-func (s *Service) ingestOne(ctx context.Context, b *ingestBatch, p *Post, now time.Time, res *IngestResult) error {
+func (s *ingester) ingestOne(ctx context.Context, b *ingestBatch, p *Post, now time.Time, res *IngestResult) error {
 	res.New++
 	if res.BySource == nil {
 		res.BySource = map[SourceKind]int{}
@@ -293,7 +293,7 @@ func (s *Service) ingestOne(ctx context.Context, b *ingestBatch, p *Post, now ti
 // ticket t's conversation, is the public reply of a draft that is being
 // sent (or was sent as p): same account, same answer as the platform's
 // Network compares them.
-func (s *Service) ownReplyInFlight(ctx context.Context, b *ingestBatch, t *Ticket, p *Post) (bool, error) {
+func (s *ingester) ownReplyInFlight(ctx context.Context, b *ingestBatch, t *Ticket, p *Post) (bool, error) {
 	if t.ID == 0 {
 		return false, nil // created in this batch: no drafts yet
 	}
@@ -317,7 +317,7 @@ func (s *Service) ownReplyInFlight(ctx context.Context, b *ingestBatch, t *Ticke
 // and the FYI copies. A conversation our own account began (an outage
 // notice, say) opens an answered ticket, so customers' replies to it
 // gather in one thread and nobody is asked to answer ourselves.
-func (s *Service) openTicket(ctx context.Context, b *ingestBatch, p *Post, official bool, now time.Time, res *IngestResult) error {
+func (s *ingester) openTicket(ctx context.Context, b *ingestBatch, p *Post, official bool, now time.Time, res *IngestResult) error {
 	r := s.router.Route(route.Input{Text: p.Text, Mentions: p.Mentions})
 	dept := s.cfg.Department(r.Department)
 	if dept == nil {
@@ -377,7 +377,7 @@ func (s *Service) openTicket(ctx context.Context, b *ingestBatch, p *Post, offic
 // answeringAccount picks the official account that answers: one the post
 // mentions (only that one may reply publicly under X's 2026 rule), else
 // the department's.
-func (s *Service) answeringAccount(p *Post, deptAccount string) string {
+func (s *ingester) answeringAccount(p *Post, deptAccount string) string {
 	for _, m := range p.Mentions {
 		for _, a := range s.cfg.X.Accounts {
 			if strings.EqualFold(a.Handle, m) {
@@ -390,7 +390,7 @@ func (s *Service) answeringAccount(p *Post, deptAccount string) string {
 
 // touchCustomer finds or creates the author's customer record and marks
 // them seen (it is saved when the batch is flushed).
-func (s *Service) touchCustomer(b *ingestBatch, p *Post, now time.Time) *Customer {
+func (s *ingester) touchCustomer(b *ingestBatch, p *Post, now time.Time) *Customer {
 	c := b.customer(p.Platform, p.AuthorID)
 	if c == nil {
 		c = &Customer{Platform: p.Platform, AuthorID: p.AuthorID, FirstSeen: now}
@@ -407,7 +407,7 @@ func (s *Service) touchCustomer(b *ingestBatch, p *Post, now time.Time) *Custome
 }
 
 // historyLine summarizes a returning customer for staff.
-func (s *Service) historyLine(c *Customer) string {
+func (s *ingester) historyLine(c *Customer) string {
 	n := c.TicketCount
 	word := "conversations"
 	if n == 1 {
@@ -421,25 +421,6 @@ func (s *Service) historyLine(c *Customer) string {
 		}
 	}
 	return line
-}
-
-// enqueueChat queues a chat message for ticket t. All of a ticket's
-// messages share an order key, so its thread is written in order.
-func (s *Service) enqueueChat(ctx context.Context, tx Tx, t *Ticket, pl chatPayload, channel string, prio Priority) error {
-	data, err := json.Marshal(pl)
-	if err != nil {
-		return err
-	}
-	_, err = tx.Enqueue(ctx, &OutboxItem{
-		Kind:      KindChatPost,
-		Priority:  prio,
-		Lane:      "chat:" + channel,
-		OrderKey:  fmt.Sprintf("ticket:%d", t.ID),
-		TicketID:  t.ID,
-		Payload:   data,
-		CreatedAt: pl.Received,
-	})
-	return err
 }
 
 // sanitize makes a post storable everywhere without changing valid text:
@@ -463,4 +444,117 @@ func sanitize(p *Post) {
 	if len(p.Raw) > 0 && (!utf8.Valid(p.Raw) || bytes.IndexByte(p.Raw, 0) >= 0 || bytes.Contains(p.Raw, []byte(`\u0000`))) {
 		p.Raw = json.RawMessage(bytes.ReplaceAll(bytes.ReplaceAll(bytes.ToValidUTF8(p.Raw, []byte("\uFFFD")), []byte{0}, nil), []byte(`\u0000`), nil))
 	}
+}
+
+// runSources runs every source while this process leads (always, without
+// an elector), starting them when it becomes the leader and stopping them
+// when it stops being one.
+func (s *ingester) runSources(ctx context.Context) {
+	start := func(ctx context.Context, wg *sync.WaitGroup) {
+		for _, src := range s.sources {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.superviseSource(ctx, src)
+			}()
+		}
+	}
+	var wg sync.WaitGroup
+	if s.elector == nil {
+		start(ctx, &wg)
+		wg.Wait()
+		return
+	}
+	tick := time.NewTicker(s.leaderCheck)
+	defer tick.Stop()
+	var stop context.CancelFunc
+	for {
+		err := s.elector.IsLeader(ctx)
+		switch {
+		case err == nil && stop == nil:
+			s.log.Info("leading: starting the sources", "sources", len(s.sources))
+			var lctx context.Context
+			lctx, stop = context.WithCancel(ctx)
+			start(lctx, &wg)
+		case err != nil && stop != nil:
+			s.log.Warn("no longer leading: stopping the sources", "err", err)
+			stop()
+			wg.Wait()
+			stop = nil
+		}
+		select {
+		case <-ctx.Done():
+			if stop != nil {
+				stop()
+			}
+			wg.Wait()
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// superviseSource runs src until ctx ends, restarting it with backoff.
+func (s *ingester) superviseSource(ctx context.Context, src Source) {
+	backoff := time.Second
+	for {
+		start := s.clock.Now()
+		err := src.Run(ctx, s)
+		if ctx.Err() != nil {
+			return
+		}
+		if s.clock.Now().Sub(start) > time.Minute {
+			backoff = time.Second
+		}
+		s.log.Warn("source stopped; restarting", "source", src.Name(), "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Minute)
+	}
+}
+
+// Cursor implements Sink.
+func (s *ingester) Cursor(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.store.WithTx(ctx, func(tx IngestTx) error {
+		var err error
+		v, err = tx.Cursor(ctx, key)
+		return err
+	})
+	return v, err
+}
+
+// Seen implements Sink.
+func (s *ingester) Seen(ctx context.Context, platform Platform, ids []string) (map[string]bool, error) {
+	seen := map[string]bool{}
+	err := s.store.WithTx(ctx, func(tx IngestTx) error {
+		found, err := tx.PostIDs(ctx, platform, ids)
+		for id := range found {
+			seen[id] = true
+		}
+		return err
+	})
+	return seen, err
+}
+
+// reopened records that a customer's follow-up reopened an answered or
+// closed ticket (the next-response clock starts from it).
+func (s *ingester) reopened(ctx context.Context, tx AuditWriter, t *Ticket, p *Post, now time.Time) error {
+	if t.State != TicketClosed {
+		return nil // answered → open is the ordinary next-response clock
+	}
+	return Audit(ctx, tx, AuditTicketReopened, "system", t.Department, t.ID, map[string]any{"post": p.ExternalID, "closed_at": t.ClosedAt}, now)
+}
+
+// enqueueWatchFYI queues the FYI line of a new ticket in the executive
+// watch channel when watch.mirror is on. Our own posts are left out.
+func (s *ingester) enqueueWatchFYI(b *ingestBatch, t *Ticket, p *Post, official bool, now time.Time) {
+	w := s.cfg.Watch
+	if !w.Mirror || w.Channel == "" || official {
+		return
+	}
+	b.enqueueChat(t, chatPayload{Kind: MessageFYI, PostID: p.ID, Department: t.Department, Channel: w.Channel, Received: now}, w.Channel, PriorityLow)
 }

@@ -2,8 +2,6 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"slices"
 )
 
@@ -14,7 +12,7 @@ import (
 // per-post logic reads and decides exactly as it would with one statement
 // per step; only the round trips are gathered.
 type ingestBatch struct {
-	tx        Tx
+	tx        IngestTx
 	tickets   map[convKey]*Ticket   // loaded or created in this batch
 	customers map[convKey]*Customer // loaded or created in this batch
 
@@ -47,7 +45,7 @@ type pendingChat struct {
 // loadIngestBatch stores the posts (setting their IDs) and loads the
 // tickets of their conversations and their authors' customer records. It
 // returns the posts that are new, in order.
-func loadIngestBatch(ctx context.Context, tx Tx, posts []*Post) (*ingestBatch, []*Post, int, error) {
+func loadIngestBatch(ctx context.Context, tx IngestTx, posts []*Post) (*ingestBatch, []*Post, int, error) {
 	b := &ingestBatch{
 		tx:         tx,
 		tickets:    map[convKey]*Ticket{},
@@ -109,7 +107,11 @@ func (b *ingestBatch) draftsOf(ctx context.Context, id int64) ([]Draft, error) {
 	if ds, ok := b.drafts[id]; ok || slices.Contains(b.draftTickets, id) {
 		return ds, nil
 	}
-	return b.tx.DraftsOfTicket(ctx, id)
+	ds, err := b.tx.DraftsOfTickets(ctx, []int64{id})
+	if err != nil {
+		return nil, err
+	}
+	return ds[id], nil
 }
 
 // ticket returns the ticket of a conversation, or nil.
@@ -183,20 +185,11 @@ func (b *ingestBatch) flush(ctx context.Context) error {
 	}
 	items := make([]*OutboxItem, len(b.chats))
 	for i, c := range b.chats {
-		c.payload.TicketID = c.ticket.ID
-		data, err := json.Marshal(c.payload)
+		it, err := chatItemOf(c.ticket, c.payload, c.channel, c.prio)
 		if err != nil {
 			return err
 		}
-		items[i] = &OutboxItem{
-			Kind:      KindChatPost,
-			Priority:  c.prio,
-			Lane:      "chat:" + c.channel,
-			OrderKey:  fmt.Sprintf("ticket:%d", c.ticket.ID),
-			TicketID:  c.ticket.ID,
-			Payload:   data,
-			CreatedAt: c.payload.Received,
-		}
+		items[i] = it
 	}
 	_, err := b.tx.EnqueueMany(ctx, items)
 	return err

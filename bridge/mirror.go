@@ -8,10 +8,10 @@ import (
 
 // handleChatPost posts one queued chat message: a ticket's parent, a
 // later post in its thread, an FYI copy or a notice.
-func (s *Service) handleChatPost(ctx context.Context, it *OutboxItem) (func(context.Context, Tx) error, error) {
+func (s *relay) handleChatPost(ctx context.Context, it *OutboxItem) (completion, error) {
 	var pl chatPayload
-	if err := json.Unmarshal(it.Payload, &pl); err != nil {
-		return nil, &SendError{Platform: "carebridge", Code: "bad_payload", Permanent: true, Err: err}
+	if err := decodePayload(it, &pl); err != nil {
+		return nil, err
 	}
 	var t *Ticket
 	var p *Post
@@ -46,8 +46,8 @@ func (s *Service) handleChatPost(ctx context.Context, it *OutboxItem) (func(cont
 	}
 	if p != nil {
 		msg.Official = s.isOfficial(p)
-		if !msg.Official && s.opt.AfterHours != nil && (pl.Kind == MessageParent || pl.Kind == MessageReply) {
-			msg.AfterHours = s.opt.AfterHours(pl.Received)
+		if !msg.Official && s.afterHours != nil && (pl.Kind == MessageParent || pl.Kind == MessageReply) {
+			msg.AfterHours = s.afterHours(pl.Received)
 		}
 	}
 	if pl.Channel != "" {
@@ -67,7 +67,7 @@ func (s *Service) handleChatPost(ctx context.Context, it *OutboxItem) (func(cont
 			msg.OwnerName = owner.Name
 		}
 		if t.SlackTS != "" {
-			link, err := s.opt.Publisher.Permalink(ctx, ChatRef{Channel: t.SlackChannel, TS: t.SlackTS})
+			link, err := s.publisher.Permalink(ctx, ChatRef{Channel: t.SlackChannel, TS: t.SlackTS})
 			if err != nil {
 				s.log.Warn("no permalink for FYI copy; sending it without a link", "ticket", t.ID, "err", err)
 			}
@@ -82,7 +82,7 @@ func (s *Service) handleChatPost(ctx context.Context, it *OutboxItem) (func(cont
 	if !found {
 		s.metrics.MirrorLatency(s.clock.Now().Sub(pl.Received))
 	}
-	return func(ctx context.Context, tx Tx) error {
+	return func(ctx context.Context, g *groupWrites) error {
 		if p != nil {
 			role := MirrorReply
 			switch msg.Kind {
@@ -91,22 +91,20 @@ func (s *Service) handleChatPost(ctx context.Context, it *OutboxItem) (func(cont
 			case MessageFYI:
 				role = MirrorFYI
 			}
-			if err := tx.SaveMirror(ctx, Mirror{PostID: p.ID, TicketID: t.ID, Department: dept.ID, Role: role,
-				Channel: ref.Channel, TS: ref.TS, ThreadTS: msg.ThreadTS, CreatedAt: s.clock.Now().UTC()}); err != nil {
-				return err
-			}
+			g.Mirror(Mirror{PostID: p.ID, TicketID: t.ID, Department: dept.ID, Role: role,
+				Channel: ref.Channel, TS: ref.TS, ThreadTS: msg.ThreadTS, CreatedAt: s.clock.Now().UTC()})
 		}
 		if msg.Kind == MessageParent {
 			// Only the thread: ingest may have changed the ticket since.
-			return tx.SetTicketThread(ctx, t.ID, ref.Channel, ref.TS)
+			g.Thread(t.ID, ref)
 		}
 		return nil
 	}, nil
 }
 
 // readChat reads the ticket and post a chat message shows.
-func (s *Service) readChat(ctx context.Context, pl chatPayload, tp **Ticket, pp **Post) error {
-	return s.store.WithTx(ctx, func(tx Tx) error {
+func (s *relay) readChat(ctx context.Context, pl chatPayload, tp **Ticket, pp **Post) error {
+	return s.store.WithTx(ctx, func(tx RelayTx) error {
 		var err error
 		if *tp, err = tx.TicketByID(ctx, pl.TicketID); err != nil {
 			return fmt.Errorf("ticket %d: %w", pl.TicketID, err)
@@ -161,7 +159,7 @@ func chatPrefetched(ctx context.Context) *chatPrefetch {
 // what is read here is what each message would read itself. It returns
 // nil when there is nothing worth reading together; when the read fails
 // every handler reads its own.
-func (s *Service) prefetchChat(ctx context.Context, items []OutboxItem) *chatPrefetch {
+func (s *relay) prefetchChat(ctx context.Context, items []OutboxItem) *chatPrefetch {
 	var tickets, posts []int64
 	for _, it := range items {
 		if it.Kind != KindChatPost {
@@ -186,7 +184,7 @@ func (s *Service) prefetchChat(ctx context.Context, items []OutboxItem) *chatPre
 		defer close(pf.ready)
 		var tk map[int64]*Ticket
 		var ps map[int64]*Post
-		err := s.store.WithTx(ctx, func(tx Tx) error {
+		err := s.store.WithTx(ctx, func(tx RelayTx) error {
 			var err error
 			if tk, err = tx.TicketsByID(ctx, tickets); err != nil {
 				return err
@@ -207,9 +205,9 @@ func (s *Service) prefetchChat(ctx context.Context, items []OutboxItem) *chatPre
 // (Recovered) may have been posted by the earlier attempt, not before the
 // row was written: then that message is returned with found set and
 // nothing is posted again.
-func (s *Service) publishOnce(ctx context.Context, it *OutboxItem, msg ChatMessage) (ref ChatRef, found bool, err error) {
+func (s *relay) publishOnce(ctx context.Context, it *OutboxItem, msg ChatMessage) (ref ChatRef, found bool, err error) {
 	if it.Recovered {
-		ref, found, err = s.opt.Publisher.Find(ctx, msg.Channel, msg.ThreadTS, it.ID, it.CreatedAt)
+		ref, found, err = s.publisher.Find(ctx, msg.Channel, msg.ThreadTS, it.ID, it.CreatedAt)
 		if err != nil {
 			return ChatRef{}, false, fmt.Errorf("reconcile outbox %d: %w", it.ID, err)
 		}
@@ -218,6 +216,45 @@ func (s *Service) publishOnce(ctx context.Context, it *OutboxItem, msg ChatMessa
 			return ref, true, nil
 		}
 	}
-	ref, err = s.opt.Publisher.Publish(ctx, msg)
+	ref, err = s.publisher.Publish(ctx, msg)
 	return ref, false, err
+}
+
+// handleChatReport posts a queued Report.
+func (s *relay) handleChatReport(ctx context.Context, it *OutboxItem) (completion, error) {
+	var pl ReportPayload
+	if err := decodePayload(it, &pl); err != nil {
+		return nil, err
+	}
+	msg := ChatMessage{Kind: MessageReport, OutboxID: it.ID, Channel: pl.Channel, Department: pl.Department, Report: &pl.Report}
+	if d := s.cfg.Department(pl.Department); d != nil {
+		msg.DeptName = d.Name
+	}
+	_, _, err := s.publishOnce(ctx, it, msg)
+	return nil, err
+}
+
+// handleChatReact adds or removes one of the bot's reactions. A reaction
+// already there (or already gone) counts as done.
+func (s *relay) handleChatReact(ctx context.Context, it *OutboxItem) (completion, error) {
+	var p reactPayload
+	if err := decodePayload(it, &p); err != nil {
+		return nil, err
+	}
+	if s.actions == nil {
+		return nil, nil
+	}
+	return nil, s.actions.React(ctx, ChatRef{Channel: p.Channel, TS: p.TS}, p.Name, p.Add)
+}
+
+// handleChatEphemeral shows a note to one person.
+func (s *relay) handleChatEphemeral(ctx context.Context, it *OutboxItem) (completion, error) {
+	var p ephemeralPayload
+	if err := decodePayload(it, &p); err != nil {
+		return nil, err
+	}
+	if s.actions == nil {
+		return nil, nil
+	}
+	return nil, s.actions.Ephemeral(ctx, p.Channel, p.User, p.Text)
 }

@@ -252,3 +252,13 @@ type Network interface {
 	// itself.
 	SameAnswer(sent, seen string) bool
 }
+
+// Poster publishes original posts (not replies) as one of our accounts.
+// Like every adapter it only sends and classifies errors.
+type Poster interface {
+	// Post publishes text as account.
+	Post(ctx context.Context, account, text string) (SentRef, error)
+	// FindPost looks for a recent post of account with text, sent by an
+	// attempt whose outcome is unknown (a crash mid-call).
+	FindPost(ctx context.Context, account, text string) (SentRef, bool, error)
+}

@@ -2,47 +2,21 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 )
 
-// handleChatReact adds or removes one of the bot's reactions. A reaction
-// already there (or already gone) counts as done.
-func (s *Service) handleChatReact(ctx context.Context, it *OutboxItem) (func(context.Context, Tx) error, error) {
-	var p reactPayload
-	if err := json.Unmarshal(it.Payload, &p); err != nil {
-		return nil, &SendError{Platform: "carebridge", Code: "bad_payload", Permanent: true, Err: err}
-	}
-	if s.opt.Actions == nil {
-		return nil, nil
-	}
-	return nil, s.opt.Actions.React(ctx, ChatRef{Channel: p.Channel, TS: p.TS}, p.Name, p.Add)
-}
-
-// handleChatEphemeral shows a note to one person.
-func (s *Service) handleChatEphemeral(ctx context.Context, it *OutboxItem) (func(context.Context, Tx) error, error) {
-	var p ephemeralPayload
-	if err := json.Unmarshal(it.Payload, &p); err != nil {
-		return nil, &SendError{Platform: "carebridge", Code: "bad_payload", Permanent: true, Err: err}
-	}
-	if s.opt.Actions == nil {
-		return nil, nil
-	}
-	return nil, s.opt.Actions.Ephemeral(ctx, p.Channel, p.User, p.Text)
-}
-
 // handleSend sends an approved draft to the customer, effectively once:
 // the draft is marked sending in its own transaction before the call, and
 // a draft found already sending (a crash or an unknown outcome earlier)
 // is first looked for on the platform.
-func (s *Service) handleSend(ctx context.Context, it *OutboxItem) (func(context.Context, Tx) error, error) {
+func (s *relay) handleSend(ctx context.Context, it *OutboxItem) (completion, error) {
 	var p sendPayload
-	if err := json.Unmarshal(it.Payload, &p); err != nil {
-		return nil, &SendError{Platform: "carebridge", Code: "bad_payload", Permanent: true, Err: err}
+	if err := decodePayload(it, &p); err != nil {
+		return nil, err
 	}
-	if s.opt.Replier == nil {
+	if s.replier == nil {
 		return nil, &SendError{Platform: "carebridge", Code: "no_replier", Err: errors.New("no replier configured")}
 	}
 	var (
@@ -53,7 +27,7 @@ func (s *Service) handleSend(ctx context.Context, it *OutboxItem) (func(context.
 		skip      bool
 	)
 	now := s.clock.Now().UTC()
-	err := s.store.WithTx(ctx, func(tx Tx) error {
+	err := s.store.WithTx(ctx, func(tx RelayTx) error {
 		var err error
 		if d, err = tx.DraftByID(ctx, p.DraftID); err != nil {
 			return err
@@ -79,7 +53,7 @@ func (s *Service) handleSend(ctx context.Context, it *OutboxItem) (func(context.
 				return err
 			}
 		}
-		return s.audit(ctx, tx, AuditSendAttempted, "system", t.Department, t.ID, d.ID,
+		return audit(ctx, tx, AuditSendAttempted, "system", t.Department, t.ID, d.ID,
 			map[string]any{"attempt": it.Attempts, "visibility": d.Visibility, "account": d.Account, "reconcile": reconcile}, now)
 	})
 	if err != nil || skip {
@@ -90,9 +64,9 @@ func (s *Service) handleSend(ctx context.Context, it *OutboxItem) (func(context.
 	found := false
 	if reconcile {
 		if d.Visibility == VisibilityDM {
-			ref, found, err = s.opt.Replier.FindDM(ctx, d.Account, d.Recipient, d.Text)
+			ref, found, err = s.replier.FindDM(ctx, d.Account, d.Recipient, d.Text)
 		} else {
-			ref, found, err = s.opt.Replier.FindReply(ctx, d.Account, target.ExternalID, d.Text)
+			ref, found, err = s.replier.FindReply(ctx, d.Account, target.ExternalID, d.Text)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("check whether draft %d already went out: %w", d.ID, err)
@@ -100,16 +74,20 @@ func (s *Service) handleSend(ctx context.Context, it *OutboxItem) (func(context.
 	}
 	if !found {
 		if d.Visibility == VisibilityDM {
-			ref, err = s.opt.Replier.SendDM(ctx, d.Account, d.Recipient, d.Text)
+			ref, err = s.replier.SendDM(ctx, d.Account, d.Recipient, d.Text)
 		} else {
-			ref, err = s.opt.Replier.Reply(ctx, d.Account, target.ExternalID, d.Text)
+			ref, err = s.replier.Reply(ctx, d.Account, target.ExternalID, d.Text)
 		}
 	}
 	if err != nil {
 		s.sendFailed(ctx, it, d, t, err)
 		return nil, err
 	}
-	return func(ctx context.Context, tx Tx) error {
+	return func(ctx context.Context, g *groupWrites) error {
+		tx, err := g.Tx(ctx)
+		if err != nil {
+			return err
+		}
 		now := s.clock.Now().UTC()
 		cur, err := tx.DraftByID(ctx, d.ID)
 		if err != nil {
@@ -144,7 +122,7 @@ func (s *Service) handleSend(ctx context.Context, it *OutboxItem) (func(context.
 		if found {
 			kind = AuditSentAlreadyOnCheck
 		}
-		if err := s.audit(ctx, tx, kind, "system", tk.Department, tk.ID, cur.ID,
+		if err := audit(ctx, tx, kind, "system", tk.Department, tk.ID, cur.ID,
 			map[string]any{"platform": string(target.Platform), "platform_id": ref.ID, "url": ref.URL, "visibility": cur.Visibility,
 				"account": cur.Account, "approved_by": cur.ApprovedBy, "author": cur.Author, "text": cur.Text}, now); err != nil {
 			return err
@@ -157,25 +135,25 @@ func (s *Service) handleSend(ctx context.Context, it *OutboxItem) (func(context.
 		if ref.URL != "" && cur.Visibility == VisibilityPublic {
 			line += " — <" + ref.URL + "|view on X>"
 		}
-		if err := s.enqueueNotice(ctx, tx, tk, line, now); err != nil {
+		if err := enqueueNotice(ctx, tx, s.cfg, tk, line, now); err != nil {
 			return err
 		}
 		msg := ChatRef{Channel: cur.Channel, TS: cur.TS}
-		if err := s.enqueueReact(ctx, tx, tk, msg, ReactionPending, false, now); err != nil {
+		if err := enqueueReact(ctx, tx, tk, msg, ReactionPending, false, now); err != nil {
 			return err
 		}
-		return s.enqueueReact(ctx, tx, tk, msg, ReactionSent, true, now)
+		return enqueueReact(ctx, tx, tk, msg, ReactionSent, true, now)
 	}, nil
 }
 
 // sendFailed records a failed send: a permanent failure ends the draft
 // and says why in the thread; a temporary one says when it is retried
 // (once, not at every attempt).
-func (s *Service) sendFailed(ctx context.Context, it *OutboxItem, d *Draft, t *Ticket, sendErr error) {
+func (s *relay) sendFailed(ctx context.Context, it *OutboxItem, d *Draft, t *Ticket, sendErr error) {
 	now := s.clock.Now().UTC()
 	permanent := IsPermanent(sendErr) || it.Attempts >= s.cfg.Outbox.MaxAttempts
 	why := plainWords(sendErr, d.Account, s.cfg.Approvals.ApproveDMEmoji)
-	err := s.store.WithTx(ctx, func(tx Tx) error {
+	err := s.store.WithTx(ctx, func(tx RelayTx) error {
 		cur, err := tx.DraftByID(ctx, d.ID)
 		if err != nil {
 			return err
@@ -189,26 +167,26 @@ func (s *Service) sendFailed(ctx context.Context, it *OutboxItem, d *Draft, t *T
 		if err := tx.UpdateDraft(ctx, cur); err != nil {
 			return err
 		}
-		if err := s.audit(ctx, tx, kind, "system", t.Department, t.ID, d.ID, map[string]any{"error": sendErr.Error(), "attempt": it.Attempts}, now); err != nil {
+		if err := audit(ctx, tx, kind, "system", t.Department, t.ID, d.ID, map[string]any{"error": sendErr.Error(), "attempt": it.Attempts}, now); err != nil {
 			return err
 		}
 		switch {
 		case permanent:
 			msg := ChatRef{Channel: cur.Channel, TS: cur.TS}
-			if err := s.enqueueNotice(ctx, tx, t, ":warning: Not sent: "+why, now); err != nil {
+			if err := enqueueNotice(ctx, tx, s.cfg, t, ":warning: Not sent: "+why, now); err != nil {
 				return err
 			}
-			if err := s.enqueueReact(ctx, tx, t, msg, ReactionPending, false, now); err != nil {
+			if err := enqueueReact(ctx, tx, t, msg, ReactionPending, false, now); err != nil {
 				return err
 			}
-			return s.enqueueReact(ctx, tx, t, msg, ReactionFailed, true, now)
+			return enqueueReact(ctx, tx, t, msg, ReactionFailed, true, now)
 		case firstFailure:
 			retry := now.Add(s.backoff(it.Attempts))
 			var se *SendError
 			if errors.As(sendErr, &se) && se.RetryAfter > 0 {
 				retry = now.Add(se.RetryAfter)
 			}
-			return s.enqueueNotice(ctx, tx, t, fmt.Sprintf(":hourglass: Not sent yet: %s Retrying at %s.", why, retry.In(s.cfg.Location).Format("15:04")), now)
+			return enqueueNotice(ctx, tx, s.cfg, t, fmt.Sprintf(":hourglass: Not sent yet: %s Retrying at %s.", why, retry.In(s.cfg.Location).Format("15:04")), now)
 		}
 		return nil
 	})
@@ -241,4 +219,47 @@ func plainWords(err error, account, dmEmoji string) string {
 		return "X is having trouble (HTTP " + se.Code + ")."
 	}
 	return "X answered " + se.Code + ": " + se.Error()
+}
+
+// handlePlatformPost publishes a greeting or sign-off, effectively once: a
+// row recovered after a crash first looks for the post on the platform.
+func (s *relay) handlePlatformPost(ctx context.Context, it *OutboxItem) (completion, error) {
+	var p PostPayload
+	if err := decodePayload(it, &p); err != nil {
+		return nil, err
+	}
+	if s.poster == nil {
+		return nil, &SendError{Platform: "carebridge", Code: "no_poster", Permanent: true, Err: fmt.Errorf("no poster configured")}
+	}
+	var ref SentRef
+	found := false
+	var err error
+	if it.Recovered || it.Attempts > 1 {
+		ref, found, err = s.poster.FindPost(ctx, p.Account, p.Text)
+		if err != nil {
+			return nil, fmt.Errorf("check whether the %s of @%s already went out: %w", p.Purpose, p.Account, err)
+		}
+	}
+	if !found {
+		if ref, err = s.poster.Post(ctx, p.Account, p.Text); err != nil {
+			return nil, err
+		}
+	}
+	return func(ctx context.Context, g *groupWrites) error {
+		tx, err := g.Tx(ctx)
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now().UTC()
+		if ref.ID != "" {
+			// Our post will come back through search: store it so it is
+			// recognised and not mirrored.
+			own := &Post{Platform: PlatformX, ExternalID: ref.ID, Source: SourceLookup, AuthorHandle: p.Account,
+				Text: p.Text, CreatedAt: now, ReceivedAt: now, URL: ref.URL, ConversationKey: ref.ID, Eligibility: EligiblePublic}
+			if _, err := tx.InsertPost(ctx, own); err != nil {
+				return err
+			}
+		}
+		return Audit(ctx, tx, AuditPosted, p.Account, "", 0, map[string]any{"purpose": p.Purpose, "text": p.Text, "platform_id": ref.ID, "url": ref.URL, "found_on_check": found}, now)
+	}, nil
 }

@@ -57,22 +57,21 @@ type Options struct {
 	LeaderCheck time.Duration
 }
 
-// Service runs the core loop: sources feed Ingest; the outbox relay
-// delivers every queued side effect, paced and retried.
+// Service runs the core loop. It is three parts with one job each,
+// composed here and started and stopped together:
+//
+//   - ingest (ingest.go): sources → posts → tickets → outbox;
+//   - the relay (relay.go, mirror.go, sender.go): outbox → chat surface
+//     and platforms, paced, retried, reconciled;
+//   - approvals (approvals.go, inbox.go): chat events → drafts → guards →
+//     approvals → sends.
+//
+// The parts share only the store (each through its own port) and the
+// outbox, whose kinds are listed in outboxkinds.go.
 type Service struct {
-	opt      Options
-	store    Store
-	cfg      *config.Config
-	router   *route.Router
-	clock    Clock
-	log      *slog.Logger
-	metrics  Metrics
-	pacer    *pacer
-	handlers map[string]handler
-	networks map[Platform]Network
-	wake     chan struct{}
-	groups   *groupCache
-	inq      *inboxWorker // the chat event inbox (inbox.go)
+	ingest    *ingester
+	relay     *relay
+	approvals *approvals
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -80,10 +79,6 @@ type Service struct {
 	running sync.WaitGroup
 	flight  sync.WaitGroup
 }
-
-// handler performs one kind of outbox work. It returns a completion that
-// runs in the transaction marking the row done (saving a mirror, say).
-type handler func(ctx context.Context, it *OutboxItem) (func(ctx context.Context, tx Tx) error, error)
 
 // New checks the options and builds a Service.
 func New(opt Options) (*Service, error) {
@@ -115,40 +110,30 @@ func New(opt Options) (*Service, error) {
 	if opt.Lease <= 0 {
 		opt.Lease = 60 * time.Second
 	}
-	official := map[string]bool{}
+	e := &env{cfg: opt.Config, clock: opt.Clock, log: opt.Logger, metrics: opt.Metrics,
+		official: map[string]bool{}, networks: map[Platform]Network{}}
 	for k, v := range opt.Official {
-		official[strings.ToLower(k)] = v
+		e.official[strings.ToLower(k)] = v
 	}
-	opt.Official = official
-	p := opt.Config.Slack.Pacing
-	s := &Service{
-		opt:     opt,
-		store:   opt.Store,
-		cfg:     opt.Config,
-		router:  opt.Router,
-		clock:   opt.Clock,
-		log:     opt.Logger,
-		metrics: opt.Metrics,
-		pacer:   newPacer(p.PerSecond, p.Burst, p.Disabled),
-		wake:    make(chan struct{}, 1),
-		inq:     newInboxWorker(),
-	}
-	s.networks = map[Platform]Network{}
 	for _, n := range opt.Networks {
-		if _, dup := s.networks[n.Platform()]; dup {
+		if _, dup := e.networks[n.Platform()]; dup {
 			return nil, fmt.Errorf("bridge: two Networks for platform %q", n.Platform())
 		}
-		s.networks[n.Platform()] = n
+		e.networks[n.Platform()] = n
 	}
-	s.groups = newGroupCache(opt.Config.Approvals.UserGroupRefresh.D())
-	s.handlers = map[string]handler{
-		KindChatPost:      s.handleChatPost,
-		KindChatReact:     s.handleChatReact,
-		KindChatEphemeral: s.handleChatEphemeral,
-		KindSend:          s.handleSend,
-		KindChatReport:    s.handleChatReport,
-		KindPlatformPost:  s.handlePlatformPost,
-	}
+	tx := opt.Store.Transactions()
+	s := &Service{}
+	p := opt.Config.Slack.Pacing
+	s.relay = newRelay(e, relay{
+		store: tx.Relay, claims: opt.Store, identity: opt.Identity, lease: opt.Lease, poll: opt.PollInterval,
+		publisher: opt.Publisher, actions: opt.Actions, replier: opt.Replier, poster: opt.Poster, afterHours: opt.AfterHours,
+		pacer: newPacer(p.PerSecond, p.Burst, p.Disabled), flight: &s.flight,
+	})
+	e.wakeRelay = s.relay.notify
+	s.ingest = &ingester{env: e, store: tx.Ingest, router: opt.Router, fetcher: opt.Fetcher,
+		sources: opt.Sources, elector: opt.Elector, leaderCheck: opt.LeaderCheck}
+	s.approvals = &approvals{env: e, store: tx.Approvals, inboxTx: tx.Inbox, due: opt.Store, actions: opt.Actions,
+		botUserID: opt.BotUserID, groups: newGroupCache(opt.Config.Approvals.UserGroupRefresh.D()), inq: newInboxWorker()}
 	return s, nil
 }
 
@@ -165,19 +150,23 @@ func (s *Service) Start(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	workCtx, work := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel, s.work = cancel, work
-	if len(s.opt.Sources) > 0 {
+	if len(s.ingest.sources) > 0 {
 		s.running.Add(1)
 		go func() {
 			defer s.running.Done()
-			s.runSources(runCtx)
+			s.ingest.runSources(runCtx)
 		}()
 	}
-	s.startInbox(runCtx, workCtx)
-	if s.opt.Publisher != nil {
+	s.running.Add(1)
+	go func() {
+		defer s.running.Done()
+		s.approvals.runInbox(runCtx, workCtx)
+	}()
+	if s.relay.publisher != nil {
 		s.running.Add(1)
 		go func() {
 			defer s.running.Done()
-			s.relay(runCtx, workCtx)
+			s.relay.run(runCtx, workCtx)
 		}()
 	}
 	return nil
@@ -210,124 +199,28 @@ func (s *Service) Stop(ctx context.Context) error {
 	}
 }
 
-// runSources runs every source while this process leads (always, without
-// an elector), starting them when it becomes the leader and stopping them
-// when it stops being one.
-func (s *Service) runSources(ctx context.Context) {
-	start := func(ctx context.Context, wg *sync.WaitGroup) {
-		for _, src := range s.opt.Sources {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s.superviseSource(ctx, src)
-			}()
-		}
-	}
-	var wg sync.WaitGroup
-	if s.opt.Elector == nil {
-		start(ctx, &wg)
-		wg.Wait()
-		return
-	}
-	tick := time.NewTicker(s.opt.LeaderCheck)
-	defer tick.Stop()
-	var stop context.CancelFunc
-	for {
-		err := s.opt.Elector.IsLeader(ctx)
-		switch {
-		case err == nil && stop == nil:
-			s.log.Info("leading: starting the sources", "sources", len(s.opt.Sources))
-			var lctx context.Context
-			lctx, stop = context.WithCancel(ctx)
-			start(lctx, &wg)
-		case err != nil && stop != nil:
-			s.log.Warn("no longer leading: stopping the sources", "err", err)
-			stop()
-			wg.Wait()
-			stop = nil
-		}
-		select {
-		case <-ctx.Done():
-			if stop != nil {
-				stop()
-			}
-			wg.Wait()
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-// superviseSource runs src until ctx ends, restarting it with backoff.
-func (s *Service) superviseSource(ctx context.Context, src Source) {
-	backoff := time.Second
-	for {
-		start := s.clock.Now()
-		err := src.Run(ctx, s)
-		if ctx.Err() != nil {
-			return
-		}
-		if s.clock.Now().Sub(start) > time.Minute {
-			backoff = time.Second
-		}
-		s.log.Warn("source stopped; restarting", "source", src.Name(), "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 2*time.Minute)
-	}
-}
-
-// notify wakes the relay after new work was committed.
-func (s *Service) notify() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
+// Ingest implements Sink: see its documentation.
+func (s *Service) Ingest(ctx context.Context, b Batch) (IngestResult, error) {
+	return s.ingest.Ingest(ctx, b)
 }
 
 // Cursor implements Sink.
 func (s *Service) Cursor(ctx context.Context, key string) (string, error) {
-	var v string
-	err := s.store.WithTx(ctx, func(tx Tx) error {
-		var err error
-		v, err = tx.Cursor(ctx, key)
-		return err
-	})
-	return v, err
+	return s.ingest.Cursor(ctx, key)
 }
 
 // Seen implements Sink.
 func (s *Service) Seen(ctx context.Context, platform Platform, ids []string) (map[string]bool, error) {
-	seen := map[string]bool{}
-	err := s.store.WithTx(ctx, func(tx Tx) error {
-		for _, id := range ids {
-			_, err := tx.PostByExternalID(ctx, platform, id)
-			switch {
-			case err == nil:
-				seen[id] = true
-			case !errors.Is(err, ErrNotFound):
-				return err
-			}
-		}
-		return nil
-	})
-	return seen, err
+	return s.ingest.Seen(ctx, platform, ids)
 }
 
-// isOfficial reports whether handle or id belongs to one of our accounts.
-func (s *Service) isOfficial(p *Post) bool {
-	return s.opt.Official[strings.ToLower(p.AuthorHandle)] || (p.AuthorID != "" && s.opt.Official[p.AuthorID])
+// HandleChatEvent implements ChatEventHandler: it applies ev at once (see
+// approvals.HandleChatEvent). Receivers in production deliver to Inbox.
+func (s *Service) HandleChatEvent(ctx context.Context, ev ChatEvent) error {
+	return s.approvals.HandleChatEvent(ctx, ev)
 }
 
-// sameAnswer reports whether seen, a post of ours read back from platform,
-// is the answer sent: the network decides; without one, the trimmed texts
-// must be equal.
-func (s *Service) sameAnswer(platform Platform, sent, seen string) bool {
-	if n := s.networks[platform]; n != nil {
-		return n.SameAnswer(sent, seen)
-	}
-	return strings.TrimSpace(sent) == strings.TrimSpace(seen)
-}
+// Inbox returns the ChatEventHandler receivers should deliver to: it
+// stores each event in the durable inbox (a nil error means it is stored
+// and may be acknowledged) and the inbox worker applies it.
+func (s *Service) Inbox() ChatEventHandler { return s.approvals.Inbox() }

@@ -42,11 +42,24 @@ type Store interface {
 	// InboxStats reports the inbox backlog.
 	InboxStats(ctx context.Context, now time.Time) (InboxStat, error)
 
+	// Transactions returns the store's transactions as each part of the
+	// core sees them.
+	Transactions() Transactions
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 
 	// Close releases the database.
 	Close() error
+}
+
+// Transactions are a store's transactions, one runner per part of the
+// core, each seeing them through the part's own port.
+type Transactions struct {
+	Ingest    TxRunner[IngestTx]
+	Relay     TxRunner[RelayTx]
+	Approvals TxRunner[ApprovalTx]
+	Inbox     TxRunner[InboxTx]
 }
 
 // ClaimParams selects outbox rows to lease.
@@ -243,4 +256,102 @@ type Tx interface {
 // back otherwise; fn must not keep tx after it returns.
 type TxRunner[T any] interface {
 	WithTx(ctx context.Context, fn func(tx T) error) error
+}
+
+// The ports below are the store as each part of the core sees it: every
+// part declares the transaction methods it calls and runs its
+// transactions through a TxRunner of that port. The store's transactions
+// implement them all (store/ asserts it at compile time).
+
+// IngestTx is what ingest reads and writes: posts, their conversations'
+// tickets, their authors, the drafts a returning post of ours may be, the
+// chat messages queued, the sources' cursors.
+type IngestTx interface {
+	InsertPosts(ctx context.Context, posts []*Post) (inserted []bool, err error)
+	PostIDs(ctx context.Context, platform Platform, externalIDs []string) (map[string]int64, error)
+	TicketsByConversation(ctx context.Context, platform Platform, keys []string) (map[string]*Ticket, error)
+	CustomersByAuthor(ctx context.Context, platform Platform, authorIDs []string) (map[string]*Customer, error)
+	SaveCustomers(ctx context.Context, cs []*Customer) error
+	CreateTickets(ctx context.Context, ts []*Ticket) error
+	UpdateTickets(ctx context.Context, ts []*Ticket) error
+	DraftsOfTickets(ctx context.Context, ticketIDs []int64) (map[int64][]Draft, error)
+	EnqueueMany(ctx context.Context, items []*OutboxItem) (enqueued []bool, err error)
+	Cursor(ctx context.Context, key string) (string, error)
+	SetCursor(ctx context.Context, key, value string, now time.Time) error
+	AuditWriter
+}
+
+// OutboxTx is how the relay settles its claimed rows.
+type OutboxTx interface {
+	CompleteOutbox(ctx context.Context, id int64, owner string, now time.Time) error
+	CompleteOutboxMany(ctx context.Context, ids []int64, owner string, now time.Time) error
+	RetryOutbox(ctx context.Context, id int64, owner string, next time.Time, lastErr string, now time.Time) error
+	KillOutbox(ctx context.Context, id int64, owner string, lastErr string, now time.Time) error
+	AuditWriter
+}
+
+// DeliveryTx is what the relay's handlers read before they deliver a row
+// and record once it is delivered: the ticket and post a chat message
+// shows, the mirror and thread it became, the draft being sent and what
+// its sending changes.
+type DeliveryTx interface {
+	TicketByID(ctx context.Context, id int64) (*Ticket, error)
+	TicketsByID(ctx context.Context, ids []int64) (map[int64]*Ticket, error)
+	PostByID(ctx context.Context, id int64) (*Post, error)
+	PostsByID(ctx context.Context, ids []int64) (map[int64]*Post, error)
+	SaveMirrors(ctx context.Context, ms []Mirror) error
+	SetTicketThreads(ctx context.Context, threads map[int64]ChatRef) error
+	DraftByID(ctx context.Context, id int64) (*Draft, error)
+	UpdateDraft(ctx context.Context, d *Draft) error
+	UpdateTicket(ctx context.Context, t *Ticket) error
+	InsertPost(ctx context.Context, p *Post) (inserted bool, err error)
+	Enqueuer
+	AuditWriter
+}
+
+// RelayTx is the relay's transaction: a delivered row is settled in the
+// transaction that records what its delivery changed.
+type RelayTx interface {
+	OutboxTx
+	DeliveryTx
+}
+
+// OutboxClaimer leases due outbox rows to the relay (see
+// Store.ClaimOutbox).
+type OutboxClaimer interface {
+	ClaimOutbox(ctx context.Context, p ClaimParams) ([]OutboxItem, error)
+}
+
+// ApprovalTx is what applying a chat event reads and writes: the ticket
+// and draft it is about, the approvals, the notices and sends it queues,
+// and the mark that it was applied (MarkSeen for HandleChatEvent, the
+// inbox row for the inbox worker).
+type ApprovalTx interface {
+	TicketByThread(ctx context.Context, channel, ts string) (*Ticket, error)
+	TicketByID(ctx context.Context, id int64) (*Ticket, error)
+	UpdateTicket(ctx context.Context, t *Ticket) error
+	MirrorsOfTicket(ctx context.Context, ticketID int64) ([]Mirror, error)
+	PostByID(ctx context.Context, id int64) (*Post, error)
+	DraftByMessage(ctx context.Context, channel, ts string) (*Draft, error)
+	CreateDraft(ctx context.Context, d *Draft) error
+	UpdateDraft(ctx context.Context, d *Draft) error
+	AddApproval(ctx context.Context, a *Approval) error
+	Enqueuer
+	AuditWriter
+	MarkSeen(ctx context.Context, namespace, id string, now time.Time) (first bool, err error)
+	LockInbox(ctx context.Context, id int64) (*InboxEvent, error)
+	FinishInbox(ctx context.Context, id int64, state InboxState, lastErr string, now time.Time) error
+}
+
+// InboxTx is how receivers store chat events and the inbox worker settles
+// the rows it could not apply.
+type InboxTx interface {
+	InsertInbox(ctx context.Context, ev *InboxEvent) (inserted bool, err error)
+	FinishInbox(ctx context.Context, id int64, state InboxState, lastErr string, now time.Time) error
+	RetryInbox(ctx context.Context, id int64, next time.Time, lastErr string, now time.Time) error
+}
+
+// InboxReader lists the inbox rows due (see Store.DueInbox).
+type InboxReader interface {
+	DueInbox(ctx context.Context, now time.Time, limit int) ([]InboxEvent, error)
 }

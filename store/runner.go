@@ -26,3 +26,23 @@ type runner[T any] struct{ s *Store }
 func (r runner[T]) WithTx(ctx context.Context, fn func(tx T) error) error {
 	return r.s.withTx(ctx, func(t *tx) error { return fn(any(t).(T)) })
 }
+
+// Every part of the core's port is implemented by this store's
+// transactions.
+var (
+	_ bridge.IngestTx     = (*tx)(nil)
+	_ bridge.RelayTx      = (*tx)(nil)
+	_ bridge.ApprovalTx   = (*tx)(nil)
+	_ bridge.InboxTx      = (*tx)(nil)
+	_ bridge.TicketCloser = (*tx)(nil)
+)
+
+// Transactions implements bridge.Store.
+func (s *Store) Transactions() bridge.Transactions {
+	return bridge.Transactions{
+		Ingest:    runner[bridge.IngestTx]{s},
+		Relay:     runner[bridge.RelayTx]{s},
+		Approvals: runner[bridge.ApprovalTx]{s},
+		Inbox:     runner[bridge.InboxTx]{s},
+	}
+}

@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -21,6 +20,23 @@ const (
 	ReactionFailed  = "warning"
 )
 
+// approvals is the part of the core that turns what people do in the chat
+// surface into answers: a thread reply becomes a draft, the guards check
+// it, an approver's gesture releases or rejects it, and an approved draft
+// is queued for the relay to send (chat events → drafts → guards →
+// approvals → sends). Events arrive through the durable inbox (inbox.go)
+// or HandleChatEvent.
+type approvals struct {
+	*env
+	store     TxRunner[ApprovalTx]
+	inboxTx   TxRunner[InboxTx]
+	due       InboxReader
+	actions   ChatActions // optional: user groups
+	botUserID string
+	groups    *groupCache
+	inq       *inboxWorker
+}
+
 // HandleChatEvent implements ChatEventHandler: thread replies become
 // drafts, edits and deletes change them, approvers' reactions release or
 // reject them. The event id is recorded in the same transaction as the
@@ -29,8 +45,8 @@ const (
 //
 // Receivers in production deliver to Service.Inbox instead, whose worker
 // applies the same logic with the inbox row in place of the seen mark.
-func (s *Service) HandleChatEvent(ctx context.Context, ev ChatEvent) error {
-	return s.applyChatEvent(ctx, ev, false, func(ctx context.Context, tx Tx, now time.Time) (bool, error) {
+func (s *approvals) HandleChatEvent(ctx context.Context, ev ChatEvent) error {
+	return s.applyChatEvent(ctx, ev, false, func(ctx context.Context, tx ApprovalTx, now time.Time) (bool, error) {
 		if ev.ID == "" {
 			return true, nil
 		}
@@ -40,15 +56,15 @@ func (s *Service) HandleChatEvent(ctx context.Context, ev ChatEvent) error {
 
 // ignoredChatEvent reports whether ev is one carebridge never acts on: a
 // bot's (ours included) or one without a user.
-func (s *Service) ignoredChatEvent(ev ChatEvent) bool {
-	return ev.Bot || (s.opt.BotUserID != "" && ev.User == s.opt.BotUserID) || ev.User == ""
+func (s *approvals) ignoredChatEvent(ev ChatEvent) bool {
+	return ev.Bot || (s.botUserID != "" && ev.User == s.botUserID) || ev.User == ""
 }
 
 // applyChatEvent applies ev. claim runs first in the transaction of the
 // effects and reports whether they are to be applied (false: done
 // before). With always, claim runs even for an event that concerns no
 // ticket (so an inbox row is marked done).
-func (s *Service) applyChatEvent(ctx context.Context, ev ChatEvent, always bool, claim func(ctx context.Context, tx Tx, now time.Time) (bool, error)) error {
+func (s *approvals) applyChatEvent(ctx context.Context, ev ChatEvent, always bool, claim func(ctx context.Context, tx ApprovalTx, now time.Time) (bool, error)) error {
 	var look *lookup
 	if !s.ignoredChatEvent(ev) {
 		// Who the user is (an approver, a watcher) may need API calls;
@@ -62,7 +78,7 @@ func (s *Service) applyChatEvent(ctx context.Context, ev ChatEvent, always bool,
 		return nil
 	}
 	now := s.clock.Now().UTC()
-	err := s.store.WithTx(ctx, func(tx Tx) error {
+	err := s.store.WithTx(ctx, func(tx ApprovalTx) error {
 		first, err := claim(ctx, tx, now)
 		if err != nil || !first || look == nil {
 			return err
@@ -88,7 +104,7 @@ func (s *Service) applyChatEvent(ctx context.Context, ev ChatEvent, always bool,
 	if err != nil {
 		return fmt.Errorf("chat event %s (%s): %w", ev.ID, ev.Kind, err)
 	}
-	s.notify()
+	s.wakeRelay()
 	return nil
 }
 
@@ -122,10 +138,10 @@ type lookup struct {
 
 // lookup finds the ticket an event is about and resolves the user's
 // roles. It returns nil when the event concerns no ticket of ours.
-func (s *Service) lookup(ctx context.Context, ev ChatEvent) (*lookup, error) {
+func (s *approvals) lookup(ctx context.Context, ev ChatEvent) (*lookup, error) {
 	var t *Ticket
 	onParent := false
-	err := s.store.WithTx(ctx, func(tx Tx) error {
+	err := s.store.WithTx(ctx, func(tx ApprovalTx) error {
 		var err error
 		switch ev.Kind {
 		case EventMessage:
@@ -183,16 +199,21 @@ func (s *Service) lookup(ctx context.Context, ev ChatEvent) (*lookup, error) {
 
 // work is one chat event being applied in one transaction.
 type work struct {
-	s    *Service
+	s    *approvals
 	ctx  context.Context
-	tx   Tx
+	tx   ApprovalTx
 	ev   ChatEvent
 	look *lookup
 	now  time.Time
 }
 
 func (w *work) audit(kind AuditKind, draftID int64, details map[string]any) error {
-	return w.s.audit(w.ctx, w.tx, kind, w.ev.User, w.look.dept.ID, w.look.ticket.ID, draftID, details, w.now)
+	return audit(w.ctx, w.tx, kind, w.ev.User, w.look.dept.ID, w.look.ticket.ID, draftID, details, w.now)
+}
+
+// ephemeral queues a note only the person who acted sees.
+func (w *work) ephemeral(text string) error {
+	return enqueue(w.ctx, w.tx, ephemeralItemOf(w.ev.Channel, w.ev.User, text, w.now))
 }
 
 // parsed is a thread reply read for its prefix.
@@ -228,8 +249,7 @@ func (w *work) message() error {
 		if err := w.audit(AuditWatcherRefused, 0, map[string]any{"ts": w.ev.TS}); err != nil {
 			return err
 		}
-		return w.s.enqueueEphemeral(w.ctx, w.tx, w.ev.Channel, w.ev.User,
-			fmt.Sprintf("You're watching this conversation — %s answers customers, so your reply stays internal and nothing is sent. Thank you for keeping an eye on it!", dept.Name), w.now)
+		return w.ephemeral(fmt.Sprintf("You're watching this conversation — %s answers customers, so your reply stays internal and nothing is sent. Thank you for keeping an eye on it!", dept.Name))
 	}
 	p := parseReply(w.ev.Text, dept.Approval)
 	if p.internal {
@@ -264,7 +284,7 @@ func (w *work) message() error {
 	if err := w.tx.UpdateTicket(w.ctx, t); err != nil {
 		return err
 	}
-	return w.s.enqueueReact(w.ctx, w.tx, t, ChatRef{Channel: d.Channel, TS: d.TS}, ReactionPending, true, w.now)
+	return enqueueReact(w.ctx, w.tx, t, ChatRef{Channel: d.Channel, TS: d.TS}, ReactionPending, true, w.now)
 }
 
 // blocked records a guard's refusal and explains it in the thread.
@@ -284,10 +304,10 @@ func (w *work) blocked(d *Draft, res guard.Result) error {
 		lines = append(lines, "• "+f.Message)
 	}
 	text := fmt.Sprintf(":no_entry_sign: <@%s>, this answer can't go out as it is:\n%s\nEdit your message to fix it; nobody has been asked to approve it yet.", d.Author, strings.Join(lines, "\n"))
-	if err := w.s.enqueueNotice(w.ctx, w.tx, w.look.ticket, text, w.now); err != nil {
+	if err := enqueueNotice(w.ctx, w.tx, w.s.cfg, w.look.ticket, text, w.now); err != nil {
 		return err
 	}
-	return w.s.enqueueReact(w.ctx, w.tx, w.look.ticket, ChatRef{Channel: d.Channel, TS: d.TS}, ReactionBlocked, true, w.now)
+	return enqueueReact(w.ctx, w.tx, w.look.ticket, ChatRef{Channel: d.Channel, TS: d.TS}, ReactionBlocked, true, w.now)
 }
 
 // changed applies an edit of a draft message.
@@ -305,7 +325,7 @@ func (w *work) changed() error {
 		if err := w.audit(AuditEditAfterSend, d.ID, map[string]any{"text": w.ev.Text}); err != nil {
 			return err
 		}
-		return w.s.enqueueNotice(w.ctx, w.tx, t, fmt.Sprintf(":information_source: <@%s>, edits are not relayed: this answer has already been sent as it was approved.", w.ev.User), w.now)
+		return enqueueNotice(w.ctx, w.tx, w.s.cfg, t, fmt.Sprintf(":information_source: <@%s>, edits are not relayed: this answer has already been sent as it was approved.", w.ev.User), w.now)
 	case DraftRejected, DraftCancelled:
 		return nil
 	}
@@ -339,7 +359,7 @@ func (w *work) changed() error {
 		if err := w.audit(AuditApprovalCancelled, d.ID, nil); err != nil {
 			return err
 		}
-		if err := w.s.enqueueNotice(w.ctx, w.tx, t, fmt.Sprintf(":pencil2: The draft was edited after it was approved, so the approval no longer counts. An approver needs to react again to send the new text."), w.now); err != nil {
+		if err := enqueueNotice(w.ctx, w.tx, w.s.cfg, t, fmt.Sprintf(":pencil2: The draft was edited after it was approved, so the approval no longer counts. An approver needs to react again to send the new text."), w.now); err != nil {
 			return err
 		}
 	}
@@ -348,13 +368,13 @@ func (w *work) changed() error {
 	}
 	if wasBlocked {
 		ref := ChatRef{Channel: d.Channel, TS: d.TS}
-		if err := w.s.enqueueReact(w.ctx, w.tx, t, ref, ReactionBlocked, false, w.now); err != nil {
+		if err := enqueueReact(w.ctx, w.tx, t, ref, ReactionBlocked, false, w.now); err != nil {
 			return err
 		}
-		if err := w.s.enqueueNotice(w.ctx, w.tx, t, ":ballot_box_with_check: The edited draft passes the checks and waits for an approver.", w.now); err != nil {
+		if err := enqueueNotice(w.ctx, w.tx, w.s.cfg, t, ":ballot_box_with_check: The edited draft passes the checks and waits for an approver.", w.now); err != nil {
 			return err
 		}
-		return w.s.enqueueReact(w.ctx, w.tx, t, ref, ReactionPending, true, w.now)
+		return enqueueReact(w.ctx, w.tx, t, ref, ReactionPending, true, w.now)
 	}
 	return nil
 }
@@ -398,22 +418,19 @@ func (w *work) reacted() error {
 		if err := w.audit(AuditWatcherRefused, d.ID, map[string]any{"emoji": name}); err != nil {
 			return err
 		}
-		return w.s.enqueueEphemeral(w.ctx, w.tx, w.ev.Channel, w.ev.User,
-			fmt.Sprintf("You're watching this conversation, so your :%s: does not approve or reject anything — %s's approvers decide.", name, dept.Name), w.now)
+		return w.ephemeral(fmt.Sprintf("You're watching this conversation, so your :%s: does not approve or reject anything — %s's approvers decide.", name, dept.Name))
 	}
 	if !w.look.approver {
 		if err := w.audit(AuditUnauthorized, d.ID, map[string]any{"emoji": name}); err != nil {
 			return err
 		}
-		return w.s.enqueueEphemeral(w.ctx, w.tx, w.ev.Channel, w.ev.User,
-			fmt.Sprintf("Only %s's approvers can approve or reject answers, so your :%s: was ignored.", dept.Name, name), w.now)
+		return w.ephemeral(fmt.Sprintf("Only %s's approvers can approve or reject answers, so your :%s: was ignored.", dept.Name, name))
 	}
 	if w.ev.User == d.Author && !dept.AllowSelfApproval {
 		if err := w.audit(AuditSelfApproval, d.ID, map[string]any{"emoji": name}); err != nil {
 			return err
 		}
-		return w.s.enqueueEphemeral(w.ctx, w.tx, w.ev.Channel, w.ev.User,
-			"You wrote this draft, so another approver has to approve it (four eyes on every public answer).", w.now)
+		return w.ephemeral("You wrote this draft, so another approver has to approve it (four eyes on every public answer).")
 	}
 	switch name {
 	case a.RejectEmoji:
@@ -432,10 +449,10 @@ func (w *work) reacted() error {
 		if err := w.audit(AuditRejected, d.ID, map[string]any{"emoji": name}); err != nil {
 			return err
 		}
-		if err := w.s.enqueueReact(w.ctx, w.tx, w.look.ticket, ChatRef{Channel: d.Channel, TS: d.TS}, ReactionPending, false, w.now); err != nil {
+		if err := enqueueReact(w.ctx, w.tx, w.look.ticket, ChatRef{Channel: d.Channel, TS: d.TS}, ReactionPending, false, w.now); err != nil {
 			return err
 		}
-		return w.s.enqueueNotice(w.ctx, w.tx, w.look.ticket, fmt.Sprintf(":x: Rejected by <@%s>; nothing was sent.", w.ev.User), w.now)
+		return enqueueNotice(w.ctx, w.tx, w.s.cfg, w.look.ticket, fmt.Sprintf(":x: Rejected by <@%s>; nothing was sent.", w.ev.User), w.now)
 	case a.ApproveDMEmoji:
 		return w.approve(d, VisibilityDM, name, false)
 	default:
@@ -490,11 +507,11 @@ func (w *work) approve(d *Draft, vis Visibility, emoji string, auto bool) error 
 		return err
 	}
 	if wasBlocked {
-		if err := w.s.enqueueReact(w.ctx, w.tx, w.look.ticket, ChatRef{Channel: d.Channel, TS: d.TS}, ReactionBlocked, false, w.now); err != nil {
+		if err := enqueueReact(w.ctx, w.tx, w.look.ticket, ChatRef{Channel: d.Channel, TS: d.TS}, ReactionBlocked, false, w.now); err != nil {
 			return err
 		}
 	}
-	return w.s.enqueueSend(w.ctx, w.tx, w.look.ticket, d, w.now)
+	return enqueue(w.ctx, w.tx, sendItemOf(w.look.ticket, d, w.now))
 }
 
 // unreacted withdraws an approval that has not been acted on.
@@ -520,11 +537,11 @@ func (w *work) unreacted() error {
 	if err := w.audit(AuditApprovalRevoked, d.ID, map[string]any{"emoji": w.ev.Reaction}); err != nil {
 		return err
 	}
-	return w.s.enqueueNotice(w.ctx, w.tx, w.look.ticket, fmt.Sprintf(":leftwards_arrow_with_hook: <@%s> withdrew the approval before it was sent; the draft waits again.", w.ev.User), w.now)
+	return enqueueNotice(w.ctx, w.tx, w.s.cfg, w.look.ticket, fmt.Sprintf(":leftwards_arrow_with_hook: <@%s> withdrew the approval before it was sent; the draft waits again.", w.ev.User), w.now)
 }
 
 // check runs the guards on d as an answer to target.
-func (s *Service) check(d *Draft, target *Post) guard.Result {
+func (s *approvals) check(d *Draft, target *Post) guard.Result {
 	elig := guard.Eligibility(target.Eligibility)
 	if s.cfg.X.Enterprise && target.Eligibility == EligibleDMOnly {
 		elig = guard.EligiblePublic
@@ -546,7 +563,7 @@ func summarize(res guard.Result) string {
 
 // answerTarget is the post a draft answers: the customer's latest post in
 // the conversation, or the conversation's first post.
-func (s *Service) answerTarget(ctx context.Context, tx Tx, t *Ticket) (*Post, error) {
+func (s *approvals) answerTarget(ctx context.Context, tx ApprovalTx, t *Ticket) (*Post, error) {
 	mirrors, err := tx.MirrorsOfTicket(ctx, t.ID)
 	if err != nil {
 		return nil, err
@@ -565,69 +582,4 @@ func (s *Service) answerTarget(ctx context.Context, tx Tx, t *Ticket) (*Post, er
 		}
 	}
 	return tx.PostByID(ctx, t.RootPostID)
-}
-
-// ---- queued side effects
-
-// Outbox kinds of the answer workflow.
-const (
-	KindChatReact     = "chat.react"
-	KindChatEphemeral = "chat.ephemeral"
-	KindSend          = "platform.send"
-)
-
-type reactPayload struct {
-	Channel string `json:"channel"`
-	TS      string `json:"ts"`
-	Name    string `json:"name"`
-	Add     bool   `json:"add"`
-}
-
-type ephemeralPayload struct {
-	Channel string `json:"channel"`
-	User    string `json:"user"`
-	Text    string `json:"text"`
-}
-
-type sendPayload struct {
-	DraftID int64 `json:"draft_id"`
-}
-
-func (s *Service) enqueue(ctx context.Context, tx Tx, it *OutboxItem, payload any) error {
-	data, err := json.Marshal(payload)
-	if err != nil {
-		return err
-	}
-	it.Payload = data
-	_, err = tx.Enqueue(ctx, it)
-	return err
-}
-
-// enqueueNotice queues a line from carebridge in the ticket's thread.
-func (s *Service) enqueueNotice(ctx context.Context, tx Tx, t *Ticket, text string, now time.Time) error {
-	dept := s.cfg.Department(t.Department)
-	if dept == nil {
-		return nil
-	}
-	return s.enqueueChat(ctx, tx, t, chatPayload{Kind: MessageNotice, TicketID: t.ID, Department: dept.ID, Text: text, Received: now}, dept.Channel, PriorityHigh)
-}
-
-// enqueueReact queues adding or removing the bot's reaction on a message.
-// It shares the ticket's order, so reactions follow the thread's story.
-func (s *Service) enqueueReact(ctx context.Context, tx Tx, t *Ticket, ref ChatRef, name string, add bool, now time.Time) error {
-	return s.enqueue(ctx, tx, &OutboxItem{Kind: KindChatReact, Priority: PriorityHigh, OrderKey: fmt.Sprintf("ticket:%d", t.ID), TicketID: t.ID, CreatedAt: now},
-		reactPayload{Channel: ref.Channel, TS: ref.TS, Name: name, Add: add})
-}
-
-// enqueueEphemeral queues a note only user sees.
-func (s *Service) enqueueEphemeral(ctx context.Context, tx Tx, channel, user, text string, now time.Time) error {
-	return s.enqueue(ctx, tx, &OutboxItem{Kind: KindChatEphemeral, Priority: PriorityHigh, CreatedAt: now},
-		ephemeralPayload{Channel: channel, User: user, Text: text})
-}
-
-// enqueueSend queues the answer itself. Sends of a ticket run in order but
-// apart from its chat messages, so a Slack outage never holds up X.
-func (s *Service) enqueueSend(ctx context.Context, tx Tx, t *Ticket, d *Draft, now time.Time) error {
-	return s.enqueue(ctx, tx, &OutboxItem{Kind: KindSend, Priority: PriorityHigh, OrderKey: fmt.Sprintf("send:%d", t.ID), TicketID: t.ID, CreatedAt: now},
-		sendPayload{DraftID: d.ID})
 }

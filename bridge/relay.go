@@ -9,9 +9,66 @@ import (
 	"time"
 )
 
+// relay is the part of the core that performs the outbox: it claims due
+// rows, runs each through the handler of its kind (mirror.go posts to the
+// chat surface, sender.go answers on the platform), paces them per lane,
+// retries failures with backoff, reconciles rows recovered after a crash
+// and records each outcome (outbox → publisher, actions, replier, poster).
+type relay struct {
+	*env
+	store    TxRunner[RelayTx]
+	claims   OutboxClaimer
+	identity string        // names this process in outbox claims
+	lease    time.Duration // how long a claimed row stays with its worker
+	poll     time.Duration // how often the outbox is checked when idle
+
+	publisher  Publisher   // the chat surface
+	actions    ChatActions // optional: reactions, ephemeral notes
+	replier    Replier     // optional: answers on the platform
+	poster     Poster      // optional: original posts
+	afterHours func(at time.Time) string
+
+	pacer    *pacer
+	handlers map[string]handler
+	wake     chan struct{}
+	// flight counts work in flight; Stop waits for it.
+	flight *sync.WaitGroup
+}
+
+// handler performs one kind of outbox work. It returns a completion that
+// the relay records with the row (saving a mirror, say).
+type handler func(ctx context.Context, it *OutboxItem) (completion, error)
+
+// completion records what a delivered row changed, in the transaction
+// (shared by a group of rows) that marks the row done.
+type completion func(ctx context.Context, g *groupWrites) error
+
+// newRelay builds the relay; its handlers are registered here.
+func newRelay(e *env, r relay) *relay {
+	r.env = e
+	r.wake = make(chan struct{}, 1)
+	r.handlers = map[string]handler{
+		KindChatPost:      r.handleChatPost,
+		KindChatReport:    r.handleChatReport,
+		KindChatReact:     r.handleChatReact,
+		KindChatEphemeral: r.handleChatEphemeral,
+		KindSend:          r.handleSend,
+		KindPlatformPost:  r.handlePlatformPost,
+	}
+	return &r
+}
+
+// notify wakes the relay after new work was committed.
+func (r *relay) notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
 // relay claims due outbox rows and runs them, paced per lane, until ctx
 // ends. Work runs under workCtx, which outlives ctx until Stop's deadline.
-func (s *Service) relay(ctx, workCtx context.Context) {
+func (s *relay) run(ctx, workCtx context.Context) {
 	slots := make(chan struct{}, max(1, s.cfg.Outbox.Workers))
 	minClaim := max(1, cap(slots)/4)
 	released := make(chan struct{}, 1) // a worker freed its slot
@@ -40,8 +97,8 @@ func (s *Service) relay(ctx, workCtx context.Context) {
 				}
 			}
 			now := s.clock.Now().UTC()
-			items, err := s.store.ClaimOutbox(ctx, ClaimParams{
-				Now: now, Limit: free, Lease: s.opt.Lease, Owner: s.opt.Identity, SkipLanes: s.pacer.busy(now),
+			items, err := s.claims.ClaimOutbox(ctx, ClaimParams{
+				Now: now, Limit: free, Lease: s.lease, Owner: s.identity, SkipLanes: s.pacer.busy(now),
 			})
 			if err != nil {
 				if ctx.Err() == nil {
@@ -79,7 +136,7 @@ func (s *Service) relay(ctx, workCtx context.Context) {
 				}()
 			}
 		}
-		timer.Reset(s.opt.PollInterval)
+		timer.Reset(s.poll)
 	}
 }
 
@@ -87,7 +144,7 @@ func (s *Service) relay(ctx, workCtx context.Context) {
 // recorded through rec. release frees the worker's slot: it is called once
 // the row is sent, while its record waits for a group transaction, unless
 // many rows wait already.
-func (s *Service) process(ctx context.Context, it *OutboxItem, rec *committer, release func()) {
+func (s *relay) process(ctx context.Context, it *OutboxItem, rec *committer, release func()) {
 	// Pace the lane. The claim skipped busy lanes, so this rarely waits.
 	for {
 		wait := s.pacer.take(it.Lane, s.clock.Now())
@@ -101,7 +158,7 @@ func (s *Service) process(ctx context.Context, it *OutboxItem, rec *committer, r
 		}
 	}
 	h, ok := s.handlers[it.Kind]
-	var complete func(context.Context, Tx) error
+	var complete completion
 	var err error
 	if !ok {
 		err = &SendError{Platform: "carebridge", Code: "unknown_kind", Permanent: true, Err: fmt.Errorf("no handler for outbox kind %q", it.Kind)}
@@ -123,11 +180,11 @@ func (s *Service) process(ctx context.Context, it *OutboxItem, rec *committer, r
 		}
 	case giveUp:
 		s.log.Error("outbox: giving up", "id", it.ID, "kind", it.Kind, "lane", it.Lane, "attempts", it.Attempts, "err", err)
-		if kerr := s.store.WithTx(ctx, func(tx Tx) error {
-			if err := tx.KillOutbox(ctx, it.ID, s.opt.Identity, err.Error(), now); err != nil {
+		if kerr := s.store.WithTx(ctx, func(tx RelayTx) error {
+			if err := tx.KillOutbox(ctx, it.ID, s.identity, err.Error(), now); err != nil {
 				return err
 			}
-			return s.audit(ctx, tx, AuditDeliveryFailed, "system", "", it.TicketID, 0,
+			return audit(ctx, tx, AuditDeliveryFailed, "system", "", it.TicketID, 0,
 				map[string]any{"outbox_id": it.ID, "kind": it.Kind, "lane": it.Lane, "attempts": it.Attempts, "error": err.Error()}, now)
 		}); kerr != nil {
 			s.log.Error("outbox: could not record the failure", "id", it.ID, "err", kerr)
@@ -145,8 +202,8 @@ func (s *Service) process(ctx context.Context, it *OutboxItem, rec *committer, r
 			s.metrics.APIError(se.Platform, se.Code)
 		}
 		s.log.Info("outbox: will retry", "id", it.ID, "kind", it.Kind, "attempt", it.Attempts, "at", next.Format(time.TimeOnly), "err", err)
-		if rerr := s.store.WithTx(ctx, func(tx Tx) error {
-			return tx.RetryOutbox(ctx, it.ID, s.opt.Identity, next, err.Error(), now)
+		if rerr := s.store.WithTx(ctx, func(tx RelayTx) error {
+			return tx.RetryOutbox(ctx, it.ID, s.identity, next, err.Error(), now)
 		}); rerr != nil {
 			s.log.Warn("outbox: could not reschedule; the lease will expire and it is retried", "id", it.ID, "err", rerr)
 		}
@@ -161,81 +218,68 @@ func (s *Service) process(ctx context.Context, it *OutboxItem, rec *committer, r
 // a second and a third transaction record them meanwhile. A failing group
 // is recorded again row by row, so one bad row does not fail others.
 type committer struct {
-	s       *Service
+	s       *relay
 	mu      sync.Mutex
-	queue   []*completion
+	queue   []*pendingRecord
 	running int // transactions recording groups now
 }
 
-// completion is one sent row waiting to be recorded.
-type completion struct {
+// pendingRecord is one sent row waiting to be recorded.
+type pendingRecord struct {
 	it       *OutboxItem
-	complete func(context.Context, Tx) error
+	complete completion
 	now      time.Time
 	err      error
 	done     chan struct{}
 }
 
-// groupTx gathers the mirrors and threads a group's completions save, so
-// that each kind is written with one statement.
-type groupTx struct {
-	Tx
+// groupWrites is what the completions of one group write, in the group's
+// transaction. The mirrors and threads they save are gathered and written
+// with one statement per kind when the group ends (or before anything is
+// read or written directly through Tx), so a group of fifty mirrors costs
+// two statements, not a hundred.
+type groupWrites struct {
+	tx      RelayTx
 	mirrors []Mirror
 	threads map[int64]ChatRef
 }
 
-// SetTicketThread queues the thread; commit saves the queue.
-func (g *groupTx) SetTicketThread(_ context.Context, ticketID int64, channel, ts string) error {
+// Mirror queues m.
+func (g *groupWrites) Mirror(m Mirror) { g.mirrors = append(g.mirrors, m) }
+
+// Thread queues the thread (the parent message) of ticket ticketID. Only
+// the thread is written: ingest may have changed the ticket meanwhile.
+func (g *groupWrites) Thread(ticketID int64, ref ChatRef) {
 	if g.threads == nil {
 		g.threads = map[int64]ChatRef{}
 	}
-	g.threads[ticketID] = ChatRef{Channel: channel, TS: ts}
-	return nil
+	g.threads[ticketID] = ref
 }
 
-// TicketByID sees the queued threads too.
-func (g *groupTx) TicketByID(ctx context.Context, id int64) (*Ticket, error) {
+// Tx writes what is queued and returns the transaction, for a completion
+// that reads or writes more than mirrors and threads.
+func (g *groupWrites) Tx(ctx context.Context) (DeliveryTx, error) {
 	if err := g.flush(ctx); err != nil {
 		return nil, err
 	}
-	return g.Tx.TicketByID(ctx, id)
+	return g.tx, nil
 }
 
-// SaveMirror queues m; commit saves the queue.
-func (g *groupTx) SaveMirror(_ context.Context, m Mirror) error {
-	g.mirrors = append(g.mirrors, m)
-	return nil
-}
-
-// flush saves the queued mirrors and threads now.
-func (g *groupTx) flush(ctx context.Context) error {
-	if err := g.Tx.SaveMirrors(ctx, g.mirrors); err != nil {
-		return err
+// flush writes the queued mirrors and threads now.
+func (g *groupWrites) flush(ctx context.Context) error {
+	if len(g.mirrors) > 0 {
+		if err := g.tx.SaveMirrors(ctx, g.mirrors); err != nil {
+			return err
+		}
+		g.mirrors = nil
 	}
-	g.mirrors = nil
 	if len(g.threads) > 0 {
-		if err := g.Tx.SetTicketThreads(ctx, g.threads); err != nil {
+		if err := g.tx.SetTicketThreads(ctx, g.threads); err != nil {
 			return err
 		}
 		g.threads = nil
 	}
 	return nil
-}
-
-// MirrorsOfPost and MirrorsOfTicket see the queued mirrors too.
-func (g *groupTx) MirrorsOfPost(ctx context.Context, postID int64) ([]Mirror, error) {
-	if err := g.flush(ctx); err != nil {
-		return nil, err
-	}
-	return g.Tx.MirrorsOfPost(ctx, postID)
-}
-
-// MirrorsOfTicket: see MirrorsOfPost.
-func (g *groupTx) MirrorsOfTicket(ctx context.Context, ticketID int64) ([]Mirror, error) {
-	if err := g.flush(ctx); err != nil {
-		return nil, err
-	}
-	return g.Tx.MirrorsOfTicket(ctx, ticketID)
 }
 
 // backlog is how many sent rows wait for a transaction.
@@ -259,8 +303,8 @@ const (
 
 // record marks it done with its completion and returns once that is
 // committed (or failed).
-func (c *committer) record(ctx context.Context, it *OutboxItem, complete func(context.Context, Tx) error, now time.Time) error {
-	me := &completion{it: it, complete: complete, now: now, done: make(chan struct{})}
+func (c *committer) record(ctx context.Context, it *OutboxItem, complete completion, now time.Time) error {
+	me := &pendingRecord{it: it, complete: complete, now: now, done: make(chan struct{})}
 	c.mu.Lock()
 	c.queue = append(c.queue, me)
 	if c.running > 0 && (c.running >= maxCommitters || len(c.queue) < extraCommitAt) {
@@ -285,18 +329,22 @@ func (c *committer) record(ctx context.Context, it *OutboxItem, complete func(co
 }
 
 // commit records a group in one transaction, or row by row if that fails.
-func (c *committer) commit(ctx context.Context, group []*completion) {
+func (c *committer) commit(ctx context.Context, group []*pendingRecord) {
 	s := c.s
-	one := func(tx Tx, m *completion) error {
-		if err := tx.CompleteOutbox(ctx, m.it.ID, s.opt.Identity, m.now); err != nil {
+	one := func(tx RelayTx, m *pendingRecord) error {
+		if err := tx.CompleteOutbox(ctx, m.it.ID, s.identity, m.now); err != nil {
 			return err
 		}
-		if m.complete != nil {
-			return m.complete(ctx, tx)
+		if m.complete == nil {
+			return nil
 		}
-		return nil
+		g := &groupWrites{tx: tx}
+		if err := m.complete(ctx, g); err != nil {
+			return err
+		}
+		return g.flush(ctx)
 	}
-	err := s.store.WithTx(ctx, func(tx Tx) error {
+	err := s.store.WithTx(ctx, func(tx RelayTx) error {
 		if len(group) == 1 {
 			return one(tx, group[0])
 		}
@@ -304,18 +352,18 @@ func (c *committer) commit(ctx context.Context, group []*completion) {
 		for i, m := range group {
 			ids[i] = m.it.ID
 		}
-		if err := tx.CompleteOutboxMany(ctx, ids, s.opt.Identity, group[0].now); err != nil {
+		if err := tx.CompleteOutboxMany(ctx, ids, s.identity, group[0].now); err != nil {
 			return err
 		}
-		gtx := &groupTx{Tx: tx}
+		g := &groupWrites{tx: tx}
 		for _, m := range group {
 			if m.complete != nil {
-				if err := m.complete(ctx, gtx); err != nil {
+				if err := m.complete(ctx, g); err != nil {
 					return err
 				}
 			}
 		}
-		return gtx.flush(ctx)
+		return g.flush(ctx)
 	})
 	if err == nil {
 		// Rows waiting behind these (a thread's next message) are due now.
@@ -323,7 +371,7 @@ func (c *committer) commit(ctx context.Context, group []*completion) {
 	}
 	for _, m := range group {
 		if err != nil && len(group) > 1 {
-			m.err = s.store.WithTx(ctx, func(tx Tx) error { return one(tx, m) })
+			m.err = s.store.WithTx(ctx, func(tx RelayTx) error { return one(tx, m) })
 		} else {
 			m.err = err
 		}
@@ -332,7 +380,7 @@ func (c *committer) commit(ctx context.Context, group []*completion) {
 }
 
 // backoff is exponential from 1s with jitter, capped at outbox.max_backoff.
-func (s *Service) backoff(attempt int) time.Duration {
+func (s *relay) backoff(attempt int) time.Duration {
 	d := time.Second << min(max(attempt-1, 0), 20)
 	if m := s.cfg.Outbox.MaxBackoff.D(); m > 0 && d > m {
 		d = m
