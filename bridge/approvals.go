@@ -37,6 +37,42 @@ type approvals struct {
 	inq       *inboxWorker
 }
 
+// ApprovalTx is what applying a chat event reads and writes: the ticket
+// and draft it is about, the decisions, the notices and sends it queues,
+// and the mark that it was applied (MarkSeen for HandleChatEvent, the
+// inbox row for the inbox worker), all in one transaction.
+type ApprovalTx interface {
+	// TicketByThread reads (and locks) the ticket whose parent chat
+	// message is channel/ts; TicketByID reads (and locks) one by id.
+	TicketByThread(ctx context.Context, channel, ts string) (*Ticket, error)
+	TicketByID(ctx context.Context, id int64) (*Ticket, error)
+	// UpdateTicket writes every mutable field of a ticket but its thread.
+	UpdateTicket(ctx context.Context, t *Ticket) error
+	// MirrorsOfTicket lists the chat messages showing a ticket's posts,
+	// oldest first.
+	MirrorsOfTicket(ctx context.Context, ticketID int64) ([]Mirror, error)
+	PostByID(ctx context.Context, id int64) (*Post, error)
+	// DraftByMessage reads (and locks) the draft written as channel/ts.
+	DraftByMessage(ctx context.Context, channel, ts string) (*Draft, error)
+	// CreateDraft inserts d and sets its ID; (Channel, TS) is unique.
+	// UpdateDraft writes every mutable field.
+	CreateDraft(ctx context.Context, d *Draft) error
+	UpdateDraft(ctx context.Context, d *Draft) error
+	// AddApproval records a decision and sets a.ID.
+	AddApproval(ctx context.Context, a *Approval) error
+	Enqueuer
+	AuditWriter
+	// MarkSeen records an event id under a namespace and reports whether
+	// it is new.
+	MarkSeen(ctx context.Context, namespace, id string, now time.Time) (first bool, err error)
+	// LockInbox reads and locks a pending inbox row; it returns
+	// ErrNotFound when the row is not pending or (under PostgreSQL) is
+	// locked by another transaction applying it. FinishInbox marks a
+	// pending row done or dead.
+	LockInbox(ctx context.Context, id int64) (*InboxEvent, error)
+	FinishInbox(ctx context.Context, id int64, state InboxState, lastErr string, now time.Time) error
+}
+
 // HandleChatEvent implements ChatEventHandler: thread replies become
 // drafts, edits and deletes change them, approvers' reactions release or
 // reject them. The event id is recorded in the same transaction as the

@@ -42,6 +42,25 @@ type InboxEvent struct {
 	UpdatedAt     time.Time
 }
 
+// InboxTx is how receivers store chat events and the inbox worker settles
+// the rows it could not apply.
+type InboxTx interface {
+	// InsertInbox stores an event (State pending) unless a row with its
+	// non-empty EventID exists; it sets ev.ID either way and reports
+	// whether the row is new.
+	InsertInbox(ctx context.Context, ev *InboxEvent) (inserted bool, err error)
+	// FinishInbox marks a pending row done or dead (counting an attempt
+	// and recording lastErr); RetryInbox keeps it pending until next. Both
+	// return ErrNotFound if the row is not pending.
+	FinishInbox(ctx context.Context, id int64, state InboxState, lastErr string, now time.Time) error
+	RetryInbox(ctx context.Context, id int64, next time.Time, lastErr string, now time.Time) error
+}
+
+// InboxReader lists the inbox rows due (see Store.DueInbox).
+type InboxReader interface {
+	DueInbox(ctx context.Context, now time.Time, limit int) ([]InboxEvent, error)
+}
+
 // InboxMetrics is implemented by a Metrics that also counts inbox rows
 // applied, by result: "done", "retry" or "dead".
 type InboxMetrics interface {

@@ -30,6 +30,42 @@ type ingester struct {
 	leaderCheck time.Duration
 }
 
+// IngestTx is what ingest reads and writes in a batch's transaction. Look-
+// ups by several keys return maps that leave out what is not stored.
+type IngestTx interface {
+	// InsertPosts stores the posts unless (Platform, ExternalID) exists
+	// already, sets their IDs either way and reports for each whether it
+	// is new; a post listed twice is new only once.
+	InsertPosts(ctx context.Context, posts []*Post) (inserted []bool, err error)
+	// PostIDs returns the ids of the stored posts among externalIDs.
+	PostIDs(ctx context.Context, platform Platform, externalIDs []string) (map[string]int64, error)
+	// TicketsByConversation reads (and locks) the tickets of the
+	// conversations, by conversation key.
+	TicketsByConversation(ctx context.Context, platform Platform, conversationKeys []string) (map[string]*Ticket, error)
+	// CustomersByAuthor reads (and locks) the customers among authorIDs,
+	// by author id.
+	CustomersByAuthor(ctx context.Context, platform Platform, authorIDs []string) (map[string]*Customer, error)
+	// SaveCustomers inserts the new customers (ID 0, setting ID) and
+	// updates the others.
+	SaveCustomers(ctx context.Context, cs []*Customer) error
+	// CreateTickets inserts tickets, assigning ids in slice order;
+	// (Platform, ConversationKey) is unique. UpdateTickets writes every
+	// mutable field but the thread, which only the relay records.
+	CreateTickets(ctx context.Context, ts []*Ticket) error
+	UpdateTickets(ctx context.Context, ts []*Ticket) error
+	// DraftsOfTickets lists the drafts of tickets, oldest first, by ticket
+	// id (tickets without drafts are left out).
+	DraftsOfTickets(ctx context.Context, ticketIDs []int64) (map[int64][]Draft, error)
+	// EnqueueMany adds outbox rows as Enqueue does; their ids ascend in
+	// slice order, so rows sharing an OrderKey run in that order.
+	EnqueueMany(ctx context.Context, items []*OutboxItem) (enqueued []bool, err error)
+	// Cursor reads a source's cursor ("" and no error when unset);
+	// SetCursor saves it.
+	Cursor(ctx context.Context, key string) (string, error)
+	SetCursor(ctx context.Context, key, value string, now time.Time) error
+	AuditWriter
+}
+
 // Ingest implements Sink: see its documentation.
 func (s *ingester) Ingest(ctx context.Context, b Batch) (IngestResult, error) {
 	posts := append([]Post(nil), b.Posts...)

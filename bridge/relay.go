@@ -43,6 +43,65 @@ type handler func(ctx context.Context, it *OutboxItem) (completion, error)
 // (shared by a group of rows) that marks the row done.
 type completion func(ctx context.Context, g *groupWrites) error
 
+// OutboxTx is how the relay settles its claimed rows. Each method returns
+// ErrNotFound if the row is not claimed by owner (its lease was lost), so
+// a slow worker cannot overwrite another's result.
+type OutboxTx interface {
+	// CompleteOutbox marks a row done; CompleteOutboxMany marks several,
+	// failing (the transaction must be abandoned) if any is not owner's.
+	CompleteOutbox(ctx context.Context, id int64, owner string, now time.Time) error
+	CompleteOutboxMany(ctx context.Context, ids []int64, owner string, now time.Time) error
+	// RetryOutbox puts a row back to pending until next with the error
+	// recorded; KillOutbox marks it dead (a permanent failure).
+	RetryOutbox(ctx context.Context, id int64, owner string, next time.Time, lastErr string, now time.Time) error
+	KillOutbox(ctx context.Context, id int64, owner string, lastErr string, now time.Time) error
+	AuditWriter
+}
+
+// DeliveryTx is what the relay's handlers read before they deliver a row
+// and write once it is delivered: the ticket and post a chat message
+// shows, the mirror and thread it became, the draft being sent and what
+// sending it changes.
+type DeliveryTx interface {
+	// TicketByID reads (and locks) a ticket; TicketsByID reads several,
+	// by id, without locking them.
+	TicketByID(ctx context.Context, id int64) (*Ticket, error)
+	TicketsByID(ctx context.Context, ids []int64) (map[int64]*Ticket, error)
+	// PostByID reads a post; PostsByID reads several, by id.
+	PostByID(ctx context.Context, id int64) (*Post, error)
+	PostsByID(ctx context.Context, ids []int64) (map[int64]*Post, error)
+	// InsertPost stores p unless (Platform, ExternalID) exists already; it
+	// sets p.ID either way and reports whether the post is new.
+	InsertPost(ctx context.Context, p *Post) (inserted bool, err error)
+	// SaveMirrors records which chat messages show which posts; (Channel,
+	// TS) is unique and saving a mapping again is not an error.
+	SaveMirrors(ctx context.Context, ms []Mirror) error
+	// SetTicketThreads records tickets' parent chat messages, by ticket
+	// id, and changes nothing else.
+	SetTicketThreads(ctx context.Context, threads map[int64]ChatRef) error
+	// UpdateTicket writes every mutable field of a ticket but its thread.
+	UpdateTicket(ctx context.Context, t *Ticket) error
+	// DraftByID reads (and locks) a draft; UpdateDraft writes every
+	// mutable field.
+	DraftByID(ctx context.Context, id int64) (*Draft, error)
+	UpdateDraft(ctx context.Context, d *Draft) error
+	Enqueuer
+	AuditWriter
+}
+
+// RelayTx is the relay's transaction: a delivered row is settled in the
+// transaction that records what its delivery changed.
+type RelayTx interface {
+	OutboxTx
+	DeliveryTx
+}
+
+// OutboxClaimer leases due outbox rows to the relay (see
+// Store.ClaimOutbox).
+type OutboxClaimer interface {
+	ClaimOutbox(ctx context.Context, p ClaimParams) ([]OutboxItem, error)
+}
+
 // newRelay builds the relay; its handlers are registered here.
 func newRelay(e *env, r relay) *relay {
 	r.env = e

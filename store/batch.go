@@ -269,8 +269,9 @@ func (t *tx) CustomersByAuthor(ctx context.Context, platform bridge.Platform, au
 	return out, nil
 }
 
-// SaveCustomers saves several customers as SaveCustomer does: the new ones
-// (ID 0) with one insert, the others with one update.
+// SaveCustomers inserts the new customers (ID 0, setting ID) with one
+// statement and updates the others with another; (Platform, AuthorID) is
+// unique and does not change.
 func (t *tx) SaveCustomers(ctx context.Context, cs []*bridge.Customer) error {
 	var fresh, known []customerRow
 	byKey := map[[2]string]*bridge.Customer{}
@@ -361,8 +362,9 @@ func (t *tx) TicketsByID(ctx context.Context, ids []int64) (map[int64]*bridge.Ti
 	return out, nil
 }
 
-// CreateTickets inserts several tickets as CreateTicket does, in order
-// (ids ascend with the slice), and sets their IDs.
+// CreateTickets inserts several tickets (with their threads, if set) in
+// order (ids ascend with the slice) and sets their IDs; (Platform,
+// ConversationKey) is unique.
 func (t *tx) CreateTickets(ctx context.Context, ks []*bridge.Ticket) error {
 	if len(ks) == 0 {
 		return nil
@@ -433,13 +435,6 @@ func (t *tx) UpdateTickets(ctx context.Context, ks []*bridge.Ticket) error {
 		return fmt.Errorf("update %d tickets: %d written: %w", len(ks), n, bridge.ErrNotFound)
 	}
 	return nil
-}
-
-// SetTicketThread records the parent chat message of a ticket, touching
-// nothing else: the thread is a row of ticket_threads (see ticketColumns),
-// written without locking the ticket.
-func (t *tx) SetTicketThread(ctx context.Context, id int64, channel, ts string) error {
-	return t.SetTicketThreads(ctx, map[int64]bridge.ChatRef{id: {Channel: channel, TS: ts}})
 }
 
 // SetTicketThreads records the parent chat messages of several tickets
@@ -580,8 +575,9 @@ func newOutboxRow(it *bridge.OutboxItem) outboxRow {
 
 var mirrorInsertCols = []string{"post_id", "ticket_id", "department", "role", "channel", "ts", "thread_ts", "created_at"}
 
-// SaveMirrors saves several mappings as SaveMirror does: saving one again
-// is not an error, claiming a message that shows another post is.
+// SaveMirrors records which chat messages show which posts: saving a
+// mapping again is not an error, claiming a message that already shows
+// another post is.
 func (t *tx) SaveMirrors(ctx context.Context, ms []bridge.Mirror) error {
 	if len(ms) == 0 {
 		return nil

@@ -137,9 +137,9 @@ func (s *Store) DueInbox(ctx context.Context, now time.Time, limit int) ([]bridg
 		LIMIT ?
 		` + lock
 	var rows []inboxRow
-	err := s.WithTx(ctx, func(btx bridge.Tx) error {
+	err := s.withTx(ctx, func(btx *tx) error {
 		rows = rows[:0]
-		return btx.(*tx).list(ctx, &rows, query, dbTime(now), limit)
+		return btx.list(ctx, &rows, query, dbTime(now), limit)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read due inbox rows: %w", err)

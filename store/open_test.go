@@ -56,7 +56,7 @@ func TestOpenSQLiteURLForms(t *testing.T) {
 			t.Errorf("Open(%q): %v", tc.url, err)
 			continue
 		}
-		if err := s.WithTx(t.Context(), func(tx bridge.Tx) error {
+		if err := s.Transactions().Ingest.WithTx(t.Context(), func(tx bridge.IngestTx) error {
 			return tx.SetCursor(t.Context(), "k", "v", bridgeTime)
 		}); err != nil {
 			t.Errorf("Open(%q): write: %v", tc.url, err)

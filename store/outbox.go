@@ -90,16 +90,6 @@ func (t *tx) Enqueue(ctx context.Context, it *bridge.OutboxItem) (bool, error) {
 	return false, nil
 }
 
-// OutboxByID reads an outbox row.
-func (t *tx) OutboxByID(ctx context.Context, id int64) (*bridge.OutboxItem, error) {
-	var r outboxRow
-	if err := t.get(ctx, &r, `SELECT `+outboxColumns+` FROM outbox WHERE id = ?`, id); err != nil {
-		return nil, fmt.Errorf("read outbox row %d: %w", id, err)
-	}
-	it := r.item()
-	return &it, nil
-}
-
 // CompleteOutbox marks a row claimed by owner done.
 func (t *tx) CompleteOutbox(ctx context.Context, id int64, owner string, now time.Time) error {
 	return t.finishOutbox(ctx, "complete", id, owner, `
@@ -250,9 +240,9 @@ func (s *Store) claimSQLite(ctx context.Context, p bridge.ClaimParams, lanes []s
 			LIMIT ?)
 		RETURNING ` + outboxColumns
 	var rows []outboxRow
-	err := s.WithTx(ctx, func(btx bridge.Tx) error {
+	err := s.withTx(ctx, func(btx *tx) error {
 		rows = rows[:0]
-		return btx.(*tx).list(ctx, &rows, query, args...)
+		return btx.list(ctx, &rows, query, args...)
 	})
 	return rows, err
 }

@@ -5,7 +5,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/carebridge/carebridge/bridge"
 	"github.com/carebridge/carebridge/store"
 	"github.com/carebridge/carebridge/store/storetest"
 )
@@ -33,7 +32,7 @@ func openPostgres(t *testing.T) *store.Store {
 
 func TestPostgresConformance(t *testing.T) {
 	postgresURL(t)
-	storetest.Run(t, func(t *testing.T) bridge.Store { return openPostgres(t) })
+	storetest.Run(t, func(t *testing.T) *store.Store { return openPostgres(t) })
 }
 
 func TestPostgresMigrateTwiceIsNoOp(t *testing.T) {

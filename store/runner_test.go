@@ -37,7 +37,7 @@ func TestRunnerSeesTransactionsThroughAPort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.WithTx(ctx, func(tx bridge.Tx) error { return tx.SetCursor(ctx, "k", "v1", time.Now()) }); err != nil {
+	if err := st.Transactions().Ingest.WithTx(ctx, func(tx bridge.IngestTx) error { return tx.SetCursor(ctx, "k", "v1", time.Now()) }); err != nil {
 		t.Fatal(err)
 	}
 	var got string

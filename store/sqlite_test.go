@@ -6,7 +6,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/carebridge/carebridge/bridge"
 	"github.com/carebridge/carebridge/store"
 	"github.com/carebridge/carebridge/store/storetest"
 )
@@ -24,7 +23,7 @@ func openSQLite(t *testing.T) *store.Store {
 }
 
 func TestSQLiteConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) bridge.Store { return openSQLite(t) })
+	storetest.Run(t, func(t *testing.T) *store.Store { return openSQLite(t) })
 }
 
 func TestSQLiteMigrateTwiceIsNoOp(t *testing.T) {

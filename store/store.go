@@ -285,16 +285,12 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// WithTx runs fn in one transaction; it commits if fn returns nil and
+// withTx runs fn in one transaction; it commits if fn returns nil and
 // rolls back otherwise (also when fn panics, before the panic goes on).
 // Under PostgreSQL a transaction aborted for a deadlock, a serialization
 // failure or a unique violation is run again, up to five times in all; the
-// last error is returned if every run fails.
-func (s *Store) WithTx(ctx context.Context, fn func(tx bridge.Tx) error) error {
-	return s.withTx(ctx, func(t *tx) error { return fn(t) })
-}
-
-// withTx is WithTx on the store's own transaction type.
+// last error is returned if every run fails. Consumers reach it through
+// Runner and Transactions.
 func (s *Store) withTx(ctx context.Context, fn func(t *tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.runTx(ctx, fn)

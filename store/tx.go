@@ -12,9 +12,13 @@ import (
 	"github.com/carebridge/carebridge/bridge"
 )
 
-var _ bridge.Tx = (*tx)(nil)
+// Tx is one transaction of the store. It implements the port of every
+// part of the core (see runner.go); consumers see it only through their
+// own port, by Runner. The conformance suite (store/storetest) sees all
+// of it, to run every method on both databases.
+type Tx = tx
 
-// tx implements bridge.Tx over one database transaction. Queries are
+// tx is one database transaction. Queries are
 // written with ? placeholders (or :name for struct arguments) and rebound
 // for the dialect.
 type tx struct {
@@ -184,16 +188,6 @@ func (t *tx) PostByID(ctx context.Context, id int64) (*bridge.Post, error) {
 	return r.post(), nil
 }
 
-// PostByExternalID reads a post by the platform's id.
-func (t *tx) PostByExternalID(ctx context.Context, platform bridge.Platform, externalID string) (*bridge.Post, error) {
-	var r postRow
-	if err := t.get(ctx, &r, `SELECT `+postColumns+` FROM posts WHERE platform = ? AND external_id = ?`,
-		platform, externalID); err != nil {
-		return nil, fmt.Errorf("read post %s/%s: %w", platform, externalID, err)
-	}
-	return r.post(), nil
-}
-
 // ---- customers
 
 const customerColumns = `id, platform, author_id, handle, name, first_seen, last_seen,
@@ -226,49 +220,6 @@ func (r customerRow) customer() *bridge.Customer {
 		Name: r.Name, FirstSeen: r.FirstSeen.time(), LastSeen: r.LastSeen.time(),
 		TicketCount: r.TicketCount, LastDepartment: r.LastDepartment, LastTicketAt: r.LastTicketAt.time(),
 	}
-}
-
-// CustomerByAuthor reads the customer who is authorID on platform.
-func (t *tx) CustomerByAuthor(ctx context.Context, platform bridge.Platform, authorID string) (*bridge.Customer, error) {
-	var r customerRow
-	if err := t.get(ctx, &r, `SELECT `+customerColumns+` FROM customers WHERE platform = ? AND author_id = ?`+t.forUpdate(),
-		platform, authorID); err != nil {
-		return nil, fmt.Errorf("read customer %s/%s: %w", platform, authorID, err)
-	}
-	return r.customer(), nil
-}
-
-// SaveCustomer inserts c when c.ID is 0 (setting c.ID) and updates it
-// otherwise; (Platform, AuthorID) is unique and does not change.
-func (t *tx) SaveCustomer(ctx context.Context, c *bridge.Customer) error {
-	if c.ID == 0 {
-		if c.Platform == "" || c.AuthorID == "" {
-			return fmt.Errorf("insert customer %q/%q: platform and author id are required", c.Platform, c.AuthorID)
-		}
-		id, err := t.namedInsert(ctx, `
-			INSERT INTO customers (platform, author_id, handle, name, first_seen, last_seen,
-				ticket_count, last_department, last_ticket_at)
-			VALUES (:platform, :author_id, :handle, :name, :first_seen, :last_seen,
-				:ticket_count, :last_department, :last_ticket_at)
-			RETURNING id`, toCustomerRow(c))
-		if err != nil {
-			return fmt.Errorf("insert customer %s/%s: %w", c.Platform, c.AuthorID, err)
-		}
-		c.ID = id
-		return nil
-	}
-	n, err := t.namedExec(ctx, `
-		UPDATE customers SET handle = :handle, name = :name, first_seen = :first_seen,
-			last_seen = :last_seen, ticket_count = :ticket_count,
-			last_department = :last_department, last_ticket_at = :last_ticket_at
-		WHERE id = :id`, toCustomerRow(c))
-	if err != nil {
-		return fmt.Errorf("update customer %d: %w", c.ID, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("update customer %d: %w", c.ID, bridge.ErrNotFound)
-	}
-	return nil
 }
 
 // ---- tickets
@@ -339,16 +290,6 @@ func (r ticketRow) ticket() *bridge.Ticket {
 	}
 }
 
-// TicketByConversation reads the ticket of one conversation.
-func (t *tx) TicketByConversation(ctx context.Context, platform bridge.Platform, conversationKey string) (*bridge.Ticket, error) {
-	var r ticketRow
-	if err := t.get(ctx, &r, `SELECT `+ticketColumns+` FROM `+ticketsFrom+` WHERE t.platform = ? AND t.conversation_key = ?`+t.forUpdate(),
-		platform, conversationKey); err != nil {
-		return nil, fmt.Errorf("read ticket %s/%s: %w", platform, conversationKey, err)
-	}
-	return r.ticket(), nil
-}
-
 // TicketByID reads a ticket by its store id.
 func (t *tx) TicketByID(ctx context.Context, id int64) (*bridge.Ticket, error) {
 	var r ticketRow
@@ -372,32 +313,8 @@ func (t *tx) TicketByThread(ctx context.Context, channel, ts string) (*bridge.Ti
 	return r.ticket(), nil
 }
 
-// CreateTicket inserts k (with its thread, if set) and sets its ID;
-// (Platform, ConversationKey) is unique.
-func (t *tx) CreateTicket(ctx context.Context, k *bridge.Ticket) error {
-	if k.Platform == "" || k.ConversationKey == "" {
-		return fmt.Errorf("create ticket %q/%q: platform and conversation key are required", k.Platform, k.ConversationKey)
-	}
-	id, err := t.namedInsert(ctx, `
-		INSERT INTO tickets (platform, conversation_key, department, fyi, matched, tags, state,
-			customer_id, root_post_id, account, created_at, updated_at,
-			last_customer_at, first_response_at, answered_at, closed_at)
-		VALUES (:platform, :conversation_key, :department, :fyi, :matched, :tags, :state,
-			:customer_id, :root_post_id, :account, :created_at, :updated_at,
-			:last_customer_at, :first_response_at, :answered_at, :closed_at)
-		RETURNING id`, toTicketRow(k))
-	if err != nil {
-		return fmt.Errorf("create ticket %s/%s: %w", k.Platform, k.ConversationKey, err)
-	}
-	k.ID = id
-	if k.SlackTS != "" {
-		return t.SetTicketThread(ctx, id, k.SlackChannel, k.SlackTS)
-	}
-	return nil
-}
-
 // UpdateTicket writes every field of k but its identity (ID, Platform,
-// ConversationKey), CreatedAt and its thread (see SetTicketThread).
+// ConversationKey), CreatedAt and its thread (see SetTicketThreads).
 func (t *tx) UpdateTicket(ctx context.Context, k *bridge.Ticket) error {
 	n, err := t.namedExec(ctx, `
 		UPDATE tickets SET department = :department, fyi = :fyi, matched = :matched, tags = :tags,
@@ -412,18 +329,6 @@ func (t *tx) UpdateTicket(ctx context.Context, k *bridge.Ticket) error {
 		return fmt.Errorf("update ticket %d: %w", k.ID, bridge.ErrNotFound)
 	}
 	return nil
-}
-
-// LatestTicketOfCustomer returns the customer's newest ticket (by
-// CreatedAt, then id) other than exceptID.
-func (t *tx) LatestTicketOfCustomer(ctx context.Context, customerID, exceptID int64) (*bridge.Ticket, error) {
-	var r ticketRow
-	if err := t.get(ctx, &r, `SELECT `+ticketColumns+` FROM `+ticketsFrom+`
-		WHERE t.customer_id = ? AND t.id <> ?
-		ORDER BY t.created_at DESC, t.id DESC LIMIT 1`, customerID, exceptID); err != nil {
-		return nil, fmt.Errorf("read latest ticket of customer %d: %w", customerID, err)
-	}
-	return r.ticket(), nil
 }
 
 // ---- mirrors
@@ -447,41 +352,6 @@ func (r mirrorRow) mirror() bridge.Mirror {
 		Role: bridge.MirrorRole(r.Role), Channel: r.Channel, TS: r.TS, ThreadTS: r.ThreadTS,
 		CreatedAt: r.CreatedAt.time(),
 	}
-}
-
-// SaveMirror records which chat message shows a post. Saving the same
-// mapping again is not an error; claiming a message that already shows
-// another post is.
-func (t *tx) SaveMirror(ctx context.Context, m bridge.Mirror) error {
-	if m.PostID == 0 || m.Channel == "" || m.TS == "" {
-		return fmt.Errorf("save mirror of post %d at %q/%q: post, channel and ts are required", m.PostID, m.Channel, m.TS)
-	}
-	n, err := t.namedExec(ctx, `
-		INSERT INTO mirrors (post_id, ticket_id, department, role, channel, ts, thread_ts, created_at)
-		VALUES (:post_id, :ticket_id, :department, :role, :channel, :ts, :thread_ts, :created_at)
-		ON CONFLICT (channel, ts) DO NOTHING`, mirrorRow{
-		PostID: m.PostID, TicketID: nullID(m.TicketID), Department: m.Department, Role: string(m.Role),
-		Channel: m.Channel, TS: m.TS, ThreadTS: m.ThreadTS, CreatedAt: dbTime(m.CreatedAt),
-	})
-	if err != nil {
-		return fmt.Errorf("save mirror of post %d at %s/%s: %w", m.PostID, m.Channel, m.TS, err)
-	}
-	if n > 0 {
-		return nil
-	}
-	var postID int64
-	if err := t.get(ctx, &postID, `SELECT post_id FROM mirrors WHERE channel = ? AND ts = ?`, m.Channel, m.TS); err != nil {
-		return fmt.Errorf("save mirror of post %d at %s/%s: read existing: %w", m.PostID, m.Channel, m.TS, err)
-	}
-	if postID != m.PostID {
-		return fmt.Errorf("save mirror of post %d: message %s/%s already shows post %d", m.PostID, m.Channel, m.TS, postID)
-	}
-	return nil
-}
-
-// MirrorsOfPost lists the messages that show a post, oldest first.
-func (t *tx) MirrorsOfPost(ctx context.Context, postID int64) ([]bridge.Mirror, error) {
-	return t.mirrors(ctx, "post", `SELECT `+mirrorColumns+` FROM mirrors WHERE post_id = ? ORDER BY id`, postID)
 }
 
 // MirrorsOfTicket lists the messages that show a ticket's posts, oldest
@@ -607,20 +477,6 @@ func (t *tx) DraftByMessage(ctx context.Context, channel, ts string) (*bridge.Dr
 	return &d, nil
 }
 
-// DraftsOfTicket lists a ticket's drafts, oldest first.
-func (t *tx) DraftsOfTicket(ctx context.Context, ticketID int64) ([]bridge.Draft, error) {
-	var rows []draftRow
-	if err := t.list(ctx, &rows, `SELECT `+draftColumns+` FROM drafts WHERE ticket_id = ? ORDER BY id`,
-		ticketID); err != nil {
-		return nil, fmt.Errorf("list drafts of ticket %d: %w", ticketID, err)
-	}
-	out := make([]bridge.Draft, len(rows))
-	for i, r := range rows {
-		out[i] = r.draft()
-	}
-	return out, nil
-}
-
 // DraftsOfTickets lists the drafts of several tickets, oldest first, by
 // ticket id.
 func (t *tx) DraftsOfTickets(ctx context.Context, ticketIDs []int64) (map[int64][]bridge.Draft, error) {
@@ -663,23 +519,6 @@ func (t *tx) AddApproval(ctx context.Context, a *bridge.Approval) error {
 	}
 	a.ID = id
 	return nil
-}
-
-// ApprovalsOfDraft lists the decisions on a draft, oldest first.
-func (t *tx) ApprovalsOfDraft(ctx context.Context, draftID int64) ([]bridge.Approval, error) {
-	var rows []approvalRow
-	if err := t.list(ctx, &rows, `SELECT id, draft_id, user_id, emoji, decision, created_at
-		FROM approvals WHERE draft_id = ? ORDER BY id`, draftID); err != nil {
-		return nil, fmt.Errorf("list approvals of draft %d: %w", draftID, err)
-	}
-	out := make([]bridge.Approval, len(rows))
-	for i, r := range rows {
-		out[i] = bridge.Approval{
-			ID: r.ID, DraftID: r.DraftID, User: r.User, Emoji: r.Emoji,
-			Decision: bridge.Decision(r.Decision), CreatedAt: r.CreatedAt.time(),
-		}
-	}
-	return out, nil
 }
 
 // ---- poll cursors and seen events

@@ -29,7 +29,7 @@ func (w *Watcher) DigestTimes(dept string) []string {
 // period returns the start of the period a report ending at end covers:
 // the end of the previous report of kind for dept, else one day earlier.
 // Periods follow each other without gap or overlap.
-func (w *Watcher) period(ctx context.Context, tx bridge.Tx, kind, dept string, end time.Time) (time.Time, error) {
+func (w *Watcher) period(ctx context.Context, tx Tx, kind, dept string, end time.Time) (time.Time, error) {
 	last, err := tx.LastOpsEvent(ctx, kind, dept, end)
 	switch {
 	case err == nil:
@@ -41,7 +41,7 @@ func (w *Watcher) period(ctx context.Context, tx bridge.Tx, kind, dept string, e
 }
 
 // DigestStats computes dept's digest for [from, to) from the store.
-func (w *Watcher) DigestStats(ctx context.Context, tx bridge.Tx, dept string, from, to time.Time) (ops.DigestStats, error) {
+func (w *Watcher) DigestStats(ctx context.Context, tx Tx, dept string, from, to time.Time) (ops.DigestStats, error) {
 	tickets, err := tx.TicketsActive(ctx, dept, from, to)
 	if err != nil {
 		return ops.DigestStats{}, err
@@ -67,7 +67,7 @@ func (w *Watcher) Digest(ctx context.Context, dept string) (bool, error) {
 	slot := w.slot(now)
 	key := "digest:" + dept + ":" + slot.Format("2006-01-02T15:04")
 	queued := false
-	err := w.store.WithTx(ctx, func(tx bridge.Tx) error {
+	err := w.store.WithTx(ctx, func(tx Tx) error {
 		from, err := w.period(ctx, tx, bridge.OpsDigest, dept, now)
 		if err != nil {
 			return err
@@ -160,7 +160,7 @@ func keywordLine(ks []ops.KeywordCount) string {
 
 // ExecStats computes the executive digest for [from, to) and picks the
 // representative posts.
-func (w *Watcher) ExecStats(ctx context.Context, tx bridge.Tx, from, to time.Time) ([]ops.DeptSummary, []bridge.Post, error) {
+func (w *Watcher) ExecStats(ctx context.Context, tx Tx, from, to time.Time) ([]ops.DeptSummary, []bridge.Post, error) {
 	tickets, err := tx.TicketsActive(ctx, "", from, to)
 	if err != nil {
 		return nil, nil, err
@@ -212,7 +212,7 @@ func (w *Watcher) ExecDigest(ctx context.Context) (bool, error) {
 	slot := w.slot(now)
 	key := "exec_digest:" + slot.Format("2006-01-02T15:04")
 	queued := false
-	err := w.store.WithTx(ctx, func(tx bridge.Tx) error {
+	err := w.store.WithTx(ctx, func(tx Tx) error {
 		from, err := w.period(ctx, tx, bridge.OpsExecDigest, "", now)
 		if err != nil {
 			return err

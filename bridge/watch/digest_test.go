@@ -17,7 +17,7 @@ func TestDigestsAgainstHandComputedFigures(t *testing.T) {
 		at(9, 8, 0) // G: closed before the period starts
 		g := r.post("signal gone", "")
 		at(9, 10, 0)
-		r.tx(func(tx bridge.Tx) error {
+		r.tx(func(tx *store.Tx) error {
 			return bridge.CloseTicket(t.Context(), tx, g, "U0NET00001", "test", "#care-network", r.clock.Now())
 		})
 		at(9, 9, 0) // A: before the period, never answered

@@ -77,10 +77,10 @@ func TestClosingAndReopening(t *testing.T) {
 		r := newRig(t, open(), loadConfig(t, nil), jst(2026, 3, 9, 10, 0))
 		net := r.post("no signal", "")
 		bill := r.post("refund my bill", "")
-		r.tx(func(tx bridge.Tx) error {
+		r.tx(func(tx *store.Tx) error {
 			for i, k := range []*bridge.Ticket{net, bill} {
 				k.SlackChannel, k.SlackTS = "C0CARE0001", []string{"1773018000.000100", "1773018000.000200"}[i]
-				if err := tx.SetTicketThread(t.Context(), k.ID, k.SlackChannel, k.SlackTS); err != nil {
+				if err := tx.SetTicketThreads(t.Context(), map[int64]bridge.ChatRef{k.ID: {Channel: k.SlackChannel, TS: k.SlackTS}}); err != nil {
 					return err
 				}
 			}

@@ -167,7 +167,7 @@ func newRig(t *testing.T, s *store.Store, cfg *config.Config, now time.Time) *ri
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.w, err = watch.New(watch.Options{Store: s, Config: cfg, Clock: r.clock, Logger: quiet})
+	r.w, err = watch.New(watch.Options{Store: watchTx(t, s), Config: cfg, Clock: r.clock, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,17 +197,37 @@ func (r *rig) post(text string, conv string) *bridge.Ticket {
 func (r *rig) ticket(conv string) *bridge.Ticket {
 	r.t.Helper()
 	var k *bridge.Ticket
-	r.tx(func(tx bridge.Tx) error {
-		var err error
-		k, err = tx.TicketByConversation(r.t.Context(), bridge.PlatformX, conv)
+	r.tx(func(tx *store.Tx) error {
+		ks, err := tx.TicketsByConversation(r.t.Context(), bridge.PlatformX, []string{conv})
+		if k = ks[conv]; err == nil && k == nil {
+			err = fmt.Errorf("no ticket of %s: %w", conv, bridge.ErrNotFound)
+		}
 		return err
 	})
 	return k
 }
 
-func (r *rig) tx(fn func(tx bridge.Tx) error) {
+// allTx runs transactions that see every method of the store.
+func allTx(s *store.Store) bridge.TxRunner[*store.Tx] {
+	r, err := store.Runner[*store.Tx](s)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// watchTx runs the watching jobs' transactions.
+func watchTx(t *testing.T, s *store.Store) bridge.TxRunner[watch.Tx] {
+	r, err := store.Runner[watch.Tx](s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (r *rig) tx(fn func(tx *store.Tx) error) {
 	r.t.Helper()
-	if err := r.st.WithTx(r.t.Context(), fn); err != nil {
+	if err := allTx(r.st).WithTx(r.t.Context(), fn); err != nil {
 		r.t.Fatalf("tx: %v", err)
 	}
 }
@@ -216,7 +236,7 @@ func (r *rig) tx(fn func(tx bridge.Tx) error) {
 func (r *rig) answer(k *bridge.Ticket) {
 	r.t.Helper()
 	now := r.clock.Now().UTC()
-	r.tx(func(tx bridge.Tx) error {
+	r.tx(func(tx *store.Tx) error {
 		cur, err := tx.TicketByID(r.t.Context(), k.ID)
 		if err != nil {
 			return err
@@ -245,7 +265,7 @@ func (r *rig) queued(kind string) []bridge.OutboxItem {
 		}
 		// Done, so that later rows of the same thread can be claimed.
 		for _, it := range items {
-			r.tx(func(tx bridge.Tx) error { return tx.CompleteOutbox(r.t.Context(), it.ID, "test", r.clock.Now()) })
+			r.tx(func(tx *store.Tx) error { return tx.CompleteOutbox(r.t.Context(), it.ID, "test", r.clock.Now()) })
 		}
 		all = append(all, items...)
 	}
@@ -288,7 +308,7 @@ func (r *rig) reports() []bridge.ReportPayload {
 func (r *rig) audits(kind bridge.AuditKind) []bridge.AuditRecord {
 	r.t.Helper()
 	var out []bridge.AuditRecord
-	r.tx(func(tx bridge.Tx) error {
+	r.tx(func(tx *store.Tx) error {
 		all, err := tx.AuditRecords(r.t.Context(), bridge.AuditFilter{})
 		for _, a := range all {
 			if a.Kind == kind {

@@ -23,7 +23,7 @@ const slaScanLimit = 20000
 func (w *Watcher) CheckSLA(ctx context.Context) (int, error) {
 	now := w.clock.Now().UTC()
 	var open []bridge.Ticket
-	err := w.store.WithTx(ctx, func(tx bridge.Tx) error {
+	err := w.store.WithTx(ctx, func(tx Tx) error {
 		var err error
 		open, err = tx.ListTickets(ctx, bridge.TicketFilter{States: []bridge.TicketState{bridge.TicketOpen, bridge.TicketAwaitingApproval}, Limit: slaScanLimit})
 		return err
@@ -66,7 +66,7 @@ func (w *Watcher) slaAlert(ctx context.Context, ticketID int64, st ops.SLAState,
 	}
 	queued, recorded := false, false
 	var dept string
-	err := w.store.WithTx(ctx, func(tx bridge.Tx) error {
+	err := w.store.WithTx(ctx, func(tx Tx) error {
 		t, err := tx.TicketByID(ctx, ticketID)
 		if err != nil {
 			return err
@@ -138,7 +138,7 @@ func (w *Watcher) AutoClose(ctx context.Context) (int, error) {
 	}
 	cutoff := now.Add(-after)
 	var stale []bridge.Ticket
-	err := w.store.WithTx(ctx, func(tx bridge.Tx) error {
+	err := w.store.WithTx(ctx, func(tx Tx) error {
 		var err error
 		stale, err = tx.ListTickets(ctx, bridge.TicketFilter{States: []bridge.TicketState{bridge.TicketAnswered}, UpdatedBefore: cutoff, Limit: 1000})
 		return err
@@ -153,7 +153,7 @@ func (w *Watcher) AutoClose(ctx context.Context) (int, error) {
 	}
 	for _, s := range stale {
 		closed := false
-		err := w.store.WithTx(ctx, func(tx bridge.Tx) error {
+		err := w.store.WithTx(ctx, func(tx Tx) error {
 			t, err := tx.TicketByID(ctx, s.ID)
 			if errors.Is(err, bridge.ErrNotFound) {
 				return nil

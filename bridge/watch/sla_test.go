@@ -64,7 +64,7 @@ func TestSLABreachAcrossClosingTimeAndWeekend(t *testing.T) {
 
 		// The breach time is stored with the ticket's record, and audited.
 		var evs []bridge.OpsEvent
-		r.tx(func(tx bridge.Tx) error {
+		r.tx(func(tx *store.Tx) error {
 			var err error
 			evs, err = tx.OpsEvents(t.Context(), bridge.OpsEventFilter{Kind: bridge.OpsSLABreach, Department: "network"})
 			return err

@@ -33,7 +33,7 @@ func (w *Watcher) CheckSpikes(ctx context.Context) ([]Spike, error) {
 	windows := ops.BaselineWindows(now, width, w.days, w.loc)
 	var current map[string]int
 	past := make([]map[string]int, len(windows))
-	err := w.store.WithTx(ctx, func(tx bridge.Tx) error {
+	err := w.store.WithTx(ctx, func(tx Tx) error {
 		var err error
 		if current, err = tx.CountTicketsByDepartment(ctx, now.Add(-width), now); err != nil {
 			return err
@@ -74,7 +74,7 @@ func (w *Watcher) spikeAlert(ctx context.Context, s Spike, now time.Time) (bool,
 	width := w.cfg.Spikes.Window.D()
 	key := "spike:" + d.ID + ":" + w.slot(now).Format("2006-01-02T15:04")
 	queued := false
-	err := w.store.WithTx(ctx, func(tx bridge.Tx) error {
+	err := w.store.WithTx(ctx, func(tx Tx) error {
 		last, err := tx.LastOpsEvent(ctx, bridge.OpsSpike, d.ID, now.Add(time.Nanosecond))
 		switch {
 		case err == nil:

@@ -12,6 +12,7 @@
 package watch
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,9 +42,22 @@ func (noMetrics) DigestQueued(string)           {}
 func (noMetrics) GreetingQueued(string, string) {}
 func (noMetrics) TicketAutoClosed(string)       {}
 
+// Tx is what the watching jobs read and write in one transaction.
+type Tx interface {
+	ListTickets(ctx context.Context, f bridge.TicketFilter) ([]bridge.Ticket, error)
+	TicketsActive(ctx context.Context, department string, from, to time.Time) ([]bridge.Ticket, error)
+	CountTicketsByDepartment(ctx context.Context, from, to time.Time) (map[string]int, error)
+	RootPosts(ctx context.Context, department string, from, to time.Time, limit int) ([]bridge.Post, error)
+	TicketByID(ctx context.Context, id int64) (*bridge.Ticket, error)
+	RecordOpsEvent(ctx context.Context, ev *bridge.OpsEvent) (inserted bool, err error)
+	OpsEvents(ctx context.Context, f bridge.OpsEventFilter) ([]bridge.OpsEvent, error)
+	LastOpsEvent(ctx context.Context, kind, department string, before time.Time) (*bridge.OpsEvent, error)
+	bridge.TicketCloser
+}
+
 // Options configure a Watcher; Store and Config are required.
 type Options struct {
-	Store   bridge.Store
+	Store   bridge.TxRunner[Tx]
 	Config  *config.Config
 	Clock   bridge.Clock
 	Logger  *slog.Logger
@@ -55,7 +69,7 @@ type Options struct {
 
 // Watcher runs the watching jobs.
 type Watcher struct {
-	store   bridge.Store
+	store   bridge.TxRunner[Tx]
 	cfg     *config.Config
 	clock   bridge.Clock
 	log     *slog.Logger

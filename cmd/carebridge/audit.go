@@ -84,12 +84,21 @@ func parseSince(s string, loc *time.Location) (time.Time, error) {
 // auditPage is how many records are read at a time.
 const auditPage = 1000
 
+// auditReader is what the audit commands read from the store.
+type auditReader interface {
+	AuditRecords(ctx context.Context, f bridge.AuditFilter) ([]bridge.AuditRecord, error)
+}
+
 // eachAudit calls fn for every record matching f, in Seq order.
-func eachAudit(ctx context.Context, st bridge.Store, f bridge.AuditFilter, fn func(bridge.AuditRecord) error) error {
+func eachAudit(ctx context.Context, st *store.Store, f bridge.AuditFilter, fn func(bridge.AuditRecord) error) error {
+	r, err := store.Runner[auditReader](st)
+	if err != nil {
+		return err
+	}
 	f.Limit = auditPage
 	for {
 		var page []bridge.AuditRecord
-		err := st.WithTx(ctx, func(tx bridge.Tx) error {
+		err := r.WithTx(ctx, func(tx auditReader) error {
 			var err error
 			page, err = tx.AuditRecords(ctx, f)
 			return err
@@ -123,7 +132,7 @@ type exportRecord struct {
 	Hash       string          `json:"hash"`
 }
 
-func auditExport(ctx context.Context, st bridge.Store, f bridge.AuditFilter, format string, w io.Writer) error {
+func auditExport(ctx context.Context, st *store.Store, f bridge.AuditFilter, format string, w io.Writer) error {
 	var cw *csv.Writer
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
@@ -149,7 +158,7 @@ func auditExport(ctx context.Context, st bridge.Store, f bridge.AuditFilter, for
 	return err
 }
 
-func auditVerify(ctx context.Context, st bridge.Store, w io.Writer) error {
+func auditVerify(ctx context.Context, st *store.Store, w io.Writer) error {
 	var all []bridge.AuditRecord
 	if err := eachAudit(ctx, st, bridge.AuditFilter{}, func(r bridge.AuditRecord) error {
 		all = append(all, r)

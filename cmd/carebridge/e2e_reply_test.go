@@ -585,7 +585,7 @@ func TestAuditVerifyCatchesReordering(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 5; i++ {
-		if err := st.WithTx(context.Background(), func(tx bridge.Tx) error {
+		if err := st.Transactions().Relay.WithTx(context.Background(), func(tx bridge.RelayTx) error {
 			return tx.AppendAudit(context.Background(), &bridge.AuditRecord{At: time.Now(), Kind: "test", Actor: fmt.Sprintf("U%d", i), Details: []byte("{}")})
 		}); err != nil {
 			t.Fatal(err)

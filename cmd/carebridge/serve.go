@@ -192,7 +192,11 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 
 	m := newMetrics(st)
 	elector := st.Elector("sources")
-	watcher, err := watch.New(watch.Options{Store: st, Config: cfg, Clock: opt.Clock, Logger: log, Metrics: m.watch})
+	watchTx, err := store.Runner[watch.Tx](st)
+	if err != nil {
+		return nil, err
+	}
+	watcher, err := watch.New(watch.Options{Store: watchTx, Config: cfg, Clock: opt.Clock, Logger: log, Metrics: m.watch})
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +253,7 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 // refresh tokens are single-use, so the configured one is spent by then),
 // unless the configured refresh token changed since: then the operator
 // re-authorized the account and the configuration wins.
-func userAuth(ctx context.Context, cfg *config.Config, a config.Account, st bridge.Store, log *slog.Logger) (x.Authorizer, error) {
+func userAuth(ctx context.Context, cfg *config.Config, a config.Account, st *store.Store, log *slog.Logger) (x.Authorizer, error) {
 	switch {
 	case a.OAuth1 != nil:
 		o := a.OAuth1
@@ -260,8 +264,12 @@ func userAuth(ctx context.Context, cfg *config.Config, a config.Account, st brid
 		key := "x:oauth2:" + a.Handle
 		sum := sha256.Sum256([]byte(c.RefreshToken.Reveal()))
 		configured := hex.EncodeToString(sum[:])
+		tokens, err := store.Runner[tokenStore](st)
+		if err != nil {
+			return nil, err
+		}
 		var raw string
-		if err := st.WithTx(ctx, func(tx bridge.Tx) (err error) {
+		if err := tokens.WithTx(ctx, func(tx tokenStore) (err error) {
 			raw, err = tx.Cursor(ctx, key)
 			return err
 		}); err != nil {
@@ -273,7 +281,7 @@ func userAuth(ctx context.Context, cfg *config.Config, a config.Account, st brid
 		}
 		o.OnRefresh = func(ctx context.Context, access, refresh string, expiry time.Time) {
 			b, _ := json.Marshal(savedTokens{Access: access, Refresh: refresh, Expiry: expiry, Configured: configured})
-			err := st.WithTx(ctx, func(tx bridge.Tx) error { return tx.SetCursor(ctx, key, string(b), time.Now()) })
+			err := tokens.WithTx(ctx, func(tx tokenStore) error { return tx.SetCursor(ctx, key, string(b), time.Now()) })
 			if err != nil {
 				log.Error("OAuth 2.0 tokens refreshed but not saved: after a restart this account must be re-authorized",
 					"account", a.Handle, "err", err)
@@ -282,6 +290,13 @@ func userAuth(ctx context.Context, cfg *config.Config, a config.Account, st brid
 		return o, nil
 	}
 	return x.Bearer(cfg.X.BearerToken.Reveal()), nil
+}
+
+// tokenStore keeps an account's refreshed OAuth 2.0 tokens, in the store's
+// cursor table.
+type tokenStore interface {
+	Cursor(ctx context.Context, key string) (string, error)
+	SetCursor(ctx context.Context, key, value string, now time.Time) error
 }
 
 // savedTokens are an OAuth 2.0 account's tokens after a refresh, kept in

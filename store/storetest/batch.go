@@ -8,19 +8,20 @@ import (
 	"time"
 
 	"github.com/carebridge/carebridge/bridge"
+	"github.com/carebridge/carebridge/store"
 )
 
 // batchTests cover the set-based methods ingest uses to store a whole batch
 // of posts with a few statements: they must behave exactly like the
 // per-row methods.
 var batchTests = []test{
-	{"Batch/InsertPostsNewAndDuplicate", func(t *testing.T, s bridge.Store) {
+	{"Batch/InsertPostsNewAndDuplicate", func(t *testing.T, s *store.Store) {
 		old := newPost("b-old")
 		insertPost(t, s, old)
 		a, b, dupOld, dupA := newPost("b-a"), newPost("b-b"), newPost("b-old"), newPost("b-a")
 		dupA.Text = "a second copy in the same batch"
 		var inserted []bool
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			var err error
 			inserted, err = tx.InsertPosts(ctx(t), []*bridge.Post{a, dupOld, b, dupA})
 			return err
@@ -29,7 +30,7 @@ var batchTests = []test{
 		if dupOld.ID != old.ID || dupA.ID != a.ID || a.ID == 0 || b.ID == 0 || a.ID == b.ID {
 			t.Errorf("ids: old %d, dup of old %d, a %d, dup of a %d, b %d", old.ID, dupOld.ID, a.ID, dupA.ID, b.ID)
 		}
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			got, err := tx.PostByID(ctx(t), a.ID)
 			if err != nil {
 				return err
@@ -48,8 +49,8 @@ var batchTests = []test{
 			return nil
 		})
 	}},
-	{"Batch/InsertPostsRollsBack", func(t *testing.T, s bridge.Store) {
-		err := s.WithTx(ctx(t), func(tx bridge.Tx) error {
+	{"Batch/InsertPostsRollsBack", func(t *testing.T, s *store.Store) {
+		err := withTx(s, ctx(t), func(tx *store.Tx) error {
 			if _, err := tx.InsertPosts(ctx(t), []*bridge.Post{newPost("rb-1"), newPost("rb-2")}); err != nil {
 				return err
 			}
@@ -61,14 +62,14 @@ var batchTests = []test{
 		assertEmpty(t, s, "rb-1")
 		assertEmpty(t, s, "rb-2")
 	}},
-	{"Batch/ManyPostsInOneCall", func(t *testing.T, s bridge.Store) {
+	{"Batch/ManyPostsInOneCall", func(t *testing.T, s *store.Store) {
 		// More rows than one statement may bind.
 		var ps []*bridge.Post
 		for i := range 1200 {
 			ps = append(ps, newPost(fmt.Sprintf("many-%04d", i)))
 		}
 		var keys []string
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			inserted, err := tx.InsertPosts(ctx(t), ps)
 			if err != nil {
 				return err
@@ -94,7 +95,7 @@ var batchTests = []test{
 			return nil
 		})
 	}},
-	{"Batch/ConcurrentTransactionsNeverWaitForThePool", func(t *testing.T, s bridge.Store) {
+	{"Batch/ConcurrentTransactionsNeverWaitForThePool", func(t *testing.T, s *store.Store) {
 		// More transactions at once than the pool has connections (the
 		// suite opens PostgreSQL with 4), each running batched statements
 		// on a fresh store: a transaction must never wait for a second
@@ -104,7 +105,7 @@ var batchTests = []test{
 		var wg sync.WaitGroup
 		for i := range txs {
 			wg.Go(func() {
-				errs <- s.WithTx(ctx(t), func(tx bridge.Tx) error {
+				errs <- withTx(s, ctx(t), func(tx *store.Tx) error {
 					p := newPost(fmt.Sprintf("pool-%02d", i))
 					if _, err := tx.InsertPosts(ctx(t), []*bridge.Post{p}); err != nil {
 						return err
@@ -131,7 +132,7 @@ var batchTests = []test{
 			}
 		}
 	}},
-	{"Batch/CustomersAndTickets", func(t *testing.T, s bridge.Store) {
+	{"Batch/CustomersAndTickets", func(t *testing.T, s *store.Store) {
 		_, c1, k1 := seedTicket(t, s, "conv-b1")
 		p2 := newPost("b-p2")
 		insertPost(t, s, p2)
@@ -141,7 +142,7 @@ var batchTests = []test{
 			Account: "SBCare", CreatedAt: at(time.Second), UpdatedAt: at(time.Second), LastCustomerAt: at(time.Second)}
 		k3 := &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: "conv-b3", Department: "network",
 			State: bridge.TicketAnswered, RootPostID: p2.ID, CreatedAt: at(2 * time.Second), AnsweredAt: at(2 * time.Second)}
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			cs, err := tx.CustomersByAuthor(ctx(t), bridge.PlatformX, []string{c1.AuthorID, "u-new", c1.AuthorID})
 			if err != nil {
 				return err
@@ -181,17 +182,17 @@ var batchTests = []test{
 				return err
 			}
 			tk.SlackChannel, tk.SlackTS = "C1", "1.2"
-			if err := tx.SetTicketThread(ctx(t), k2.ID, "C2", "2.3"); err != nil {
+			if err := setTicketThread(ctx(t), tx, k2.ID, "C2", "2.3"); err != nil {
 				return err
 			}
-			notFound(t, "SetTicketThread of a missing ticket", tx.SetTicketThread(ctx(t), k3.ID+1000, "C", "1"))
+			notFound(t, "SetTicketThread of a missing ticket", setTicketThread(ctx(t), tx, k3.ID+1000, "C", "1"))
 
-			got, err := tx.CustomerByAuthor(ctx(t), bridge.PlatformX, c1.AuthorID)
+			got, err := customerByAuthor(ctx(t), tx, bridge.PlatformX, c1.AuthorID)
 			if err != nil {
 				return err
 			}
 			same(t, "updated customer", got, storedCustomer(*cu))
-			if got, err = tx.CustomerByAuthor(ctx(t), bridge.PlatformX, "u-new"); err != nil {
+			if got, err = customerByAuthor(ctx(t), tx, bridge.PlatformX, "u-new"); err != nil {
 				return err
 			}
 			same(t, "new customer", got, storedCustomer(*c2))
@@ -217,11 +218,11 @@ var batchTests = []test{
 			same(t, "TicketsByID", byID, map[int64]*bridge.Ticket{k1.ID: storedTicket(*tk), k2.ID: storedTicket(want)})
 			return nil
 		})
-		err := s.WithTx(ctx(t), func(tx bridge.Tx) error {
+		err := withTx(s, ctx(t), func(tx *store.Tx) error {
 			return tx.SetTicketThreads(ctx(t), map[int64]bridge.ChatRef{k1.ID: {Channel: "CX", TS: "9.9"}, k3.ID + 1000: {Channel: "C", TS: "1"}})
 		})
 		notFound(t, "SetTicketThreads with a missing ticket", err)
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			if err := tx.SetTicketThreads(ctx(t), map[int64]bridge.ChatRef{k3.ID: {Channel: "C3", TS: "3.3"}, k2.ID: {Channel: "C2b", TS: "2.4"}}); err != nil {
 				return err
 			}
@@ -241,7 +242,7 @@ var batchTests = []test{
 			return nil
 		})
 	}},
-	{"Batch/EnqueueManyRunsInOrder", func(t *testing.T, s bridge.Store) {
+	{"Batch/EnqueueManyRunsInOrder", func(t *testing.T, s *store.Store) {
 		items := []*bridge.OutboxItem{
 			{Kind: "chat.post", OrderKey: "ticket:1", Lane: "chat:a", Payload: []byte(`{"n":1}`), CreatedAt: at(0)},
 			{Kind: "chat.post", OrderKey: "ticket:2", Lane: "chat:b", Payload: []byte(`{"n":2}`), CreatedAt: at(0)},
@@ -251,7 +252,7 @@ var batchTests = []test{
 			{Kind: "chat.post", OrderKey: "ticket:1", Lane: "chat:a", Payload: []byte(`{"n":4}`), CreatedAt: at(0)},
 		}
 		var enqueued []bool
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			var err error
 			enqueued, err = tx.EnqueueMany(ctx(t), items)
 			return err
@@ -288,7 +289,7 @@ var batchTests = []test{
 		}
 		same(t, "ticket:1 order", order, []int64{items[0].ID, items[2].ID, items[5].ID})
 	}},
-	{"Batch/SaveMirrorsAndCompleteMany", func(t *testing.T, s bridge.Store) {
+	{"Batch/SaveMirrorsAndCompleteMany", func(t *testing.T, s *store.Store) {
 		p, _, k := seedTicket(t, s, "conv-m")
 		q := newPost("m-q")
 		insertPost(t, s, q)
@@ -296,15 +297,15 @@ var batchTests = []test{
 			{PostID: p.ID, TicketID: k.ID, Department: "network", Role: bridge.MirrorParent, Channel: "C1", TS: "1.1", CreatedAt: at(0)},
 			{PostID: q.ID, TicketID: k.ID, Department: "network", Role: bridge.MirrorReply, Channel: "C1", TS: "1.2", ThreadTS: "1.1", CreatedAt: at(time.Second)},
 		}
-		inTx(t, s, func(tx bridge.Tx) error { return tx.SaveMirrors(ctx(t), ms) })
-		inTx(t, s, func(tx bridge.Tx) error { return tx.SaveMirrors(ctx(t), ms[1:]) }) // again: no error
-		err := s.WithTx(ctx(t), func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error { return tx.SaveMirrors(ctx(t), ms) })
+		inTx(t, s, func(tx *store.Tx) error { return tx.SaveMirrors(ctx(t), ms[1:]) }) // again: no error
+		err := withTx(s, ctx(t), func(tx *store.Tx) error {
 			return tx.SaveMirrors(ctx(t), []bridge.Mirror{{PostID: p.ID, Channel: "C1", TS: "1.2"}})
 		})
 		if err == nil {
 			t.Error("SaveMirrors let message C1/1.2 show a second post")
 		}
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			got, err := tx.MirrorsOfTicket(ctx(t), k.ID)
 			if err != nil {
 				return err
@@ -319,14 +320,14 @@ var batchTests = []test{
 
 		ids := enqueue(t, s, bridge.OutboxItem{Kind: "a"}, bridge.OutboxItem{Kind: "b"}, bridge.OutboxItem{Kind: "c"})
 		claim(t, s, bridge.ClaimParams{Now: at(time.Minute), Kinds: []string{"a", "b"}})
-		err = s.WithTx(ctx(t), func(tx bridge.Tx) error {
+		err = withTx(s, ctx(t), func(tx *store.Tx) error {
 			return tx.CompleteOutboxMany(ctx(t), ids, "worker-1", at(2*time.Minute))
 		})
 		notFound(t, "CompleteOutboxMany with an unclaimed row", err)
 		if got := readOutbox(t, s, ids[0]).State; got != bridge.OutboxSending {
 			t.Errorf("after the failed transaction row a is %s, want sending", got)
 		}
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			return tx.CompleteOutboxMany(ctx(t), ids[:2], "worker-1", at(2*time.Minute))
 		})
 		for i, want := range []bridge.OutboxState{bridge.OutboxDone, bridge.OutboxDone, bridge.OutboxPending} {

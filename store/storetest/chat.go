@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/carebridge/carebridge/bridge"
+	"github.com/carebridge/carebridge/store"
 )
 
 // storedDraft is d as a store returns it.
@@ -14,7 +15,7 @@ func storedDraft(d bridge.Draft) bridge.Draft {
 }
 
 var chatTests = []test{
-	{"Mirror/SaveIsIdempotentAndListsInOrder", func(t *testing.T, s bridge.Store) {
+	{"Mirror/SaveIsIdempotentAndListsInOrder", func(t *testing.T, s *store.Store) {
 		p, _, k := seedTicket(t, s, "conv-m")
 		p2 := newPost("conv-m-2")
 		p2.ConversationKey = "conv-m"
@@ -26,27 +27,27 @@ var chatTests = []test{
 			Channel: "C0EXEC", TS: "1767225600.000150", CreatedAt: at(2 * time.Second)}
 		reply := bridge.Mirror{PostID: p2.ID, TicketID: k.ID, Department: "network", Role: bridge.MirrorReply,
 			Channel: "C0NETWORK", TS: "1767225600.000200", ThreadTS: "1767225600.000100", CreatedAt: at(3 * time.Second)}
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			for _, m := range []bridge.Mirror{parent, fyi, reply, parent} { // parent twice
-				if err := tx.SaveMirror(ctx(t), m); err != nil {
+				if err := saveMirror(ctx(t), tx, m); err != nil {
 					return err
 				}
 			}
 			return nil
 		})
 		// A retried worker saves the parent again in a later transaction.
-		inTx(t, s, func(tx bridge.Tx) error { return tx.SaveMirror(ctx(t), parent) })
+		inTx(t, s, func(tx *store.Tx) error { return saveMirror(ctx(t), tx, parent) })
 
 		// One message cannot show two posts.
 		clash := parent
 		clash.PostID = p2.ID
-		if err := s.WithTx(ctx(t), func(tx bridge.Tx) error { return tx.SaveMirror(ctx(t), clash) }); err == nil {
+		if err := withTx(s, ctx(t), func(tx *store.Tx) error { return saveMirror(ctx(t), tx, clash) }); err == nil {
 			t.Error("a message was mapped to a second post")
 		}
 
 		norm := func(m bridge.Mirror) bridge.Mirror { m.CreatedAt = stored(m.CreatedAt); return m }
-		inTx(t, s, func(tx bridge.Tx) error {
-			got, err := tx.MirrorsOfPost(ctx(t), p.ID)
+		inTx(t, s, func(tx *store.Tx) error {
+			got, err := mirrorsOfPost(ctx(t), tx, k.ID, p.ID)
 			if err != nil {
 				return err
 			}
@@ -56,7 +57,7 @@ var chatTests = []test{
 				return err
 			}
 			same(t, "mirrors of the ticket", got, []bridge.Mirror{norm(parent), norm(fyi), norm(reply)})
-			got, err = tx.MirrorsOfPost(ctx(t), p.ID+1000)
+			got, err = mirrorsOfPost(ctx(t), tx, k.ID, p.ID+1000)
 			if err != nil || len(got) != 0 {
 				t.Errorf("mirrors of a missing post = %v, %v; want none", got, err)
 			}
@@ -64,7 +65,7 @@ var chatTests = []test{
 		})
 	}},
 
-	{"Draft/CreateFindUpdate", func(t *testing.T, s bridge.Store) {
+	{"Draft/CreateFindUpdate", func(t *testing.T, s *store.Store) {
 		p, _, k := seedTicket(t, s, "conv-d")
 		d1 := &bridge.Draft{TicketID: k.ID, Channel: "C0NETWORK", TS: "1767225700.000100", Author: "U0STAFF",
 			Text: "We're sorry 🙇 — could you DM us your area?", Visibility: bridge.VisibilityPublic,
@@ -73,7 +74,7 @@ var chatTests = []test{
 		d2 := &bridge.Draft{TicketID: k.ID, Channel: "C0NETWORK", TS: "1767225800.000100", Author: "U0STAFF",
 			Text: "dm: follow-up", Visibility: bridge.VisibilityDM, State: bridge.DraftPending,
 			CreatedAt: at(2 * time.Minute), UpdatedAt: at(2 * time.Minute)}
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			if err := tx.CreateDraft(ctx(t), d1); err != nil {
 				return err
 			}
@@ -84,7 +85,7 @@ var chatTests = []test{
 		}
 
 		// The same Slack message is one draft.
-		err := s.WithTx(ctx(t), func(tx bridge.Tx) error {
+		err := withTx(s, ctx(t), func(tx *store.Tx) error {
 			dup := *d1
 			return tx.CreateDraft(ctx(t), &dup)
 		})
@@ -101,9 +102,9 @@ var chatTests = []test{
 		upd.SentID, upd.SentURL = "1900000000000000001", "https://x.com/SBCare/status/1900000000000000001"
 		upd.Error = "first try: 503"
 		upd.UpdatedAt, upd.SentAt = at(10*time.Minute), at(10*time.Minute)
-		inTx(t, s, func(tx bridge.Tx) error { return tx.UpdateDraft(ctx(t), &upd) })
+		inTx(t, s, func(tx *store.Tx) error { return tx.UpdateDraft(ctx(t), &upd) })
 
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			got, err := tx.DraftByMessage(ctx(t), "C0NETWORK", "1767225700.000100")
 			if err != nil {
 				return err
@@ -116,7 +117,7 @@ var chatTests = []test{
 			}
 			want = storedDraft(*d2)
 			same(t, "DraftByID", got, &want)
-			list, err := tx.DraftsOfTicket(ctx(t), k.ID)
+			list, err := draftsOfTicket(ctx(t), tx, k.ID)
 			if err != nil {
 				return err
 			}
@@ -138,7 +139,7 @@ var chatTests = []test{
 		})
 	}},
 
-	{"Draft/Approvals", func(t *testing.T, s bridge.Store) {
+	{"Draft/Approvals", func(t *testing.T, s *store.Store) {
 		_, _, k := seedTicket(t, s, "conv-a")
 		d := &bridge.Draft{TicketID: k.ID, Channel: "C1", TS: "1.1", State: bridge.DraftPending, CreatedAt: at(0)}
 		other := &bridge.Draft{TicketID: k.ID, Channel: "C1", TS: "1.2", State: bridge.DraftPending, CreatedAt: at(0)}
@@ -147,7 +148,7 @@ var chatTests = []test{
 			{User: "U0MANAGER", Emoji: "white_check_mark", Decision: bridge.DecisionRevoke, CreatedAt: at(2 * time.Minute)},
 			{User: "U0BOSS", Emoji: "envelope", Decision: bridge.DecisionApproveDM, CreatedAt: at(3 * time.Minute)},
 		}
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			if err := tx.CreateDraft(ctx(t), d); err != nil {
 				return err
 			}
@@ -172,31 +173,24 @@ var chatTests = []test{
 		for i := range approvals {
 			approvals[i].CreatedAt = stored(approvals[i].CreatedAt)
 		}
-		inTx(t, s, func(tx bridge.Tx) error {
-			got, err := tx.ApprovalsOfDraft(ctx(t), d.ID)
-			if err != nil {
-				return err
-			}
-			same(t, "approvals in order", got, approvals)
-			return nil
-		})
+		same(t, "approvals in order", approvalsOfDraft(t, s, d.ID), approvals)
 	}},
 
-	{"Cursor/UnsetSetOverwrite", func(t *testing.T, s bridge.Store) {
-		inTx(t, s, func(tx bridge.Tx) error {
+	{"Cursor/UnsetSetOverwrite", func(t *testing.T, s *store.Store) {
+		inTx(t, s, func(tx *store.Tx) error {
 			v, err := tx.Cursor(ctx(t), "x:search:wifi")
 			if err != nil || v != "" {
 				t.Errorf("unset cursor = %q, %v; want \"\" and no error", v, err)
 			}
 			return tx.SetCursor(ctx(t), "x:search:wifi", "1900000000000000001", at(0))
 		})
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			if err := tx.SetCursor(ctx(t), "x:search:wifi", "1900000000000000009", at(time.Minute)); err != nil {
 				return err
 			}
 			return tx.SetCursor(ctx(t), "x:mentions", "m-7", at(time.Minute))
 		})
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			for key, want := range map[string]string{"x:search:wifi": "1900000000000000009", "x:mentions": "m-7", "x:dm": ""} {
 				v, err := tx.Cursor(ctx(t), key)
 				if err != nil || v != want {
@@ -207,10 +201,10 @@ var chatTests = []test{
 		})
 	}},
 
-	{"Seen/FirstTimeOnly", func(t *testing.T, s bridge.Store) {
+	{"Seen/FirstTimeOnly", func(t *testing.T, s *store.Store) {
 		mark := func(ns, id string) bool {
 			var first bool
-			inTx(t, s, func(tx bridge.Tx) (err error) {
+			inTx(t, s, func(tx *store.Tx) (err error) {
 				first, err = tx.MarkSeen(ctx(t), ns, id, at(0))
 				return err
 			})

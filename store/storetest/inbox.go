@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/carebridge/carebridge/bridge"
+	"github.com/carebridge/carebridge/store"
 )
 
 var inboxTests = []test{
@@ -16,10 +17,10 @@ var inboxTests = []test{
 }
 
 // store inserts inbox rows in one transaction and returns their ids.
-func inboxInsert(t *testing.T, s bridge.Store, evs ...bridge.InboxEvent) []int64 {
+func inboxInsert(t *testing.T, s *store.Store, evs ...bridge.InboxEvent) []int64 {
 	t.Helper()
 	ids := make([]int64, len(evs))
-	inTx(t, s, func(tx bridge.Tx) error {
+	inTx(t, s, func(tx *store.Tx) error {
 		for i := range evs {
 			if evs[i].ReceivedAt.IsZero() {
 				evs[i].ReceivedAt = at(0)
@@ -38,7 +39,7 @@ func inboxInsert(t *testing.T, s bridge.Store, evs ...bridge.InboxEvent) []int64
 }
 
 // due returns the ids DueInbox lists at now.
-func due(t *testing.T, s bridge.Store, now time.Time) []int64 {
+func due(t *testing.T, s *store.Store, now time.Time) []int64 {
 	t.Helper()
 	rows, err := s.DueInbox(ctx(t), now, 100)
 	if err != nil {
@@ -51,11 +52,11 @@ func due(t *testing.T, s bridge.Store, now time.Time) []int64 {
 	return ids
 }
 
-func testInboxInsertDedupe(t *testing.T, s bridge.Store) {
+func testInboxInsertDedupe(t *testing.T, s *store.Store) {
 	payload := json.RawMessage(`{"ID":"Ev1","Kind":"reaction_added","Text":"é ✅"}`)
 	first := bridge.InboxEvent{EventID: "Ev1", OrderKey: "C1/1.1", Payload: payload, ReceivedAt: at(time.Second)}
 	var again bridge.InboxEvent
-	inTx(t, s, func(tx bridge.Tx) error {
+	inTx(t, s, func(tx *store.Tx) error {
 		ok, err := tx.InsertInbox(ctx(t), &first)
 		if err != nil || !ok {
 			t.Errorf("first insert: inserted %v, err %v", ok, err)
@@ -87,7 +88,7 @@ func testInboxInsertDedupe(t *testing.T, s bridge.Store) {
 		State: bridge.InboxPending, ReceivedAt: stored(at(time.Second)), UpdatedAt: stored(at(time.Second))})
 }
 
-func testInboxDueOrder(t *testing.T, s bridge.Store) {
+func testInboxDueOrder(t *testing.T, s *store.Store) {
 	ids := inboxInsert(t, s,
 		bridge.InboxEvent{EventID: "a1", OrderKey: "C1/1"},
 		bridge.InboxEvent{EventID: "b1", OrderKey: "C1/2"},
@@ -104,27 +105,27 @@ func testInboxDueOrder(t *testing.T, s bridge.Store) {
 	}
 
 	// A retried row holds back the rest of its key until it is due.
-	inTx(t, s, func(tx bridge.Tx) error {
+	inTx(t, s, func(tx *store.Tx) error {
 		return tx.RetryInbox(ctx(t), a1, at(2*time.Minute), "thread unknown", at(time.Minute))
 	})
 	same(t, "due while a1 waits", due(t, s, at(time.Minute)), []int64{b1, n1, n2})
 	same(t, "due when a1 is due again", due(t, s, at(2*time.Minute)), []int64{a1, b1, n1, n2})
 
 	// Done and dead rows release the next row of their key.
-	inTx(t, s, func(tx bridge.Tx) error {
+	inTx(t, s, func(tx *store.Tx) error {
 		return tx.FinishInbox(ctx(t), a1, bridge.InboxDone, "", at(2*time.Minute))
 	})
 	same(t, "due after a1 done", due(t, s, at(2*time.Minute)), []int64{b1, a2, n1, n2})
-	inTx(t, s, func(tx bridge.Tx) error {
+	inTx(t, s, func(tx *store.Tx) error {
 		return tx.FinishInbox(ctx(t), a2, bridge.InboxDead, "boom", at(2*time.Minute))
 	})
 	same(t, "due after a2 dead", due(t, s, at(2*time.Minute)), []int64{b1, a3, n1, n2})
 }
 
-func testInboxLockFinish(t *testing.T, s bridge.Store) {
+func testInboxLockFinish(t *testing.T, s *store.Store) {
 	ids := inboxInsert(t, s, bridge.InboxEvent{EventID: "e1", OrderKey: "C/1"})
 	id := ids[0]
-	inTx(t, s, func(tx bridge.Tx) error {
+	inTx(t, s, func(tx *store.Tx) error {
 		ev, err := tx.LockInbox(ctx(t), id)
 		if err != nil {
 			t.Fatalf("LockInbox: %v", err)
@@ -137,7 +138,7 @@ func testInboxLockFinish(t *testing.T, s bridge.Store) {
 		}
 		return tx.FinishInbox(ctx(t), id, bridge.InboxDone, "", at(2*time.Minute))
 	})
-	err := s.WithTx(ctx(t), func(tx bridge.Tx) error {
+	err := withTx(s, ctx(t), func(tx *store.Tx) error {
 		_, err := tx.LockInbox(ctx(t), id)
 		notFound(t, "LockInbox of a done row", err)
 		notFound(t, "FinishInbox of a done row", tx.FinishInbox(ctx(t), id, bridge.InboxDead, "x", at(3*time.Minute)))
@@ -155,7 +156,7 @@ func testInboxLockFinish(t *testing.T, s bridge.Store) {
 	}
 	// A rolled back finish leaves the row pending.
 	ids = inboxInsert(t, s, bridge.InboxEvent{EventID: "e2", OrderKey: "C/1"})
-	_ = s.WithTx(ctx(t), func(tx bridge.Tx) error {
+	_ = withTx(s, ctx(t), func(tx *store.Tx) error {
 		if _, err := tx.LockInbox(ctx(t), ids[0]); err != nil {
 			return err
 		}
@@ -171,7 +172,7 @@ func testInboxLockFinish(t *testing.T, s bridge.Store) {
 	}
 }
 
-func testInboxStats(t *testing.T, s bridge.Store) {
+func testInboxStats(t *testing.T, s *store.Store) {
 	st, err := s.InboxStats(ctx(t), at(time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +184,7 @@ func testInboxStats(t *testing.T, s bridge.Store) {
 		bridge.InboxEvent{EventID: "3", ReceivedAt: at(3 * time.Minute)},
 		bridge.InboxEvent{EventID: "4", ReceivedAt: at(4 * time.Minute)},
 	)
-	inTx(t, s, func(tx bridge.Tx) error {
+	inTx(t, s, func(tx *store.Tx) error {
 		if err := tx.FinishInbox(ctx(t), ids[0], bridge.InboxDone, "", at(5*time.Minute)); err != nil {
 			return err
 		}

@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -10,13 +12,14 @@ import (
 	"time"
 
 	"github.com/carebridge/carebridge/bridge"
+	"github.com/carebridge/carebridge/store"
 )
 
 // enqueue adds rows in one transaction and returns their ids.
-func enqueue(t *testing.T, s bridge.Store, items ...bridge.OutboxItem) []int64 {
+func enqueue(t *testing.T, s *store.Store, items ...bridge.OutboxItem) []int64 {
 	t.Helper()
 	ids := make([]int64, len(items))
-	inTx(t, s, func(tx bridge.Tx) error {
+	inTx(t, s, func(tx *store.Tx) error {
 		for i := range items {
 			if items[i].CreatedAt.IsZero() {
 				items[i].CreatedAt = at(0)
@@ -36,7 +39,7 @@ func enqueue(t *testing.T, s bridge.Store, items ...bridge.OutboxItem) []int64 {
 }
 
 // claim calls ClaimOutbox and returns the ids it leased, in order.
-func claim(t *testing.T, s bridge.Store, p bridge.ClaimParams) []int64 {
+func claim(t *testing.T, s *store.Store, p bridge.ClaimParams) []int64 {
 	t.Helper()
 	if p.Lease == 0 {
 		p.Lease = time.Minute
@@ -59,9 +62,9 @@ func claim(t *testing.T, s bridge.Store, p bridge.ClaimParams) []int64 {
 }
 
 // finish completes (or, with kill, kills) a row leased to owner.
-func finish(t *testing.T, s bridge.Store, id int64, owner string, kill bool) {
+func finish(t *testing.T, s *store.Store, id int64, owner string, kill bool) {
 	t.Helper()
-	inTx(t, s, func(tx bridge.Tx) error {
+	inTx(t, s, func(tx *store.Tx) error {
 		if kill {
 			return tx.KillOutbox(ctx(t), id, owner, "permanent: channel_not_found", at(time.Minute))
 		}
@@ -69,21 +72,10 @@ func finish(t *testing.T, s bridge.Store, id int64, owner string, kill bool) {
 	})
 }
 
-// readOutbox reads one row.
-func readOutbox(t *testing.T, s bridge.Store, id int64) *bridge.OutboxItem {
-	t.Helper()
-	var it *bridge.OutboxItem
-	inTx(t, s, func(tx bridge.Tx) (err error) {
-		it, err = tx.OutboxByID(ctx(t), id)
-		return err
-	})
-	return it
-}
-
 func ids(v ...int64) []int64 { return append([]int64{}, v...) }
 
 var outboxTests = []test{
-	{"Outbox/EnqueueAndRead", func(t *testing.T, s bridge.Store) {
+	{"Outbox/EnqueueAndRead", func(t *testing.T, s *store.Store) {
 		_, _, k := seedTicket(t, s, "conv-o")
 		it := bridge.OutboxItem{Kind: "slack.post", Priority: bridge.PriorityHigh, Lane: "C0NETWORK",
 			OrderKey: "ticket:1", DedupeKey: "mirror:post:1", TicketID: k.ID,
@@ -96,14 +88,12 @@ var outboxTests = []test{
 		want.NextAttemptAt, want.CreatedAt, want.UpdatedAt = stored(it.NextAttemptAt), stored(it.CreatedAt), stored(it.UpdatedAt)
 		same(t, "outbox row", got, &want)
 
-		inTx(t, s, func(tx bridge.Tx) error {
-			_, err := tx.OutboxByID(ctx(t), id+1000)
-			notFound(t, "OutboxByID of a missing row", err)
-			return nil
-		})
+		if _, err := outboxRow(t, s, id+1000); !errors.Is(err, sql.ErrNoRows) {
+			t.Errorf("outbox row %d that was never written: err = %v, want no rows", id+1000, err)
+		}
 	}},
 
-	{"Outbox/ClaimLeasesAndCountsAttempts", func(t *testing.T, s bridge.Store) {
+	{"Outbox/ClaimLeasesAndCountsAttempts", func(t *testing.T, s *store.Store) {
 		id := enqueue(t, s, bridge.OutboxItem{Kind: "slack.post"})[0]
 		items, err := s.ClaimOutbox(ctx(t), bridge.ClaimParams{Now: at(time.Minute), Limit: 5,
 			Lease: 30 * time.Second, Owner: "worker-a"})
@@ -118,7 +108,7 @@ var outboxTests = []test{
 		same(t, "row as read back", readOutbox(t, s, id), &got)
 	}},
 
-	{"Outbox/PriorityThenID", func(t *testing.T, s bridge.Store) {
+	{"Outbox/PriorityThenID", func(t *testing.T, s *store.Store) {
 		r := enqueue(t, s,
 			bridge.OutboxItem{Kind: "fyi", Priority: bridge.PriorityLow},
 			bridge.OutboxItem{Kind: "keyword", Priority: bridge.PriorityNormal},
@@ -130,7 +120,7 @@ var outboxTests = []test{
 		same(t, "second claim", claim(t, s, bridge.ClaimParams{Now: at(0)}), ids(r[1], r[4], r[0]))
 	}},
 
-	{"Outbox/OrderKeyRunsInIDOrder", func(t *testing.T, s bridge.Store) {
+	{"Outbox/OrderKeyRunsInIDOrder", func(t *testing.T, s *store.Store) {
 		r := enqueue(t, s,
 			bridge.OutboxItem{Kind: "slack.post", OrderKey: "ticket:1"},
 			bridge.OutboxItem{Kind: "slack.post", OrderKey: "ticket:1"},
@@ -150,7 +140,7 @@ var outboxTests = []test{
 		same(t, "claim after row 2 died", claim(t, s, bridge.ClaimParams{Now: now}), ids(r[2]))
 	}},
 
-	{"Outbox/OrderKeyWaitsForEarlierRowsNotDueOrFiltered", func(t *testing.T, s bridge.Store) {
+	{"Outbox/OrderKeyWaitsForEarlierRowsNotDueOrFiltered", func(t *testing.T, s *store.Store) {
 		r := enqueue(t, s,
 			bridge.OutboxItem{Kind: "slack.post", OrderKey: "ticket:3", NextAttemptAt: at(time.Hour)},
 			bridge.OutboxItem{Kind: "slack.post", OrderKey: "ticket:3"},
@@ -165,7 +155,7 @@ var outboxTests = []test{
 		same(t, "claim when all are due", claim(t, s, bridge.ClaimParams{Now: at(time.Hour)}), ids(r[0], r[2]))
 	}},
 
-	{"Outbox/ExpiredLeaseIsReclaimed", func(t *testing.T, s bridge.Store) {
+	{"Outbox/ExpiredLeaseIsReclaimed", func(t *testing.T, s *store.Store) {
 		id := enqueue(t, s, bridge.OutboxItem{Kind: "x.reply"})[0]
 		lease := time.Minute
 		same(t, "claim by a", claim(t, s, bridge.ClaimParams{Now: at(0), Lease: lease, Owner: "a"}), ids(id))
@@ -181,13 +171,13 @@ var outboxTests = []test{
 		}
 
 		// a wakes up: it may not overwrite b's result.
-		err := s.WithTx(ctx(t), func(tx bridge.Tx) error { return tx.CompleteOutbox(ctx(t), id, "a", at(2*lease)) })
+		err := withTx(s, ctx(t), func(tx *store.Tx) error { return tx.CompleteOutbox(ctx(t), id, "a", at(2*lease)) })
 		notFound(t, "CompleteOutbox by the owner who lost the lease", err)
-		err = s.WithTx(ctx(t), func(tx bridge.Tx) error {
+		err = withTx(s, ctx(t), func(tx *store.Tx) error {
 			return tx.RetryOutbox(ctx(t), id, "a", at(3*lease), "timeout", at(2*lease))
 		})
 		notFound(t, "RetryOutbox by the owner who lost the lease", err)
-		err = s.WithTx(ctx(t), func(tx bridge.Tx) error { return tx.KillOutbox(ctx(t), id, "a", "403", at(2*lease)) })
+		err = withTx(s, ctx(t), func(tx *store.Tx) error { return tx.KillOutbox(ctx(t), id, "a", "403", at(2*lease)) })
 		notFound(t, "KillOutbox by the owner who lost the lease", err)
 		if it := readOutbox(t, s, id); it.State != bridge.OutboxSending || it.ClaimedBy != "b" {
 			t.Errorf("after a's late calls: %s by %q; want sending by b", it.State, it.ClaimedBy)
@@ -197,15 +187,15 @@ var outboxTests = []test{
 		if it := readOutbox(t, s, id); it.State != bridge.OutboxDone {
 			t.Errorf("after b completed: state %s, want done", it.State)
 		}
-		err = s.WithTx(ctx(t), func(tx bridge.Tx) error { return tx.CompleteOutbox(ctx(t), id, "b", at(2*lease)) })
+		err = withTx(s, ctx(t), func(tx *store.Tx) error { return tx.CompleteOutbox(ctx(t), id, "b", at(2*lease)) })
 		notFound(t, "completing a done row again", err)
 		same(t, "claim long after", claim(t, s, bridge.ClaimParams{Now: at(24 * time.Hour), Owner: "c"}), ids())
 	}},
 
-	{"Outbox/RetryWaitsUntilNextAttempt", func(t *testing.T, s bridge.Store) {
+	{"Outbox/RetryWaitsUntilNextAttempt", func(t *testing.T, s *store.Store) {
 		id := enqueue(t, s, bridge.OutboxItem{Kind: "x.reply"})[0]
 		same(t, "claim", claim(t, s, bridge.ClaimParams{Now: at(0)}), ids(id))
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			return tx.RetryOutbox(ctx(t), id, "worker-1", at(10*time.Minute), "429 Too Many Requests", at(time.Second))
 		})
 		it := readOutbox(t, s, id)
@@ -221,7 +211,7 @@ var outboxTests = []test{
 		}
 	}},
 
-	{"Outbox/KillIsFinal", func(t *testing.T, s bridge.Store) {
+	{"Outbox/KillIsFinal", func(t *testing.T, s *store.Store) {
 		id := enqueue(t, s, bridge.OutboxItem{Kind: "x.reply"})[0]
 		same(t, "claim", claim(t, s, bridge.ClaimParams{Now: at(0)}), ids(id))
 		finish(t, s, id, "worker-1", true)
@@ -232,19 +222,19 @@ var outboxTests = []test{
 		same(t, "claim after kill", claim(t, s, bridge.ClaimParams{Now: at(24 * time.Hour)}), ids())
 	}},
 
-	{"Outbox/FinishRequiresAClaim", func(t *testing.T, s bridge.Store) {
+	{"Outbox/FinishRequiresAClaim", func(t *testing.T, s *store.Store) {
 		id := enqueue(t, s, bridge.OutboxItem{Kind: "x.reply"})[0]
-		err := s.WithTx(ctx(t), func(tx bridge.Tx) error { return tx.CompleteOutbox(ctx(t), id, "worker-1", at(0)) })
+		err := withTx(s, ctx(t), func(tx *store.Tx) error { return tx.CompleteOutbox(ctx(t), id, "worker-1", at(0)) })
 		notFound(t, "CompleteOutbox of a pending row", err)
-		err = s.WithTx(ctx(t), func(tx bridge.Tx) error { return tx.CompleteOutbox(ctx(t), id+1000, "worker-1", at(0)) })
+		err = withTx(s, ctx(t), func(tx *store.Tx) error { return tx.CompleteOutbox(ctx(t), id+1000, "worker-1", at(0)) })
 		notFound(t, "CompleteOutbox of a missing row", err)
 	}},
 
-	{"Outbox/DedupeKey", func(t *testing.T, s bridge.Store) {
+	{"Outbox/DedupeKey", func(t *testing.T, s *store.Store) {
 		enq := func(key string) (bool, int64) {
 			it := bridge.OutboxItem{Kind: "x.reply", DedupeKey: key, CreatedAt: at(0)}
 			var ok bool
-			inTx(t, s, func(tx bridge.Tx) (err error) {
+			inTx(t, s, func(tx *store.Tx) (err error) {
 				ok, err = tx.Enqueue(ctx(t), &it)
 				return err
 			})
@@ -269,7 +259,7 @@ var outboxTests = []test{
 		}
 	}},
 
-	{"Outbox/SkipLanesAndKinds", func(t *testing.T, s bridge.Store) {
+	{"Outbox/SkipLanesAndKinds", func(t *testing.T, s *store.Store) {
 		r := enqueue(t, s,
 			bridge.OutboxItem{Kind: "slack.post", Lane: "C1"},
 			bridge.OutboxItem{Kind: "slack.post", Lane: "C2"},
@@ -283,7 +273,7 @@ var outboxTests = []test{
 		same(t, "the rest", claim(t, s, bridge.ClaimParams{Now: at(0)}), ids(r[0], r[1]))
 	}},
 
-	{"Outbox/ClaimValidatesParams", func(t *testing.T, s bridge.Store) {
+	{"Outbox/ClaimValidatesParams", func(t *testing.T, s *store.Store) {
 		enqueue(t, s, bridge.OutboxItem{Kind: "slack.post"})
 		if _, err := s.ClaimOutbox(ctx(t), bridge.ClaimParams{Now: at(0), Limit: 1, Lease: time.Minute}); err == nil {
 			t.Error("claim without an owner succeeded")
@@ -297,7 +287,7 @@ var outboxTests = []test{
 		}
 	}},
 
-	{"Outbox/Stats", func(t *testing.T, s bridge.Store) {
+	{"Outbox/Stats", func(t *testing.T, s *store.Store) {
 		r := enqueue(t, s,
 			bridge.OutboxItem{Kind: "slack.post", CreatedAt: at(10 * time.Minute)},
 			bridge.OutboxItem{Kind: "slack.post", CreatedAt: at(5 * time.Minute)}, // oldest pending post
@@ -325,7 +315,7 @@ var outboxTests = []test{
 		same(t, "stats", got, want)
 	}},
 
-	{"Outbox/ConcurrentClaimersNeverShareARow", func(t *testing.T, s bridge.Store) {
+	{"Outbox/ConcurrentClaimersNeverShareARow", func(t *testing.T, s *store.Store) {
 		const rows, workers = 500, 8
 		items := make([]bridge.OutboxItem, rows)
 		for i := range items {
@@ -377,7 +367,7 @@ var outboxTests = []test{
 		}
 	}},
 
-	{"Outbox/ConcurrentClaimersKeepOrderKeys", func(t *testing.T, s bridge.Store) {
+	{"Outbox/ConcurrentClaimersKeepOrderKeys", func(t *testing.T, s *store.Store) {
 		const keys, perKey, workers = 6, 10, 4
 		var items []bridge.OutboxItem
 		for i := range keys * perKey {
@@ -426,7 +416,7 @@ var outboxTests = []test{
 						mu.Lock()
 						delete(inFlight, it.OrderKey) // before the commit that frees the key
 						mu.Unlock()
-						err := s.WithTx(ctx(t), func(tx bridge.Tx) error {
+						err := withTx(s, ctx(t), func(tx *store.Tx) error {
 							return tx.CompleteOutbox(ctx(t), it.ID, owner, at(time.Second))
 						})
 						if err != nil {

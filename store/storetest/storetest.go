@@ -1,9 +1,9 @@
-// Package storetest is the conformance suite every bridge.Store passes.
+// Package storetest is the conformance suite every *store.Store passes.
 // A store's tests call Run with a function that opens a fresh, empty,
 // migrated store:
 //
 //	func TestSQLite(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) bridge.Store { … })
+//		storetest.Run(t, func(t *testing.T) *store.Store { … })
 //	}
 //
 // The suite asserts behaviour users notice: a post seen twice is one post,
@@ -12,8 +12,7 @@
 // chain verifies. It passes every time explicitly (the port takes "now"
 // parameters), so it never sleeps and never depends on the wall clock.
 //
-// Stores that expose their raw database (a DB() *sqlx.DB method, as
-// store.Store does) also get tamper tests that edit audit rows directly.
+// Tamper tests edit audit rows directly through the store's database.
 package storetest
 
 import (
@@ -26,27 +25,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/carebridge/carebridge/bridge"
+	"github.com/carebridge/carebridge/store"
 )
-
-// RawDB is implemented by stores that expose their database, so that the
-// suite can tamper with rows behind the store's back.
-type RawDB interface {
-	DB() *sqlx.DB
-}
 
 // test is one conformance check against a fresh store.
 type test struct {
 	name string
-	fn   func(t *testing.T, s bridge.Store)
+	fn   func(t *testing.T, s *store.Store)
 }
 
 // Run runs the suite. open must return a new, empty, migrated store each
 // time it is called and arrange (with t.Cleanup) for it to be closed. The
 // subtests run in parallel, each on its own store.
-func Run(t *testing.T, open func(t *testing.T) bridge.Store) {
+func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 	var tests []test
 	tests = append(tests, postTests...)
 	tests = append(tests, txTests...)
@@ -81,10 +73,93 @@ func stored(tm time.Time) time.Time {
 	return tm.UTC().Truncate(time.Microsecond)
 }
 
+// withTx runs fn in one transaction of s, which the suite sees whole: it
+// runs every method of every port on both databases.
+func withTx(s *store.Store, ctx context.Context, fn func(tx *store.Tx) error) error {
+	r, err := store.Runner[*store.Tx](s)
+	if err != nil {
+		return err
+	}
+	return r.WithTx(ctx, fn)
+}
+
+// The one-row helpers below write and read single rows through the set
+// methods the core calls (the store has no one-row variants).
+
+func createTicket(ctx context.Context, tx *store.Tx, k *bridge.Ticket) error {
+	return tx.CreateTickets(ctx, []*bridge.Ticket{k})
+}
+
+func saveCustomer(ctx context.Context, tx *store.Tx, c *bridge.Customer) error {
+	return tx.SaveCustomers(ctx, []*bridge.Customer{c})
+}
+
+func setTicketThread(ctx context.Context, tx *store.Tx, id int64, channel, ts string) error {
+	return tx.SetTicketThreads(ctx, map[int64]bridge.ChatRef{id: {Channel: channel, TS: ts}})
+}
+
+func saveMirror(ctx context.Context, tx *store.Tx, m bridge.Mirror) error {
+	return tx.SaveMirrors(ctx, []bridge.Mirror{m})
+}
+
+func customerByAuthor(ctx context.Context, tx *store.Tx, platform bridge.Platform, authorID string) (*bridge.Customer, error) {
+	cs, err := tx.CustomersByAuthor(ctx, platform, []string{authorID})
+	if err != nil {
+		return nil, err
+	}
+	if c := cs[authorID]; c != nil {
+		return c, nil
+	}
+	return nil, fmt.Errorf("customer %s/%s: %w", platform, authorID, bridge.ErrNotFound)
+}
+
+func ticketByConversation(ctx context.Context, tx *store.Tx, platform bridge.Platform, key string) (*bridge.Ticket, error) {
+	ks, err := tx.TicketsByConversation(ctx, platform, []string{key})
+	if err != nil {
+		return nil, err
+	}
+	if k := ks[key]; k != nil {
+		return k, nil
+	}
+	return nil, fmt.Errorf("ticket %s/%s: %w", platform, key, bridge.ErrNotFound)
+}
+
+func postByExternalID(ctx context.Context, tx *store.Tx, platform bridge.Platform, externalID string) (*bridge.Post, error) {
+	ids, err := tx.PostIDs(ctx, platform, []string{externalID})
+	if err != nil {
+		return nil, err
+	}
+	id, ok := ids[externalID]
+	if !ok {
+		return nil, fmt.Errorf("post %s/%s: %w", platform, externalID, bridge.ErrNotFound)
+	}
+	return tx.PostByID(ctx, id)
+}
+
+// mirrorsOfPost lists the messages that show a post, oldest first.
+func mirrorsOfPost(ctx context.Context, tx *store.Tx, ticketID, postID int64) ([]bridge.Mirror, error) {
+	all, err := tx.MirrorsOfTicket(ctx, ticketID)
+	if err != nil {
+		return nil, err
+	}
+	var out []bridge.Mirror
+	for _, m := range all {
+		if m.PostID == postID {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func draftsOfTicket(ctx context.Context, tx *store.Tx, ticketID int64) ([]bridge.Draft, error) {
+	ds, err := tx.DraftsOfTickets(ctx, []int64{ticketID})
+	return ds[ticketID], err
+}
+
 // inTx runs fn in a transaction and fails the test if it returns an error.
-func inTx(t *testing.T, s bridge.Store, fn func(tx bridge.Tx) error) {
+func inTx(t *testing.T, s *store.Store, fn func(tx *store.Tx) error) {
 	t.Helper()
-	if err := s.WithTx(t.Context(), fn); err != nil {
+	if err := withTx(s, t.Context(), fn); err != nil {
 		t.Fatalf("transaction: %v", err)
 	}
 }
@@ -137,19 +212,19 @@ func storedPost(p bridge.Post) *bridge.Post {
 	return &p
 }
 
-func insertPost(t *testing.T, s bridge.Store, p *bridge.Post) {
+func insertPost(t *testing.T, s *store.Store, p *bridge.Post) {
 	t.Helper()
-	inTx(t, s, func(tx bridge.Tx) error {
+	inTx(t, s, func(tx *store.Tx) error {
 		_, err := tx.InsertPost(ctx(t), p)
 		return err
 	})
 }
 
 var postTests = []test{
-	{"Post/InsertTwiceIsOnePost", func(t *testing.T, s bridge.Store) {
+	{"Post/InsertTwiceIsOnePost", func(t *testing.T, s *store.Store) {
 		first := newPost("100")
 		var inserted bool
-		inTx(t, s, func(tx bridge.Tx) (err error) {
+		inTx(t, s, func(tx *store.Tx) (err error) {
 			inserted, err = tx.InsertPost(ctx(t), first)
 			return err
 		})
@@ -161,7 +236,7 @@ var postTests = []test{
 		// post, the first one.
 		again := newPost("100")
 		again.Source, again.Text = bridge.SourceMention, "edited"
-		inTx(t, s, func(tx bridge.Tx) (err error) {
+		inTx(t, s, func(tx *store.Tx) (err error) {
 			inserted, err = tx.InsertPost(ctx(t), again)
 			return err
 		})
@@ -170,7 +245,7 @@ var postTests = []test{
 		}
 
 		// Twice in one transaction, too.
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			p1, p2 := newPost("200"), newPost("200")
 			if ok, err := tx.InsertPost(ctx(t), p1); err != nil || !ok {
 				return fmt.Errorf("insert 200: %v %v", ok, err)
@@ -181,8 +256,8 @@ var postTests = []test{
 			return nil
 		})
 
-		inTx(t, s, func(tx bridge.Tx) error {
-			got, err := tx.PostByExternalID(ctx(t), bridge.PlatformX, "100")
+		inTx(t, s, func(tx *store.Tx) error {
+			got, err := postByExternalID(ctx(t), tx, bridge.PlatformX, "100")
 			if err != nil {
 				return err
 			}
@@ -191,7 +266,7 @@ var postTests = []test{
 		})
 	}},
 
-	{"Post/TextRoundTripsByteForByte", func(t *testing.T, s bridge.Store) {
+	{"Post/TextRoundTripsByteForByte", func(t *testing.T, s *store.Store) {
 		texts := map[string]string{
 			"unicode":  "Wi-Fiが遅い！ Ｗｉ－Ｆｉ ñandú Ünïcödé 中文 한국어 עברית العربية",
 			"emoji":    "😡🔥📶 👨‍👩‍👧‍👦 🏳️‍🌈 👍🏽",
@@ -210,7 +285,7 @@ var postTests = []test{
 		if n := len([]rune(texts["long"])); n != 10000 {
 			t.Fatalf("long text has %d characters, want 10000", n)
 		}
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			for name, text := range texts {
 				got, err := tx.PostByID(ctx(t), ids[name])
 				if err != nil {
@@ -224,7 +299,7 @@ var postTests = []test{
 		})
 	}},
 
-	{"Post/FieldsRoundTrip", func(t *testing.T, s bridge.Store) {
+	{"Post/FieldsRoundTrip", func(t *testing.T, s *store.Store) {
 		full := newPost("300")
 		full.Source, full.Eligibility = bridge.SourceDM, bridge.EligibleDM
 		full.InReplyTo = "299"
@@ -235,7 +310,7 @@ var postTests = []test{
 
 		insertPost(t, s, full)
 		insertPost(t, s, bare)
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			got, err := tx.PostByID(ctx(t), full.ID)
 			if err != nil {
 				return err
@@ -244,7 +319,7 @@ var postTests = []test{
 			if string(got.Raw) != string(full.Raw) {
 				t.Errorf("raw JSON: got %q, want %q", got.Raw, full.Raw)
 			}
-			got, err = tx.PostByExternalID(ctx(t), bridge.PlatformX, "301")
+			got, err = postByExternalID(ctx(t), tx, bridge.PlatformX, "301")
 			if err != nil {
 				return err
 			}
@@ -254,21 +329,21 @@ var postTests = []test{
 		})
 	}},
 
-	{"Post/LookupsReportNotFound", func(t *testing.T, s bridge.Store) {
+	{"Post/LookupsReportNotFound", func(t *testing.T, s *store.Store) {
 		insertPost(t, s, newPost("400"))
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			_, err := tx.PostByID(ctx(t), 987654)
 			notFound(t, "PostByID", err)
-			_, err = tx.PostByExternalID(ctx(t), bridge.PlatformX, "401")
+			_, err = postByExternalID(ctx(t), tx, bridge.PlatformX, "401")
 			notFound(t, "PostByExternalID", err)
-			_, err = tx.PostByExternalID(ctx(t), "bluesky", "400")
+			_, err = postByExternalID(ctx(t), tx, "bluesky", "400")
 			notFound(t, "PostByExternalID on another platform", err)
 			return nil
 		})
 	}},
 
-	{"Post/RejectsPostWithoutIdentity", func(t *testing.T, s bridge.Store) {
-		err := s.WithTx(ctx(t), func(tx bridge.Tx) error {
+	{"Post/RejectsPostWithoutIdentity", func(t *testing.T, s *store.Store) {
+		err := withTx(s, ctx(t), func(tx *store.Tx) error {
 			_, err := tx.InsertPost(ctx(t), &bridge.Post{Platform: bridge.PlatformX})
 			return err
 		})
@@ -283,15 +358,15 @@ var postTests = []test{
 var errBoom = errors.New("boom")
 
 var txTests = []test{
-	{"Tx/RollbackLeavesNothing", func(t *testing.T, s bridge.Store) {
-		err := s.WithTx(ctx(t), func(tx bridge.Tx) error {
+	{"Tx/RollbackLeavesNothing", func(t *testing.T, s *store.Store) {
+		err := withTx(s, ctx(t), func(tx *store.Tx) error {
 			p := newPost("500")
 			if _, err := tx.InsertPost(ctx(t), p); err != nil {
 				return err
 			}
 			k := &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: "conv-500",
 				State: bridge.TicketOpen, RootPostID: p.ID, CreatedAt: at(0)}
-			if err := tx.CreateTicket(ctx(t), k); err != nil {
+			if err := createTicket(ctx(t), tx, k); err != nil {
 				return err
 			}
 			if _, err := tx.Enqueue(ctx(t), &bridge.OutboxItem{Kind: "slack.post", TicketID: k.ID,
@@ -308,7 +383,7 @@ var txTests = []test{
 				return err
 			}
 			// Everything is visible inside the transaction…
-			if _, err := tx.PostByExternalID(ctx(t), bridge.PlatformX, "500"); err != nil {
+			if _, err := postByExternalID(ctx(t), tx, bridge.PlatformX, "500"); err != nil {
 				return fmt.Errorf("post not visible in its own transaction: %w", err)
 			}
 			return errBoom
@@ -320,14 +395,14 @@ var txTests = []test{
 		assertEmpty(t, s, "500")
 	}},
 
-	{"Tx/PanicRollsBackAndStoreStaysUsable", func(t *testing.T, s bridge.Store) {
+	{"Tx/PanicRollsBackAndStoreStaysUsable", func(t *testing.T, s *store.Store) {
 		func() {
 			defer func() {
 				if recover() == nil {
 					t.Error("the panic in fn did not reach the caller")
 				}
 			}()
-			_ = s.WithTx(ctx(t), func(tx bridge.Tx) error {
+			_ = withTx(s, ctx(t), func(tx *store.Tx) error {
 				if _, err := tx.InsertPost(ctx(t), newPost("600")); err != nil {
 					return err
 				}
@@ -338,10 +413,10 @@ var txTests = []test{
 		insertPost(t, s, newPost("601")) // the connection was given back
 	}},
 
-	{"Tx/CommitIsVisible", func(t *testing.T, s bridge.Store) {
+	{"Tx/CommitIsVisible", func(t *testing.T, s *store.Store) {
 		p := newPost("700")
 		insertPost(t, s, p)
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			got, err := tx.PostByID(ctx(t), p.ID)
 			if err != nil {
 				return err
@@ -356,12 +431,12 @@ var txTests = []test{
 }
 
 // assertEmpty checks that a rolled-back transaction left no trace.
-func assertEmpty(t *testing.T, s bridge.Store, id string) {
+func assertEmpty(t *testing.T, s *store.Store, id string) {
 	t.Helper()
-	inTx(t, s, func(tx bridge.Tx) error {
-		_, err := tx.PostByExternalID(ctx(t), bridge.PlatformX, id)
+	inTx(t, s, func(tx *store.Tx) error {
+		_, err := postByExternalID(ctx(t), tx, bridge.PlatformX, id)
 		notFound(t, "post after rollback", err)
-		_, err = tx.TicketByConversation(ctx(t), bridge.PlatformX, "conv-"+id)
+		_, err = ticketByConversation(ctx(t), tx, bridge.PlatformX, "conv-"+id)
 		notFound(t, "ticket after rollback", err)
 		if c, err := tx.Cursor(ctx(t), "x:search"); err != nil || c != "" {
 			t.Errorf("cursor after rollback = %q, %v; want unset", c, err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/carebridge/carebridge/bridge"
+	"github.com/carebridge/carebridge/store"
 )
 
 // storedTicket is k as a store returns it.
@@ -26,28 +27,28 @@ func storedCustomer(c bridge.Customer) *bridge.Customer {
 }
 
 // seedTicket stores a post, its customer and a ticket for conversation key.
-func seedTicket(t *testing.T, s bridge.Store, key string) (*bridge.Post, *bridge.Customer, *bridge.Ticket) {
+func seedTicket(t *testing.T, s *store.Store, key string) (*bridge.Post, *bridge.Customer, *bridge.Ticket) {
 	t.Helper()
 	p := newPost(key)
 	p.ConversationKey = key
 	c := &bridge.Customer{Platform: bridge.PlatformX, AuthorID: p.AuthorID, Handle: "kim", FirstSeen: at(0), LastSeen: at(0)}
 	k := &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: key, Department: "network",
 		State: bridge.TicketOpen, Account: "SBCare", CreatedAt: at(0), UpdatedAt: at(0), LastCustomerAt: at(0)}
-	inTx(t, s, func(tx bridge.Tx) error {
+	inTx(t, s, func(tx *store.Tx) error {
 		if _, err := tx.InsertPost(ctx(t), p); err != nil {
 			return err
 		}
-		if err := tx.SaveCustomer(ctx(t), c); err != nil {
+		if err := saveCustomer(ctx(t), tx, c); err != nil {
 			return err
 		}
 		k.CustomerID, k.RootPostID = c.ID, p.ID
-		return tx.CreateTicket(ctx(t), k)
+		return createTicket(ctx(t), tx, k)
 	})
 	return p, c, k
 }
 
 var ticketTests = []test{
-	{"Ticket/ConcurrentReadModifyWriteLosesNothing", func(t *testing.T, s bridge.Store) {
+	{"Ticket/ConcurrentReadModifyWriteLosesNothing", func(t *testing.T, s *store.Store) {
 		// Ingest, the relay and chat events all read a ticket (or customer,
 		// or draft), change a field and write it back, concurrently: reads
 		// inside a transaction must hold the row so no update is lost.
@@ -60,7 +61,7 @@ var ticketTests = []test{
 			go func(w int) {
 				defer wg.Done()
 				for i := 0; i < rounds; i++ {
-					err := s.WithTx(ctx(t), func(tx bridge.Tx) error {
+					err := withTx(s, ctx(t), func(tx *store.Tx) error {
 						tk, err := tx.TicketByID(ctx(t), k.ID)
 						if err != nil {
 							return err
@@ -69,12 +70,12 @@ var ticketTests = []test{
 						if err := tx.UpdateTicket(ctx(t), tk); err != nil {
 							return err
 						}
-						cu, err := tx.CustomerByAuthor(ctx(t), c.Platform, c.AuthorID)
+						cu, err := customerByAuthor(ctx(t), tx, c.Platform, c.AuthorID)
 						if err != nil {
 							return err
 						}
 						cu.TicketCount++
-						return tx.SaveCustomer(ctx(t), cu)
+						return saveCustomer(ctx(t), tx, cu)
 					})
 					if err != nil {
 						errs <- err
@@ -88,7 +89,7 @@ var ticketTests = []test{
 		for err := range errs {
 			t.Fatal(err)
 		}
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			tk, err := tx.TicketByID(ctx(t), k.ID)
 			if err != nil {
 				return err
@@ -96,7 +97,7 @@ var ticketTests = []test{
 			if len(tk.Matched) != workers*rounds {
 				t.Errorf("ticket kept %d of %d concurrent updates", len(tk.Matched), workers*rounds)
 			}
-			cu, err := tx.CustomerByAuthor(ctx(t), c.Platform, c.AuthorID)
+			cu, err := customerByAuthor(ctx(t), tx, c.Platform, c.AuthorID)
 			if err != nil {
 				return err
 			}
@@ -106,18 +107,18 @@ var ticketTests = []test{
 			return nil
 		})
 	}},
-	{"Ticket/CreateAndRead", func(t *testing.T, s bridge.Store) {
+	{"Ticket/CreateAndRead", func(t *testing.T, s *store.Store) {
 		_, _, k := seedTicket(t, s, "conv-1")
 		if k.ID == 0 {
 			t.Fatal("CreateTicket did not set the id")
 		}
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			got, err := tx.TicketByID(ctx(t), k.ID)
 			if err != nil {
 				return err
 			}
 			same(t, "TicketByID", got, storedTicket(*k))
-			got, err = tx.TicketByConversation(ctx(t), bridge.PlatformX, "conv-1")
+			got, err = ticketByConversation(ctx(t), tx, bridge.PlatformX, "conv-1")
 			if err != nil {
 				return err
 			}
@@ -125,7 +126,7 @@ var ticketTests = []test{
 
 			_, err = tx.TicketByID(ctx(t), k.ID+1000)
 			notFound(t, "TicketByID of a missing ticket", err)
-			_, err = tx.TicketByConversation(ctx(t), bridge.PlatformX, "conv-2")
+			_, err = ticketByConversation(ctx(t), tx, bridge.PlatformX, "conv-2")
 			notFound(t, "TicketByConversation of a missing ticket", err)
 			// Not mirrored yet: the empty thread must not find it.
 			_, err = tx.TicketByThread(ctx(t), "", "")
@@ -134,17 +135,17 @@ var ticketTests = []test{
 		})
 	}},
 
-	{"Ticket/OnePerConversation", func(t *testing.T, s bridge.Store) {
+	{"Ticket/OnePerConversation", func(t *testing.T, s *store.Store) {
 		_, _, k := seedTicket(t, s, "conv-1")
-		err := s.WithTx(ctx(t), func(tx bridge.Tx) error {
-			return tx.CreateTicket(ctx(t), &bridge.Ticket{Platform: bridge.PlatformX,
+		err := withTx(s, ctx(t), func(tx *store.Tx) error {
+			return createTicket(ctx(t), tx, &bridge.Ticket{Platform: bridge.PlatformX,
 				ConversationKey: "conv-1", Department: "sales", State: bridge.TicketOpen, CreatedAt: at(time.Minute)})
 		})
 		if err == nil {
 			t.Fatal("a second ticket for the same conversation was created")
 		}
-		inTx(t, s, func(tx bridge.Tx) error {
-			got, err := tx.TicketByConversation(ctx(t), bridge.PlatformX, "conv-1")
+		inTx(t, s, func(tx *store.Tx) error {
+			got, err := ticketByConversation(ctx(t), tx, bridge.PlatformX, "conv-1")
 			if err != nil {
 				return err
 			}
@@ -152,12 +153,12 @@ var ticketTests = []test{
 				t.Errorf("conversation now has ticket %d of %s, want %d of network", got.ID, got.Department, k.ID)
 			}
 			// The same key on another platform is another conversation.
-			return tx.CreateTicket(ctx(t), &bridge.Ticket{Platform: "bluesky", ConversationKey: "conv-1",
+			return createTicket(ctx(t), tx, &bridge.Ticket{Platform: "bluesky", ConversationKey: "conv-1",
 				State: bridge.TicketOpen, CreatedAt: at(0)})
 		})
 	}},
 
-	{"Ticket/ConcurrentFindOrCreateIsOneTicket", func(t *testing.T, s bridge.Store) {
+	{"Ticket/ConcurrentFindOrCreateIsOneTicket", func(t *testing.T, s *store.Store) {
 		// Replicas ingesting posts of one new conversation at once: each
 		// looks the ticket up and creates it if missing. All succeed and
 		// the conversation has one ticket (a store may run fn again).
@@ -176,8 +177,8 @@ var ticketTests = []test{
 		for i := range replicas {
 			wg.Go(func() {
 				firstRun := true
-				err := s.WithTx(ctx(t), func(tx bridge.Tx) error {
-					k, err := tx.TicketByConversation(ctx(t), bridge.PlatformX, "busy")
+				err := withTx(s, ctx(t), func(tx *store.Tx) error {
+					k, err := ticketByConversation(ctx(t), tx, bridge.PlatformX, "busy")
 					if firstRun {
 						firstRun = false
 						lookedUp.Done()
@@ -188,7 +189,7 @@ var ticketTests = []test{
 					}
 					if errors.Is(err, bridge.ErrNotFound) {
 						k = &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: "busy", State: bridge.TicketOpen, CreatedAt: at(0)}
-						err = tx.CreateTicket(ctx(t), k)
+						err = createTicket(ctx(t), tx, k)
 					}
 					if err != nil {
 						return err
@@ -209,12 +210,12 @@ var ticketTests = []test{
 		}
 	}},
 
-	{"Ticket/UpdateWritesEveryField", func(t *testing.T, s bridge.Store) {
+	{"Ticket/UpdateWritesEveryField", func(t *testing.T, s *store.Store) {
 		_, _, k := seedTicket(t, s, "conv-1")
 		p2 := newPost("conv-1-b")
 		insertPost(t, s, p2)
 		c2 := &bridge.Customer{Platform: bridge.PlatformX, AuthorID: "someone-else"}
-		inTx(t, s, func(tx bridge.Tx) error { return tx.SaveCustomer(ctx(t), c2) })
+		inTx(t, s, func(tx *store.Tx) error { return saveCustomer(ctx(t), tx, c2) })
 
 		upd := *k
 		upd.Department = "sales"
@@ -230,13 +231,13 @@ var ticketTests = []test{
 		upd.FirstResponseAt = at(30 * time.Minute)
 		upd.AnsweredAt = at(55 * time.Minute)
 		upd.ClosedAt = at(time.Hour)
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			if err := tx.UpdateTicket(ctx(t), &upd); err != nil {
 				return err
 			}
 			// The thread is the relay's: SetTicketThread writes it, and
 			// UpdateTicket leaves it as it is.
-			if err := tx.SetTicketThread(ctx(t), upd.ID, "C0NETWORK", "1767225600.000100"); err != nil {
+			if err := setTicketThread(ctx(t), tx, upd.ID, "C0NETWORK", "1767225600.000100"); err != nil {
 				return err
 			}
 			stale := upd
@@ -245,7 +246,7 @@ var ticketTests = []test{
 		})
 		upd.SlackChannel, upd.SlackTS = "C0NETWORK", "1767225600.000100"
 
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			got, err := tx.TicketByThread(ctx(t), "C0NETWORK", "1767225600.000100")
 			if err != nil {
 				return err
@@ -274,86 +275,59 @@ var ticketTests = []test{
 		})
 	}},
 
-	{"Customer/SaveAndHistory", func(t *testing.T, s bridge.Store) {
+	{"Customer/SaveAndHistory", func(t *testing.T, s *store.Store) {
 		c := &bridge.Customer{Platform: bridge.PlatformX, AuthorID: "42", Handle: "kim", Name: "Kim 🍜",
 			FirstSeen: at(0), LastSeen: at(0)}
-		inTx(t, s, func(tx bridge.Tx) error { return tx.SaveCustomer(ctx(t), c) })
+		inTx(t, s, func(tx *store.Tx) error { return saveCustomer(ctx(t), tx, c) })
 		if c.ID == 0 {
 			t.Fatal("SaveCustomer did not set the id")
 		}
 
 		// Three tickets over three days, newest last.
 		var tickets []*bridge.Ticket
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			for i := range 3 {
 				k := &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: fmt.Sprintf("c%d", i),
 					Department: []string{"network", "sales", "billing"}[i], State: bridge.TicketOpen,
 					CustomerID: c.ID, CreatedAt: at(time.Duration(i) * 24 * time.Hour)}
-				if err := tx.CreateTicket(ctx(t), k); err != nil {
+				if err := createTicket(ctx(t), tx, k); err != nil {
 					return err
 				}
 				tickets = append(tickets, k)
 			}
 			c.TicketCount, c.LastDepartment, c.LastTicketAt = 3, "billing", tickets[2].CreatedAt
 			c.LastSeen, c.Handle = at(48*time.Hour), "kim_new"
-			return tx.SaveCustomer(ctx(t), c)
+			return saveCustomer(ctx(t), tx, c)
 		})
 
-		inTx(t, s, func(tx bridge.Tx) error {
-			got, err := tx.CustomerByAuthor(ctx(t), bridge.PlatformX, "42")
+		inTx(t, s, func(tx *store.Tx) error {
+			got, err := customerByAuthor(ctx(t), tx, bridge.PlatformX, "42")
 			if err != nil {
 				return err
 			}
 			same(t, "customer", got, storedCustomer(*c))
 
-			latest, err := tx.LatestTicketOfCustomer(ctx(t), c.ID, tickets[2].ID)
-			if err != nil {
-				return err
-			}
-			if latest.ID != tickets[1].ID {
-				t.Errorf("latest ticket other than the newest = %d, want %d", latest.ID, tickets[1].ID)
-			}
-			latest, err = tx.LatestTicketOfCustomer(ctx(t), c.ID, 0)
-			if err != nil {
-				return err
-			}
-			if latest.ID != tickets[2].ID {
-				t.Errorf("latest ticket = %d, want %d", latest.ID, tickets[2].ID)
-			}
-
-			_, err = tx.CustomerByAuthor(ctx(t), bridge.PlatformX, "43")
+			_, err = customerByAuthor(ctx(t), tx, bridge.PlatformX, "43")
 			notFound(t, "CustomerByAuthor of a stranger", err)
 			return nil
 		})
 
-		// A first-time customer has no earlier ticket.
-		_, c2, k2 := seedTicket(t, s, "first-timer")
-		inTx(t, s, func(tx bridge.Tx) error {
-			_, err := tx.LatestTicketOfCustomer(ctx(t), c2.ID, k2.ID)
-			notFound(t, "LatestTicketOfCustomer with no earlier ticket", err)
-			return nil
-		})
-
 		// (Platform, AuthorID) is one customer.
-		err := s.WithTx(ctx(t), func(tx bridge.Tx) error {
-			return tx.SaveCustomer(ctx(t), &bridge.Customer{Platform: bridge.PlatformX, AuthorID: "42"})
+		err := withTx(s, ctx(t), func(tx *store.Tx) error {
+			return saveCustomer(ctx(t), tx, &bridge.Customer{Platform: bridge.PlatformX, AuthorID: "42"})
 		})
 		if err == nil {
 			t.Error("a second customer with the same author id was saved")
 		}
-		err = s.WithTx(ctx(t), func(tx bridge.Tx) error {
-			return tx.SaveCustomer(ctx(t), &bridge.Customer{ID: c.ID + 1000, Platform: bridge.PlatformX, AuthorID: "99"})
-		})
-		notFound(t, "SaveCustomer of a missing id", err)
 	}},
 
-	{"Time/UTCMicrosecondsAndOrdering", func(t *testing.T, s bridge.Store) {
+	{"Time/UTCMicrosecondsAndOrdering", func(t *testing.T, s *store.Store) {
 		// Nanoseconds and a zone go in; UTC microseconds come out.
 		p := newPost("time")
 		p.CreatedAt = time.Date(2026, 12, 31, 23, 59, 59, 999999999, time.FixedZone("PST", -8*60*60))
 		p.ReceivedAt = time.Time{}
 		insertPost(t, s, p)
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			got, err := tx.PostByID(ctx(t), p.ID)
 			if err != nil {
 				return err
@@ -372,8 +346,8 @@ var ticketTests = []test{
 		// zone the times were written in.
 		c := &bridge.Customer{Platform: bridge.PlatformX, AuthorID: "order"}
 		var a, b, d *bridge.Ticket
-		inTx(t, s, func(tx bridge.Tx) error {
-			if err := tx.SaveCustomer(ctx(t), c); err != nil {
+		inTx(t, s, func(tx *store.Tx) error {
+			if err := saveCustomer(ctx(t), tx, c); err != nil {
 				return err
 			}
 			jst := time.FixedZone("JST", 9*60*60)
@@ -387,23 +361,18 @@ var ticketTests = []test{
 			// d: 09:30 UTC, written in PST (01:30 local): oldest.
 			d = &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: "d", State: bridge.TicketOpen, CustomerID: c.ID,
 				CreatedAt: time.Date(2026, 3, 1, 1, 30, 0, 0, pst)}
-			return errors.Join(tx.CreateTicket(ctx(t), a), tx.CreateTicket(ctx(t), b), tx.CreateTicket(ctx(t), d))
+			return errors.Join(createTicket(ctx(t), tx, a), createTicket(ctx(t), tx, b), createTicket(ctx(t), tx, d))
 		})
-		inTx(t, s, func(tx bridge.Tx) error {
-			latest, err := tx.LatestTicketOfCustomer(ctx(t), c.ID, 0)
+		inTx(t, s, func(tx *store.Tx) error {
+			list, err := tx.ListTickets(ctx(t), bridge.TicketFilter{})
 			if err != nil {
 				return err
 			}
-			if latest.ID != a.ID {
-				t.Errorf("latest ticket = %q, want %q (1µs newer)", latest.ConversationKey, a.ConversationKey)
+			var order []string
+			for _, k := range list {
+				order = append(order, k.ConversationKey)
 			}
-			latest, err = tx.LatestTicketOfCustomer(ctx(t), c.ID, a.ID)
-			if err != nil {
-				return err
-			}
-			if latest.ID != b.ID {
-				t.Errorf("latest ticket but a = %q, want %q", latest.ConversationKey, b.ConversationKey)
-			}
+			same(t, "tickets oldest first (d, then b 1µs before a)", order, []string{d.ConversationKey, b.ConversationKey, a.ConversationKey})
 			return nil
 		})
 	}},

@@ -5,10 +5,11 @@ import (
 	"time"
 
 	"github.com/carebridge/carebridge/bridge"
+	"github.com/carebridge/carebridge/store"
 )
 
 // watchTicket stores a post and its ticket of dept created at c.
-func watchTicket(t *testing.T, s bridge.Store, key, dept string, c time.Time, edit func(k *bridge.Ticket)) *bridge.Ticket {
+func watchTicket(t *testing.T, s *store.Store, key, dept string, c time.Time, edit func(k *bridge.Ticket)) *bridge.Ticket {
 	t.Helper()
 	p := newPost(key)
 	p.ConversationKey = key
@@ -17,12 +18,12 @@ func watchTicket(t *testing.T, s bridge.Store, key, dept string, c time.Time, ed
 	if edit != nil {
 		edit(k)
 	}
-	inTx(t, s, func(tx bridge.Tx) error {
+	inTx(t, s, func(tx *store.Tx) error {
 		if _, err := tx.InsertPost(ctx(t), p); err != nil {
 			return err
 		}
 		k.RootPostID = p.ID
-		return tx.CreateTicket(ctx(t), k)
+		return createTicket(ctx(t), tx, k)
 	})
 	return k
 }
@@ -36,7 +37,7 @@ func ticketIDs(ts []bridge.Ticket) []int64 {
 }
 
 var watchTests = []test{
-	{"Watch/TicketQueries", func(t *testing.T, s bridge.Store) {
+	{"Watch/TicketQueries", func(t *testing.T, s *store.Store) {
 		from, to := at(time.Hour), at(2*time.Hour)
 		old := watchTicket(t, s, "w-old", "network", at(0), nil) // waiting since before the period
 		answeredOld := watchTicket(t, s, "w-ans", "network", at(0), func(k *bridge.Ticket) {
@@ -54,7 +55,7 @@ var watchTests = []test{
 		var counts map[string]int
 		var roots []bridge.Post
 		var listed []bridge.Ticket
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			var err error
 			if active, err = tx.TicketsActive(ctx(t), "network", from, to); err != nil {
 				return err
@@ -79,11 +80,11 @@ var watchTests = []test{
 		}
 		same(t, "open network tickets", ticketIDs(listed), ids(old.ID, inPeriod.ID, after.ID))
 	}},
-	{"Watch/OpsEventsOnce", func(t *testing.T, s bridge.Store) {
+	{"Watch/OpsEventsOnce", func(t *testing.T, s *store.Store) {
 		ev := bridge.OpsEvent{Kind: bridge.OpsSLABreach, Key: "sla:1:first_response:x:breach", Department: "network",
 			TicketID: 1, At: at(time.Hour), Due: at(59 * time.Minute)}
 		var first, second bool
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			var err error
 			e := ev
 			if first, err = tx.RecordOpsEvent(ctx(t), &e); err != nil {
@@ -97,7 +98,7 @@ var watchTests = []test{
 		if !first || second {
 			t.Fatalf("recorded first=%v second=%v, want true then false", first, second)
 		}
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			e := bridge.OpsEvent{Kind: bridge.OpsSLABreach, Key: "other", Department: "wifi", At: at(3 * time.Hour)}
 			_, err := tx.RecordOpsEvent(ctx(t), &e)
 			return err
@@ -105,7 +106,7 @@ var watchTests = []test{
 		var got []bridge.OpsEvent
 		var last *bridge.OpsEvent
 		var lastErr error
-		inTx(t, s, func(tx bridge.Tx) error {
+		inTx(t, s, func(tx *store.Tx) error {
 			var err error
 			if got, err = tx.OpsEvents(ctx(t), bridge.OpsEventFilter{Kind: bridge.OpsSLABreach, Department: "network", From: at(0), To: at(4 * time.Hour)}); err != nil {
 				return err
