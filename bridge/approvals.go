@@ -33,6 +33,7 @@ type approvals struct {
 	due       InboxReader
 	actions   ChatActions // optional: user groups
 	botUserID string
+	watchers  []string // chat identities who watch but never answer or decide
 	groups    *groupCache
 	inq       *inboxWorker
 }
@@ -190,7 +191,7 @@ func (s *approvals) lookup(ctx context.Context, ev ChatEvent) (*lookup, error) {
 			d, err = tx.DraftByMessage(ctx, ev.Channel, ev.ItemTS)
 			if err == nil {
 				t, err = tx.TicketByID(ctx, d.TicketID)
-			} else if errors.Is(err, ErrNotFound) && ev.Kind == EventReactionAdded && ev.Reaction == s.cfg.Approvals.CloseEmoji {
+			} else if errors.Is(err, ErrNotFound) && ev.Kind == EventReactionAdded && ev.Reaction == s.gestures.Close {
 				// The close reaction goes on the ticket's parent message.
 				t, err = tx.TicketByThread(ctx, ev.Channel, ev.ItemTS)
 				onParent = err == nil
@@ -216,7 +217,7 @@ func (s *approvals) lookup(ctx context.Context, ev ChatEvent) (*lookup, error) {
 	if l.dept == nil {
 		return nil, nil
 	}
-	if l.watcher, err = s.memberOf(ctx, ev.User, s.cfg.Slack.Watchers); err != nil {
+	if l.watcher, err = s.memberOf(ctx, ev.User, s.watchers); err != nil {
 		return nil, fmt.Errorf("resolve watchers: %w", err)
 	}
 	if ev.Kind == EventReactionAdded || ev.Kind == EventReactionRemoved {
@@ -438,9 +439,9 @@ func (w *work) deleted() error {
 
 // reacted applies an approver's decision.
 func (w *work) reacted() error {
-	a := w.s.cfg.Approvals
+	a := w.s.gestures
 	name := w.ev.Reaction
-	if name != a.ApproveEmoji && name != a.ApproveDMEmoji && name != a.RejectEmoji {
+	if name != a.Approve && name != a.ApproveDM && name != a.Reject {
 		return nil
 	}
 	d, err := w.tx.DraftByMessage(w.ctx, w.ev.Channel, w.ev.ItemTS)
@@ -469,7 +470,7 @@ func (w *work) reacted() error {
 		return w.ephemeral("You wrote this draft, so another approver has to approve it (four eyes on every public answer).")
 	}
 	switch name {
-	case a.RejectEmoji:
+	case a.Reject:
 		switch d.State {
 		case DraftPending, DraftBlocked, DraftApproved:
 		default:
@@ -489,7 +490,7 @@ func (w *work) reacted() error {
 			return err
 		}
 		return enqueueNotice(w.ctx, w.tx, w.s.cfg, w.look.ticket, fmt.Sprintf(":x: Rejected by <@%s>; nothing was sent.", w.ev.User), w.now)
-	case a.ApproveDMEmoji:
+	case a.ApproveDM:
 		return w.approve(d, VisibilityDM, name, false)
 	default:
 		return w.approve(d, d.Visibility, name, false)
@@ -529,7 +530,7 @@ func (w *work) approve(d *Draft, vis Visibility, emoji string, auto bool) error 
 		return err
 	}
 	decision := DecisionApprove
-	if emoji == w.s.cfg.Approvals.ApproveDMEmoji {
+	if emoji == w.s.gestures.ApproveDM {
 		decision = DecisionApproveDM
 	}
 	if err := w.tx.AddApproval(w.ctx, &Approval{DraftID: d.ID, User: w.ev.User, Emoji: emoji, Decision: decision, CreatedAt: w.now}); err != nil {
@@ -552,8 +553,8 @@ func (w *work) approve(d *Draft, vis Visibility, emoji string, auto bool) error 
 
 // unreacted withdraws an approval that has not been acted on.
 func (w *work) unreacted() error {
-	a := w.s.cfg.Approvals
-	if w.ev.Reaction != a.ApproveEmoji && w.ev.Reaction != a.ApproveDMEmoji {
+	a := w.s.gestures
+	if w.ev.Reaction != a.Approve && w.ev.Reaction != a.ApproveDM {
 		return nil
 	}
 	d, err := w.tx.DraftByMessage(w.ctx, w.ev.Channel, w.ev.ItemTS)
@@ -576,13 +577,14 @@ func (w *work) unreacted() error {
 	return enqueueNotice(w.ctx, w.tx, w.s.cfg, w.look.ticket, fmt.Sprintf(":leftwards_arrow_with_hook: <@%s> withdrew the approval before it was sent; the draft waits again.", w.ev.User), w.now)
 }
 
-// check runs the guards on d as an answer to target.
+// check runs the guards on d as an answer to target, with the rules of
+// target's network: whether it can be answered publicly, and how long the
+// text is there.
 func (s *approvals) check(d *Draft, target *Post) guard.Result {
-	elig := guard.Eligibility(target.Eligibility)
-	if s.cfg.X.Enterprise && target.Eligibility == EligibleDMOnly {
-		elig = guard.EligiblePublic
-	}
-	return guard.Check(guard.Draft{Text: d.Text, Visibility: guard.Visibility(d.Visibility), Eligibility: elig, Platform: string(target.Platform)})
+	elig, why := s.answerable(target)
+	l := s.measure(target.Platform, d.Text, d.Visibility)
+	return guard.Check(guard.Draft{Text: d.Text, Visibility: guard.Visibility(d.Visibility), Eligibility: guard.Eligibility(elig),
+		DMOnlyWhy: why, Length: guard.Length{N: l.N, Limit: l.Limit, Of: l.Of, How: l.How}})
 }
 
 func summarize(res guard.Result) string {

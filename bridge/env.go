@@ -2,9 +2,12 @@ package bridge
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/carebridge/carebridge/bridge/config"
 )
@@ -20,6 +23,7 @@ type env struct {
 	metrics  Metrics
 	official map[string]bool // lower-case handles and user ids of our own accounts
 	networks map[Platform]Network
+	gestures Gestures
 	// wakeRelay wakes the relay after new outbox work was committed.
 	wakeRelay func()
 }
@@ -43,4 +47,42 @@ func (e *env) sameAnswer(platform Platform, sent, seen string) bool {
 // never hold a secret.
 func audit(ctx context.Context, tx AuditWriter, kind AuditKind, actor, dept string, ticketID, draftID int64, details map[string]any, now time.Time) error {
 	return appendAudit(ctx, tx, &AuditRecord{At: now, Kind: kind, Actor: actor, Department: dept, TicketID: ticketID, DraftID: draftID}, details)
+}
+
+// answerable asks target's network how target can be answered; without
+// rules for its network, what the source recorded holds.
+func (e *env) answerable(target *Post) (Eligibility, string) {
+	if n := e.networks[target.Platform]; n != nil {
+		return n.Answerable(target)
+	}
+	return target.Eligibility, ""
+}
+
+// measure asks platform's network how long text is for an answer of
+// visibility vis; without rules, it is its characters with no limit.
+func (e *env) measure(platform Platform, text string, vis Visibility) TextLength {
+	if n := e.networks[platform]; n != nil {
+		return n.Measure(text, vis)
+	}
+	return TextLength{N: utf8.RuneCountInString(text)}
+}
+
+// networkName is platform's name for people.
+func (e *env) networkName(platform Platform) string {
+	if n := e.networks[platform]; n != nil {
+		return n.Name()
+	}
+	return string(platform)
+}
+
+// explain says in plain words why a send to platform failed.
+func (e *env) explain(err error, platform Platform, account string) string {
+	var se *SendError
+	if !errors.As(err, &se) {
+		return "carebridge could not reach the platform (" + err.Error() + ")."
+	}
+	if n := e.networks[platform]; n != nil {
+		return n.Explain(se, account, fmt.Sprintf("React with :%s: to send it as a DM", e.gestures.ApproveDM))
+	}
+	return e.networkName(platform) + " answered " + se.Code + ": " + se.Error()
 }

@@ -21,11 +21,12 @@ import (
 // only) and implements Sink for them.
 type ingester struct {
 	*env
-	store   TxRunner[IngestTx]
-	router  *route.Router
-	fetcher PostFetcher // optional
-	sources []Source
-	elector Elector // optional
+	store    TxRunner[IngestTx]
+	router   *route.Router
+	fetchers map[Platform]PostFetcher // optional, per platform
+	accounts map[Platform][]string    // our answering accounts' handles
+	sources  []Source
+	elector  Elector // optional
 	// leaderCheck is how often leadership is checked.
 	leaderCheck time.Duration
 }
@@ -90,8 +91,8 @@ func (s *ingester) Ingest(ctx context.Context, b Batch) (IngestResult, error) {
 	if err != nil {
 		return IngestResult{}, err
 	}
-	platform := PlatformX
-	if len(posts) > 0 && posts[0].Platform != "" {
+	var platform Platform
+	if len(posts) > 0 {
 		platform = posts[0].Platform // a source feeds one platform
 	}
 	for src, n := range res.BySource {
@@ -140,7 +141,7 @@ type wanted struct {
 // reply chains together, one level at a time, with one store look-up per
 // level. Failures only log: the reply is then shown without them.
 func (s *ingester) withAncestors(ctx context.Context, posts []Post) []Post {
-	if s.fetcher == nil {
+	if len(s.fetchers) == 0 {
 		return posts
 	}
 	have := map[string]bool{}
@@ -178,7 +179,11 @@ func (s *ingester) withAncestors(ctx context.Context, posts []Post) []Post {
 			if stored[string(w.platform)+"/"+w.id] {
 				continue
 			}
-			parent, err := s.fetcher.FetchPost(ctx, w.id)
+			f := s.fetchers[w.platform]
+			if f == nil {
+				continue // nothing fetches this platform's posts
+			}
+			parent, err := f.FetchPost(ctx, w.id)
 			if err != nil {
 				s.log.Warn("cannot fetch the post a reply answers; showing the reply without it", "post", w.child, "parent", w.id, "err", err)
 				continue
@@ -227,7 +232,7 @@ func (s *ingester) ingestBatch(ctx context.Context, tx IngestTx, posts []Post, c
 	for i := range posts {
 		p := posts[i] // the caller's retry starts from the posts as given
 		if p.Platform == "" {
-			p.Platform = PlatformX
+			return fmt.Errorf("ingest post %q: no platform (a source must say where its posts come from)", p.ExternalID)
 		}
 		if p.ConversationKey == "" {
 			p.ConversationKey = p.ExternalID
@@ -410,14 +415,14 @@ func (s *ingester) openTicket(ctx context.Context, b *ingestBatch, p *Post, offi
 	return nil
 }
 
-// answeringAccount picks the official account that answers: one the post
-// mentions (only that one may reply publicly under X's 2026 rule), else
-// the department's.
+// answeringAccount picks the official account that answers: one of ours
+// on the post's platform that the post mentions (on X only that one may
+// reply publicly), else the department's.
 func (s *ingester) answeringAccount(p *Post, deptAccount string) string {
 	for _, m := range p.Mentions {
-		for _, a := range s.cfg.X.Accounts {
-			if strings.EqualFold(a.Handle, m) {
-				return a.Handle
+		for _, a := range s.accounts[p.Platform] {
+			if strings.EqualFold(a, m) {
+				return a
 			}
 		}
 	}

@@ -76,9 +76,10 @@ type sendPayload struct {
 
 // PostPayload is the outbox payload of KindPlatformPost.
 type PostPayload struct {
-	Account string `json:"account"`
-	Text    string `json:"text"`
-	Purpose string `json:"purpose"` // "greeting" or "sign_off"
+	Platform Platform `json:"platform"`
+	Account  string   `json:"account"`
+	Text     string   `json:"text"`
+	Purpose  string   `json:"purpose"` // "greeting" or "sign_off"
 }
 
 // ticketOrder is the order key of a ticket's chat messages and reactions,

@@ -245,12 +245,34 @@ type Elector interface {
 type Network interface {
 	// Platform is the network these rules are for.
 	Platform() Platform
+	// Name is the network's name for people ("X").
+	Name() string
 	// SameAnswer reports whether seen, the text of a post of ours read
 	// back from the platform, is the answer that was sent as sent.
 	// Platforms rewrite what they store (X puts the replied-to author's
 	// @handle in front of a reply), so the core never compares the two
 	// itself.
 	SameAnswer(sent, seen string) bool
+	// Answerable says how target, a post on this network, can be answered
+	// through its API — the source recorded what it saw (Post.Eligibility);
+	// the rules may know more (X Enterprise answers every post publicly)
+	// — and, when only by DM, why and what to do, in plain words for staff.
+	Answerable(target *Post) (Eligibility, string)
+	// Measure counts text as the network does for an answer of visibility
+	// vis, with the limit that applies.
+	Measure(text string, vis Visibility) TextLength
+	// Explain says in plain words why a send failed (the platform's error
+	// codes) and what to do. dmHint tells staff how to resend an answer by
+	// DM on the chat surface.
+	Explain(err *SendError, account, dmHint string) string
+}
+
+// TextLength is a text's length as a network counts it.
+type TextLength struct {
+	N     int    // the length
+	Limit int    // the most the network accepts; 0 when unknown
+	Of    string // what the limit is of, for people: "X", "an X DM"
+	How   string // how the network counts, when not plain characters; may be ""
 }
 
 // Poster publishes original posts (not replies) as one of our accounts.

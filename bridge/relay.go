@@ -22,10 +22,10 @@ type relay struct {
 	lease    time.Duration // how long a claimed row stays with its worker
 	poll     time.Duration // how often the outbox is checked when idle
 
-	publisher  Publisher   // the chat surface
-	actions    ChatActions // optional: reactions, ephemeral notes
-	replier    Replier     // optional: answers on the platform
-	poster     Poster      // optional: original posts
+	publisher  Publisher            // the chat surface
+	actions    ChatActions          // optional: reactions, ephemeral notes
+	repliers   map[Platform]Replier // answers, per platform
+	posters    map[Platform]Poster  // original posts, per platform
 	afterHours func(at time.Time) string
 
 	pacer    *pacer

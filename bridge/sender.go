@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // handleSend sends an approved draft to the customer, effectively once:
@@ -16,7 +15,7 @@ func (s *relay) handleSend(ctx context.Context, it *OutboxItem) (completion, err
 	if err := decodePayload(it, &p); err != nil {
 		return nil, err
 	}
-	if s.replier == nil {
+	if len(s.repliers) == 0 {
 		return nil, &SendError{Platform: "carebridge", Code: "no_replier", Err: errors.New("no replier configured")}
 	}
 	var (
@@ -59,14 +58,18 @@ func (s *relay) handleSend(ctx context.Context, it *OutboxItem) (completion, err
 	if err != nil || skip {
 		return nil, err
 	}
+	replier := s.repliers[t.Platform]
+	if replier == nil {
+		return nil, &SendError{Platform: "carebridge", Code: "no_replier", Err: fmt.Errorf("no replier for platform %q", t.Platform)}
+	}
 
 	var ref SentRef
 	found := false
 	if reconcile {
 		if d.Visibility == VisibilityDM {
-			ref, found, err = s.replier.FindDM(ctx, d.Account, d.Recipient, d.Text)
+			ref, found, err = replier.FindDM(ctx, d.Account, d.Recipient, d.Text)
 		} else {
-			ref, found, err = s.replier.FindReply(ctx, d.Account, target.ExternalID, d.Text)
+			ref, found, err = replier.FindReply(ctx, d.Account, target.ExternalID, d.Text)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("check whether draft %d already went out: %w", d.ID, err)
@@ -74,9 +77,9 @@ func (s *relay) handleSend(ctx context.Context, it *OutboxItem) (completion, err
 	}
 	if !found {
 		if d.Visibility == VisibilityDM {
-			ref, err = s.replier.SendDM(ctx, d.Account, d.Recipient, d.Text)
+			ref, err = replier.SendDM(ctx, d.Account, d.Recipient, d.Text)
 		} else {
-			ref, err = s.replier.Reply(ctx, d.Account, target.ExternalID, d.Text)
+			ref, err = replier.Reply(ctx, d.Account, target.ExternalID, d.Text)
 		}
 	}
 	if err != nil {
@@ -133,7 +136,7 @@ func (s *relay) handleSend(ctx context.Context, it *OutboxItem) (completion, err
 		}
 		line := fmt.Sprintf(":white_check_mark: %s as @%s, approved by <@%s>", how, cur.Account, cur.ApprovedBy)
 		if ref.URL != "" && cur.Visibility == VisibilityPublic {
-			line += " — <" + ref.URL + "|view on X>"
+			line += " — <" + ref.URL + "|view on " + s.networkName(t.Platform) + ">"
 		}
 		if err := enqueueNotice(ctx, tx, s.cfg, tk, line, now); err != nil {
 			return err
@@ -152,7 +155,7 @@ func (s *relay) handleSend(ctx context.Context, it *OutboxItem) (completion, err
 func (s *relay) sendFailed(ctx context.Context, it *OutboxItem, d *Draft, t *Ticket, sendErr error) {
 	now := s.clock.Now().UTC()
 	permanent := IsPermanent(sendErr) || it.Attempts >= s.cfg.Outbox.MaxAttempts
-	why := plainWords(sendErr, d.Account, s.cfg.Approvals.ApproveDMEmoji)
+	why := s.explain(sendErr, t.Platform, d.Account)
 	err := s.store.WithTx(ctx, func(tx RelayTx) error {
 		cur, err := tx.DraftByID(ctx, d.ID)
 		if err != nil {
@@ -195,32 +198,6 @@ func (s *relay) sendFailed(ctx context.Context, it *OutboxItem, d *Draft, t *Tic
 	}
 }
 
-// plainWords explains a send failure to a busy person.
-func plainWords(err error, account, dmEmoji string) string {
-	var se *SendError
-	if !errors.As(err, &se) {
-		return "carebridge could not reach the platform (" + err.Error() + ")."
-	}
-	switch se.Code {
-	case "reply_not_allowed":
-		return fmt.Sprintf("X refused a public reply because the customer didn't mention or quote @%s. React with :%s: to send it as a DM, or answer in the X app.", account, dmEmoji)
-	case "duplicate_content":
-		return "X refused it as a duplicate of an earlier post. Edit the wording and have it approved again."
-	case "dm_not_allowed":
-		return fmt.Sprintf("the customer doesn't accept DMs from @%s. Reply publicly instead, or ask them to open their DMs.", account)
-	case "429":
-		return fmt.Sprintf("X is rate-limiting @%s.", account)
-	case "401", "auth":
-		return fmt.Sprintf("X refused @%s's credentials; an operator must renew them.", account)
-	case "network":
-		return "X could not be reached."
-	}
-	if strings.HasPrefix(se.Code, "5") {
-		return "X is having trouble (HTTP " + se.Code + ")."
-	}
-	return "X answered " + se.Code + ": " + se.Error()
-}
-
 // handlePlatformPost publishes a greeting or sign-off, effectively once: a
 // row recovered after a crash first looks for the post on the platform.
 func (s *relay) handlePlatformPost(ctx context.Context, it *OutboxItem) (completion, error) {
@@ -228,20 +205,21 @@ func (s *relay) handlePlatformPost(ctx context.Context, it *OutboxItem) (complet
 	if err := decodePayload(it, &p); err != nil {
 		return nil, err
 	}
-	if s.poster == nil {
-		return nil, &SendError{Platform: "carebridge", Code: "no_poster", Permanent: true, Err: fmt.Errorf("no poster configured")}
+	poster := s.posters[p.Platform]
+	if poster == nil {
+		return nil, &SendError{Platform: "carebridge", Code: "no_poster", Permanent: true, Err: fmt.Errorf("no poster configured for platform %q", p.Platform)}
 	}
 	var ref SentRef
 	found := false
 	var err error
 	if it.Recovered || it.Attempts > 1 {
-		ref, found, err = s.poster.FindPost(ctx, p.Account, p.Text)
+		ref, found, err = poster.FindPost(ctx, p.Account, p.Text)
 		if err != nil {
 			return nil, fmt.Errorf("check whether the %s of @%s already went out: %w", p.Purpose, p.Account, err)
 		}
 	}
 	if !found {
-		if ref, err = s.poster.Post(ctx, p.Account, p.Text); err != nil {
+		if ref, err = poster.Post(ctx, p.Account, p.Text); err != nil {
 			return nil, err
 		}
 	}
@@ -254,7 +232,7 @@ func (s *relay) handlePlatformPost(ctx context.Context, it *OutboxItem) (complet
 		if ref.ID != "" {
 			// Our post will come back through search: store it so it is
 			// recognised and not mirrored.
-			own := &Post{Platform: PlatformX, ExternalID: ref.ID, Source: SourceLookup, AuthorHandle: p.Account,
+			own := &Post{Platform: p.Platform, ExternalID: ref.ID, Source: SourceLookup, AuthorHandle: p.Account,
 				Text: p.Text, CreatedAt: now, ReceivedAt: now, URL: ref.URL, ConversationKey: ref.ID, Eligibility: EligiblePublic}
 			if _, err := tx.InsertPost(ctx, own); err != nil {
 				return err

@@ -16,23 +16,54 @@ import (
 )
 
 // Options configure a Service. Store, Config and Router are required.
+//
+// The core knows no platform and no chat surface: cmd/carebridge builds
+// everything platform-specific — the networks' rules and adapters, our
+// accounts on each, the chat surface's adapters, gestures and identities —
+// in one place (cmd/carebridge/platforms.go) and passes it here.
 type Options struct {
 	Store     Store
 	Config    *config.Config
 	Router    *route.Router
-	Publisher Publisher   // the chat surface; required to mirror
-	Actions   ChatActions // reactions, ephemeral notes, user groups; required for drafts
-	Replier   Replier     // answers on the platform; required to send
-	Poster    Poster      // original posts (greetings, sign-offs); optional
+	Publisher Publisher // the chat surface; required to mirror
+	// Actions are the chat writes beyond messages; required for drafts.
+	// A surface that also shows notes to one person (EphemeralNotes) or
+	// lists user groups (GroupDirectory) implements those too; without
+	// them, notes go into the thread naming the person, and groups are
+	// not resolved.
+	Actions ChatActions
+	// Networks are the rules of each network carebridge listens on, one
+	// per platform.
+	Networks []Network
+	// Repliers answer on each platform: a ticket's answers go to the
+	// replier of its platform. Required to send.
+	Repliers map[Platform]Replier
+	// Posters publish original posts (greetings, sign-offs) per
+	// platform; optional.
+	Posters map[Platform]Poster
+	// Fetchers fetch unknown conversation roots per platform; optional.
+	Fetchers map[Platform]PostFetcher
+	// Accounts are the handles of our answering accounts per platform: a
+	// post that mentions one is answered as that account.
+	Accounts map[Platform][]string
+	// Official maps the lower-case handles and user ids of our own
+	// accounts (every platform); their posts never open tickets.
+	Official map[string]bool
+	// Watchers are chat identities (people, or groups the surface
+	// resolves) who read every conversation but never answer, approve or
+	// reject.
+	Watchers []string
+	// Gestures are what approvers do on the chat surface (default: the
+	// configuration's approvals section).
+	Gestures Gestures
+	// ChatPacing paces posts per chat channel (default one per second,
+	// bursts of one).
+	ChatPacing Pacing
 	// AfterHours, if set, returns the line shown on a customer post that
 	// arrived at at outside office hours (when its SLA clock starts), or
 	// "" during office hours. The composition root builds it from the
 	// business-hours calendar.
 	AfterHours func(at time.Time) string
-	Fetcher    PostFetcher // optional: fetches unknown conversation roots
-	// Networks are the rules of each network carebridge listens on, one
-	// per platform.
-	Networks []Network
 	// BotUserID is our own chat user: its messages and reactions are
 	// ignored.
 	BotUserID string
@@ -40,9 +71,6 @@ type Options struct {
 	Clock     Clock // default SystemClock
 	Logger    *slog.Logger
 	Metrics   Metrics // optional
-	// Official maps the lower-case handles and user ids of our own
-	// accounts; their posts never open tickets.
-	Official map[string]bool
 	// Identity names this process in outbox claims (default host:pid).
 	Identity string
 	// PollInterval is how often the outbox is checked when idle
@@ -55,6 +83,23 @@ type Options struct {
 	Elector Elector
 	// LeaderCheck is how often leadership is checked (default 5s).
 	LeaderCheck time.Duration
+}
+
+// Gestures are what people do on the chat surface to decide on answers.
+// The chat adapter and the configuration name them (on Slack, emoji
+// names).
+type Gestures struct {
+	Approve   string // releases a draft as written
+	ApproveDM string // releases a draft as a DM
+	Reject    string // stops a draft
+	Close     string // on a ticket's parent message: closes the ticket
+}
+
+// Pacing is a token bucket per chat channel.
+type Pacing struct {
+	PerSecond float64
+	Burst     int
+	Disabled  bool // tests with a fake surface: no pacing (Retry-After still holds)
 }
 
 // Service runs the core loop. It is three parts with one job each,
@@ -110,8 +155,12 @@ func New(opt Options) (*Service, error) {
 	if opt.Lease <= 0 {
 		opt.Lease = 60 * time.Second
 	}
+	if opt.Gestures == (Gestures{}) {
+		a := opt.Config.Approvals
+		opt.Gestures = Gestures{Approve: a.ApproveEmoji, ApproveDM: a.ApproveDMEmoji, Reject: a.RejectEmoji, Close: a.CloseEmoji}
+	}
 	e := &env{cfg: opt.Config, clock: opt.Clock, log: opt.Logger, metrics: opt.Metrics,
-		official: map[string]bool{}, networks: map[Platform]Network{}}
+		official: map[string]bool{}, networks: map[Platform]Network{}, gestures: opt.Gestures}
 	for k, v := range opt.Official {
 		e.official[strings.ToLower(k)] = v
 	}
@@ -123,17 +172,17 @@ func New(opt Options) (*Service, error) {
 	}
 	tx := opt.Store.Transactions()
 	s := &Service{}
-	p := opt.Config.Slack.Pacing
+	p := opt.ChatPacing
 	s.relay = newRelay(e, relay{
 		store: tx.Relay, claims: opt.Store, identity: opt.Identity, lease: opt.Lease, poll: opt.PollInterval,
-		publisher: opt.Publisher, actions: opt.Actions, replier: opt.Replier, poster: opt.Poster, afterHours: opt.AfterHours,
+		publisher: opt.Publisher, actions: opt.Actions, repliers: opt.Repliers, posters: opt.Posters, afterHours: opt.AfterHours,
 		pacer: newPacer(p.PerSecond, p.Burst, p.Disabled), flight: &s.flight,
 	})
 	e.wakeRelay = s.relay.notify
-	s.ingest = &ingester{env: e, store: tx.Ingest, router: opt.Router, fetcher: opt.Fetcher,
+	s.ingest = &ingester{env: e, store: tx.Ingest, router: opt.Router, fetchers: opt.Fetchers, accounts: opt.Accounts,
 		sources: opt.Sources, elector: opt.Elector, leaderCheck: opt.LeaderCheck}
 	s.approvals = &approvals{env: e, store: tx.Approvals, inboxTx: tx.Inbox, due: opt.Store, actions: opt.Actions,
-		botUserID: opt.BotUserID, groups: newGroupCache(opt.Config.Approvals.UserGroupRefresh.D()), inq: newInboxWorker()}
+		botUserID: opt.BotUserID, watchers: opt.Watchers, groups: newGroupCache(opt.Config.Approvals.UserGroupRefresh.D()), inq: newInboxWorker()}
 	return s, nil
 }
 

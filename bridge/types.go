@@ -9,13 +9,9 @@ import (
 // ErrNotFound is returned by Store look-ups that find nothing.
 var ErrNotFound = errors.New("not found")
 
-// Platform names a social network a post came from.
+// Platform names a social network a post came from ("x"). Each network
+// adapter defines its own value; the core only compares them.
 type Platform string
-
-// Platforms carebridge listens on.
-const (
-	PlatformX Platform = "x"
-)
 
 // SourceKind says how a post reached carebridge. A post seen through
 // several sources is stored once, under the source that saw it first.
@@ -59,8 +55,9 @@ type Eligibility string
 const (
 	// EligiblePublic: a public reply through the API is possible.
 	EligiblePublic Eligibility = "public"
-	// EligibleDMOnly: the author did not mention or quote our account, so
-	// since 2026-02-23 X refuses an API reply; answer by DM or in the X app.
+	// EligibleDMOnly: the network refuses a public API reply to this post
+	// (on X since 2026-02-23: the author did not mention or quote our
+	// account); answer by DM or in the network's own app.
 	EligibleDMOnly Eligibility = "dm_only"
 	// EligibleDM: the post is itself a DM; answers go back by DM.
 	EligibleDM Eligibility = "dm"

@@ -21,6 +21,10 @@ import (
 	"github.com/carebridge/carebridge/bridge"
 )
 
+// twitter is the platform of every post the files hold: X, whose export
+// and API formats they are in.
+const twitter bridge.Platform = "x"
+
 // LineError is a record that could not be read. Reading can go on after it.
 type LineError struct {
 	Line int
@@ -126,7 +130,7 @@ func (r *Reader) nextCSV() (bridge.Post, int, error) {
 		return ""
 	}
 	p := bridge.Post{
-		Platform:     bridge.PlatformX,
+		Platform:     twitter,
 		Source:       bridge.SourceImport,
 		ExternalID:   strings.TrimSpace(get("tweet_id")),
 		AuthorHandle: get("author_id"),
@@ -259,7 +263,7 @@ func decodePost(raw json.RawMessage) (bridge.Post, error) {
 		return bridge.Post{}, errors.New(`missing "text"`)
 	}
 	p := bridge.Post{
-		Platform:        bridge.PlatformX,
+		Platform:        twitter,
 		Source:          bridge.SourceImport,
 		ExternalID:      id,
 		AuthorID:        s.AuthorID,

@@ -55,7 +55,7 @@ func blockText(t *testing.T, raw json.RawMessage) string {
 
 func hostilePost() *bridge.Post {
 	return &bridge.Post{
-		Platform: bridge.PlatformX, ExternalID: "1858000000000000001", AuthorHandle: "kim", AuthorName: "Kim <!here>",
+		Platform: bridge.Platform("x"), ExternalID: "1858000000000000001", AuthorHandle: "kim", AuthorName: "Kim <!here>",
 		Text:        "<!channel> call <@U123> now & check <https://evil.example|https://bank.example> *bold* 電波",
 		URL:         "https://x.com/kim/status/1858000000000000001",
 		CreatedAt:   time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC),

@@ -73,7 +73,7 @@ func fuzzNormalizer(enterprise bool) *Normalizer {
 // checkPost asserts what every normalized post must satisfy.
 func checkPost(t *testing.T, n *Normalizer, p bridge.Post, src bridge.SourceKind) {
 	t.Helper()
-	if p.ExternalID == "" || p.Platform != bridge.PlatformX || p.Source != src {
+	if p.ExternalID == "" || p.Platform != Platform || p.Source != src {
 		t.Fatalf("incomplete post: id %q platform %q source %q", p.ExternalID, p.Platform, p.Source)
 	}
 	for what, s := range map[string]string{"text": p.Text, "handle": p.AuthorHandle, "name": p.AuthorName, "id": p.ExternalID} {

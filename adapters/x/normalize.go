@@ -118,7 +118,7 @@ func (n *Normalizer) Tweet(raw json.RawMessage, inc Includes, src bridge.SourceK
 		tweets[it.ID] = it
 	}
 	p := bridge.Post{
-		Platform:        bridge.PlatformX,
+		Platform:        Platform,
 		ExternalID:      t.ID,
 		Source:          src,
 		AuthorID:        t.AuthorID,
@@ -201,7 +201,7 @@ func (n *Normalizer) DM(raw json.RawMessage, users map[string]User, account stri
 		return bridge.Post{}, errors.New("DM event without an id")
 	}
 	p := bridge.Post{
-		Platform:        bridge.PlatformX,
+		Platform:        Platform,
 		ExternalID:      "dm:" + e.ID,
 		Source:          bridge.SourceDM,
 		AuthorID:        e.SenderID,

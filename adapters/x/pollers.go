@@ -258,7 +258,7 @@ func (d *dmPoller) poll(ctx context.Context, sink bridge.Sink) error {
 			pagePosts = append(pagePosts, p)
 			ids = append(ids, p.ExternalID)
 		}
-		seen, err := sink.Seen(ctx, bridge.PlatformX, ids)
+		seen, err := sink.Seen(ctx, Platform, ids)
 		if err != nil {
 			return err
 		}

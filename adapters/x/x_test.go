@@ -168,7 +168,7 @@ func TestSearchPollerPagesAndMovesCursorWithPosts(t *testing.T) {
 		t.Errorf("cursor = %s, want %s", c, more[len(more)-1])
 	}
 	p := posts[0]
-	if p.Platform != bridge.PlatformX || p.Source != bridge.SourceSearch || p.AuthorHandle != "kim" || p.AuthorName != "Kim" ||
+	if p.Platform != Platform || p.Source != bridge.SourceSearch || p.AuthorHandle != "kim" || p.AuthorName != "Kim" ||
 		p.ConversationKey != p.ExternalID || !strings.HasPrefix(p.URL, "https://x.com/kim/status/") || p.CreatedAt.IsZero() {
 		t.Errorf("normalized post = %+v", p)
 	}

@@ -11,44 +11,30 @@
 //
 //   - empty: the text has nothing visible (white space, zero-width and
 //     other format characters, variation selectors, Hangul fillers).
-//   - eligibility (public drafts): a post marked "dm_only" did not mention
-//     or quote our account, and X has refused API replies to such posts
-//     since 2026-02-23; a post marked "dm" is a DM conversation.
-//   - length: public X replies are limited to XLimit (280) weighted
-//     characters (WeightedLength); X DMs to XDMLimit (10,000) characters,
-//     counted as code points after NFC. Other platforms get no length
-//     check (Result.Limit is 0).
+//   - eligibility (public drafts): a post marked "dm_only" cannot be
+//     answered publicly through the platform's API (on X: it did not
+//     mention or quote our account); the platform's rules say why
+//     (Draft.DMOnlyWhy). A post marked "dm" is a DM conversation.
+//   - length: the platform's rules measure the text for the visibility and
+//     give the limit (Draft.Length); the guard compares and explains. No
+//     limit (0) checks nothing. X's weighted 280 lives in adapters/x.
 //   - pii (public drafts): phone numbers, e-mail addresses, card numbers
 //     and long account or contract numbers (FindPII).
 //
 // # Decisions
 //
 // Visibility: anything but "dm", including "", is checked as public, the
-// stricter case. An empty Eligibility counts as "public"; an empty Platform
-// as "x". Draft.Text is the body after the "dm:" prefix.
+// stricter case. An empty Eligibility counts as "public". Draft.Text is the
+// body after the "dm:" prefix.
 //
-// Weighted length follows twitter-text v3 (the configuration X documents):
-// NFC, 1 for U+0000–U+10FF, U+2000–U+200D, U+2010–U+201F and
-// U+2032–U+2037, 2 for everything else, 23 per URL and 2 per emoji
-// sequence. Emoji sequences are recognized with a built-in copy of
-// Unicode's Extended_Pictographic table and a simplified UTS #51 grammar:
-// up to four elements joined by ZWJ (the most any recommended sequence
-// has, so a long chain of joined emoji is not counted as 2), each with its
-// variation selectors, skin tones and tag sequences, plus keycaps and flag
-// pairs. A lone text-default pictograph keeps its own code point weight,
-// so "©" still counts 1 while "©️" (with U+FE0F) counts 2. Leading
-// @mentions are counted like any text: X leaves out only the mentions it
-// adds itself, which are not part of a draft.
-//
-// URLs counted as 23: http:// and https:// URLs (internationalized hosts
-// included), www.<domain>.<tld>, and bare ASCII domains under a two-letter
-// country code or a short list of common generic TLDs (<name>.<cc> needs a
-// path, except .co and .tv, as in twitter-text). twitter-text knows every
-// IANA TLD; a bare domain under a TLD missing from the list is counted
-// character by character, which can only overstate its length when it is
-// longer than 23. Paths and queries use twitter-text's character sets, so
-// trailing punctuation is not part of a URL. URLs with user:password@ or
-// IPv6 hosts are not recognized.
+// URLs (URLSpans, also what X counts as 23): http:// and https:// URLs
+// (internationalized hosts included), www.<domain>.<tld>, and bare ASCII
+// domains under a two-letter country code or a short list of common
+// generic TLDs (<name>.<cc> needs a path, except .co and .tv, as in
+// twitter-text). A bare domain under a TLD missing from the list is read as
+// text. Paths and queries use twitter-text's character sets, so trailing
+// punctuation is not part of a URL. URLs with user:password@ or IPv6 hosts
+// are not recognized.
 //
 // Personal data is searched in a folded copy of the text: NFKC per rune
 // (full-width digits, ＠, ＋, （）), dash-like characters including the

@@ -5,9 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf8"
-
-	"golang.org/x/text/unicode/norm"
 )
 
 // Visibility says how a draft answer goes out. It mirrors bridge.Visibility
@@ -30,26 +27,12 @@ type Eligibility string
 const (
 	// EligiblePublic: a public reply through the API is possible.
 	EligiblePublic Eligibility = "public"
-	// EligibleDMOnly: the author did not mention or quote our account, so X
-	// refuses a public API reply; answer by DM or in the X app.
+	// EligibleDMOnly: the platform refuses a public API reply to this post
+	// (on X: the author did not mention or quote our account); answer by
+	// DM or in the platform's own app.
 	EligibleDMOnly Eligibility = "dm_only"
 	// EligibleDM: the post is itself a DM; answers go back by DM.
 	EligibleDM Eligibility = "dm"
-)
-
-// PlatformX is the Draft.Platform value for X. An empty Platform is
-// treated as X too.
-const PlatformX = "x"
-
-// Limits on X, in the units Result.Weighted reports.
-const (
-	// XLimit is the weighted length limit of a public X post.
-	XLimit = 280
-	// XDMLimit is the length limit of an X DM, in characters (code points
-	// after NFC).
-	XDMLimit = 10000
-	// URLWeight is what every URL weighs in a public X post, however long.
-	URLWeight = 23
 )
 
 // Guard names, used in Finding.Guard.
@@ -79,9 +62,27 @@ type Draft struct {
 	// Eligibility is that of the post being answered. "" is treated as
 	// EligiblePublic.
 	Eligibility Eligibility
-	// Platform is where the answer goes: "x" (or "") for now. Length limits
-	// are checked only for X.
-	Platform string
+	// Length is the text's length as the platform counts it for this
+	// visibility, and its limit; the platform's rules measure it. A zero
+	// Limit checks nothing.
+	Length Length
+	// DMOnlyWhy says, for a post the platform lets us answer only by DM
+	// (EligibleDMOnly), why and what to do, in the platform's terms. ""
+	// gives a general message.
+	DMOnlyWhy string
+}
+
+// Length is a text's length as its platform counts it.
+type Length struct {
+	// N is the length.
+	N int
+	// Limit is the most the platform accepts; 0 when no limit is known.
+	Limit int
+	// Of names what the limit is of, for people: "X", "an X DM".
+	Of string
+	// How says how the platform counts, for people, when it is not plain
+	// characters ("links count 23"); "" otherwise.
+	How string
 }
 
 // Finding is one reason a guard objects to a draft.
@@ -109,13 +110,10 @@ type Result struct {
 	// Findings lists every objection, in this order: empty, eligibility,
 	// length, then personal data in text order.
 	Findings []Finding
-	// Weighted is the length counted against Limit: X's weighted length
-	// for a public reply, the number of characters (code points after NFC)
-	// for a DM.
+	// Weighted is the length counted against Limit (Draft.Length.N).
 	Weighted int
-	// Limit is the length limit that applies: XLimit for a public X reply,
-	// XDMLimit for an X DM, 0 when no length limit is known (other
-	// platforms).
+	// Limit is the length limit that applies (Draft.Length.Limit); 0 when
+	// none is known.
 	Limit int
 }
 
@@ -124,7 +122,6 @@ type Result struct {
 func Check(d Draft) Result {
 	var res Result
 	public := d.Visibility != VisibilityDM
-	isX := d.Platform == "" || strings.EqualFold(d.Platform, PlatformX)
 
 	if isBlank(d.Text) {
 		res.Findings = append(res.Findings, Finding{
@@ -136,12 +133,11 @@ func Check(d Draft) Result {
 	if public {
 		switch d.Eligibility {
 		case EligibleDMOnly:
-			res.Findings = append(res.Findings, Finding{
-				Guard: GuardEligibility,
-				Kind:  string(EligibleDMOnly),
-				Message: "X only lets us reply publicly to posts that mention or quote our account. " +
-					"This post didn't, so answer by DM (start with dm:) or reply in the X app.",
-			})
+			why := d.DMOnlyWhy
+			if why == "" {
+				why = "The platform doesn't let us reply publicly to this post, so answer by DM (start with dm:)."
+			}
+			res.Findings = append(res.Findings, Finding{Guard: GuardEligibility, Kind: string(EligibleDMOnly), Message: why})
 		case EligibleDM:
 			res.Findings = append(res.Findings, Finding{
 				Guard: GuardEligibility,
@@ -152,32 +148,20 @@ func Check(d Draft) Result {
 		}
 	}
 
+	res.Weighted, res.Limit = d.Length.N, d.Length.Limit
+	if l := d.Length; l.Limit > 0 && l.N > l.Limit {
+		how := ""
+		if l.How != "" {
+			how = " (" + l.How + ")"
+		}
+		res.Findings = append(res.Findings, Finding{
+			Guard: GuardLength,
+			Message: fmt.Sprintf("Too long for %s: %s of %s characters%s. Shorten it by %s.",
+				l.Of, groupDigits(l.N), groupDigits(l.Limit), how, groupDigits(l.N-l.Limit)),
+		})
+	}
 	if public {
-		res.Weighted = WeightedLength(d.Text)
-		if isX {
-			res.Limit = XLimit
-			if res.Weighted > XLimit {
-				res.Findings = append(res.Findings, Finding{
-					Guard: GuardLength,
-					Message: fmt.Sprintf("Too long for X: %s of %s characters "+
-						"(Japanese, Korean and emoji count double, links count 23). Shorten it by %s.",
-						groupDigits(res.Weighted), groupDigits(XLimit), groupDigits(res.Weighted-XLimit)),
-				})
-			}
-		}
 		res.Findings = append(res.Findings, FindPII(d.Text)...)
-	} else {
-		res.Weighted = utf8.RuneCountInString(norm.NFC.String(d.Text))
-		if isX {
-			res.Limit = XDMLimit
-			if res.Weighted > XDMLimit {
-				res.Findings = append(res.Findings, Finding{
-					Guard: GuardLength,
-					Message: fmt.Sprintf("Too long for an X DM: %s of %s characters. Shorten it by %s.",
-						groupDigits(res.Weighted), groupDigits(XDMLimit), groupDigits(res.Weighted-XDMLimit)),
-				})
-			}
-		}
 	}
 
 	res.OK = len(res.Findings) == 0

@@ -7,105 +7,24 @@ import (
 	"unicode/utf8"
 )
 
-func TestWeightedLength(t *testing.T) {
-	url100 := "https://example.com/" + strings.Repeat("a", 80)
-	if len(url100) != 100 {
-		t.Fatalf("url100 has %d chars", len(url100))
-	}
-	tests := []struct {
-		name string
-		text string
-		want int
-	}{
-		{"empty", "", 0},
-		{"hello", "hello", 5},
-		{"140 Japanese", strings.Repeat("あ", 140), 280},
-		{"141 Japanese", strings.Repeat("あ", 141), 282},
-		{"140 Hangul", strings.Repeat("한", 140), 280},
-		{"thumbs up medium skin tone", "👍🏽", 2},
-		{"family ZWJ sequence", "👨\u200d👩\u200d👧\u200d👦", 2},
-		{"140 families", strings.Repeat("👨\u200d👩\u200d👧\u200d👦", 140), 280},
-		{"kiss with skin tones", "👩🏻\u200d❤\ufe0f\u200d💋\u200d👨🏼", 2},
-		{"five joined emoji are two sequences", "😀\u200d😀\u200d😀\u200d😀\u200d😀", 2 + 1 + 2},
-		{"trailing ZWJ", "👍\u200d", 3},
-		{"flag", "🇯🇵", 2},
-		{"two flags", "🇯🇵🇰🇷", 4},
-		{"keycap", "1\ufe0f\u20e3", 2},
-		{"keycap without VS16", "#\u20e3", 2},
-		{"rainbow flag", "🏳\ufe0f\u200d🌈", 2},
-		{"heart on fire", "❤\ufe0f\u200d🔥", 2},
-		{"England tag sequence", "🏴\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F", 2},
-		{"copyright alone", "©", 1},
-		{"copyright emoji", "©\ufe0f", 2},
-		{"trade mark", "™", 2},
-		{"twitter-text unicode 10 emoji", "Unicode 10.0 emoji: 🤪; 🧕; 🧕🏾; 🏴\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F", 34},
-		{"twitter-text unicode 9 emoji", "Unicode 9.0 emoji: 🤠; 💃; 💃🏾", 29},
-		{"twitter-text BMP emoji", "😷👾😡🔥💩", 10},
-		{"NFC composes", "A\u0301B", 2},
-		{"NFC decomposes U+FB2C", "A\uFB2C", 4},
-		{"general punctuation weighs 1", "\u2000\u2005\u200a\u200b\u200d\u2010\u2014\u201c\u201d\u2032\u2037", 11},
-		{"outside the punctuation ranges", "\u200e\u2020\u2026\u2038", 8},
-		{"Latin-1 and Cyrillic", "Grüße, Привет", 13},
-		{"100-char URL", url100, 23},
-		{"scheme URL", "Hi http://test.co", 26},
-		{"www URL", "see www.example.com", 4 + 23},
-		{"bare domain with path", "example.com/help", 23},
-		{"bare .co", "t.co", 23},
-		{"bare cc domain without path is text", "readme.md", 9},
-		{"bare cc domain with path", "example.jp/help", 23},
-		{"bare co.jp", "foo.co.jp", 23},
-		{"trailing period is not URL", "Visit https://example.com/help.", 6 + 23 + 1},
-		{"unbalanced paren", "(https://example.com/a)", 1 + 23 + 1},
-		{"balanced paren in path", "https://en.wikipedia.org/wiki/Go_(language)", 23},
-		{"query", "https://example.com/p?id=12345&x=y!", 23 + 1},
-		{"URL then Japanese", "詳しくはhttps://example.com/faqをご覧ください。", 8 + 23 + 16},
-		{"URL host then Japanese", "https://example.comです", 23 + 4},
-		{"IDN TLD after bidi marks", "\u2066\u202Ahttp://foobar.پاکستان/\u202C\u2069", 31},
-		{"64-char label is no URL", strings.Repeat("randomurl", 7) + "s.com", 68},
-		{"e-mail is not a URL", "taro@example.com", 16},
-		{"version is not a URL", "iOS 17.1.2", 10},
-		{"ten URLs", strings.Repeat("https://www.twitter.com/aloha ", 10), 240},
-		{"Japanese reply", "ご不便をおかけして申し訳ございません。", 38},
-		{"Korean reply", "불편을 드려 죄송합니다.", 23},
-		{"mixed", "Sorry 🙏 ご迷惑をおかけしました https://example.com/status 불편", 6 + 2 + 1 + 22 + 1 + 23 + 1 + 4},
-		{"invalid UTF-8", "a\xffb", 4},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := WeightedLength(tt.text); got != tt.want {
-				t.Errorf("WeightedLength(%q) = %d, want %d", tt.text, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestCheckLength(t *testing.T) {
 	tests := []struct {
-		name     string
-		d        Draft
-		weighted int
-		limit    int
-		msg      string // "" = no length finding
+		name string
+		d    Draft
+		msg  string // "" = no length finding
 	}{
-		{"280 ASCII", Draft{Text: strings.Repeat("a", 280)}, 280, XLimit, ""},
-		{"312 ASCII", Draft{Text: strings.Repeat("a", 312), Platform: "x"}, 312, XLimit,
-			"Too long for X: 312 of 280 characters (Japanese, Korean and emoji count double, links count 23). Shorten it by 32."},
-		{"140 Japanese", Draft{Text: strings.Repeat("あ", 140)}, 280, XLimit, ""},
-		{"141 Japanese", Draft{Text: strings.Repeat("あ", 141)}, 282, XLimit,
-			"Too long for X: 282 of 280 characters (Japanese, Korean and emoji count double, links count 23). Shorten it by 2."},
-		{"141 Korean", Draft{Text: strings.Repeat("감", 141), Visibility: VisibilityPublic}, 282, XLimit,
-			"Too long for X: 282 of 280 characters (Japanese, Korean and emoji count double, links count 23). Shorten it by 2."},
-		{"long URL fits", Draft{Text: strings.Repeat("a", 250) + " https://example.com/" + strings.Repeat("x", 200)}, 274, XLimit, ""},
-		{"DM of 10,000", Draft{Text: strings.Repeat("あ", 10000), Visibility: VisibilityDM}, 10000, XDMLimit, ""},
-		{"DM of 10,001", Draft{Text: strings.Repeat("a", 10001), Visibility: VisibilityDM}, 10001, XDMLimit,
+		{"at the limit", Draft{Text: "hi", Length: Length{N: 280, Limit: 280, Of: "X"}}, ""},
+		{"over, with how", Draft{Text: "hi", Length: Length{N: 312, Limit: 280, Of: "X", How: "links count 23"}},
+			"Too long for X: 312 of 280 characters (links count 23). Shorten it by 32."},
+		{"over a DM limit", Draft{Text: "hi", Visibility: VisibilityDM, Length: Length{N: 10001, Limit: 10000, Of: "an X DM"}},
 			"Too long for an X DM: 10,001 of 10,000 characters. Shorten it by 1."},
-		{"other platform", Draft{Text: strings.Repeat("a", 400), Platform: "facebook"}, 400, 0, ""},
+		{"no limit known", Draft{Text: "hi", Length: Length{N: 400}}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := Check(tt.d)
-			if r.Weighted != tt.weighted || r.Limit != tt.limit {
-				t.Errorf("Weighted, Limit = %d, %d; want %d, %d", r.Weighted, r.Limit, tt.weighted, tt.limit)
+			if r.Weighted != tt.d.Length.N || r.Limit != tt.d.Length.Limit {
+				t.Errorf("Weighted, Limit = %d, %d; want %d, %d", r.Weighted, r.Limit, tt.d.Length.N, tt.d.Length.Limit)
 			}
 			f := findGuard(r, GuardLength)
 			switch {
@@ -154,7 +73,7 @@ func TestCheckEligibility(t *testing.T) {
 		{VisibilityDM, EligiblePublic, ""},
 	}
 	for _, tt := range tests {
-		r := Check(Draft{Text: text, Visibility: tt.vis, Eligibility: tt.elig, Platform: "x"})
+		r := Check(Draft{Text: text, Visibility: tt.vis, Eligibility: tt.elig})
 		f := findGuard(r, GuardEligibility)
 		switch {
 		case tt.want == "" && f != nil:
@@ -173,10 +92,10 @@ func TestCheckEligibility(t *testing.T) {
 			}
 		}
 	}
-	r := Check(Draft{Text: text, Eligibility: EligibleDMOnly})
-	const want = "X only lets us reply publicly to posts that mention or quote our account. This post didn't, so answer by DM (start with dm:) or reply in the X app."
-	if f := findGuard(r, GuardEligibility); f == nil || f.Message != want {
-		t.Errorf("dm_only message = %+v, want %q", f, want)
+	const why = "X only lets us reply publicly to posts that mention or quote our account."
+	r := Check(Draft{Text: text, Eligibility: EligibleDMOnly, DMOnlyWhy: why})
+	if f := findGuard(r, GuardEligibility); f == nil || f.Message != why {
+		t.Errorf("dm_only message = %+v, want the platform's %q", f, why)
 	}
 }
 
@@ -350,7 +269,8 @@ func TestFindPIIMany(t *testing.T) {
 
 func TestCheckAllFindings(t *testing.T) {
 	text := strings.Repeat("お待たせしました。", 16) + " 090-1234-5678 kim@example.com"
-	r := Check(Draft{Text: text, Visibility: VisibilityPublic, Eligibility: EligibleDMOnly, Platform: "x"})
+	r := Check(Draft{Text: text, Visibility: VisibilityPublic, Eligibility: EligibleDMOnly,
+		Length: Length{N: 318, Limit: 280, Of: "X"}})
 	var got []string
 	for _, f := range r.Findings {
 		got = append(got, f.Guard+"/"+f.Kind)
@@ -463,8 +383,12 @@ func FuzzCheck(f *testing.F) {
 		if r.OK != (len(r.Findings) == 0) {
 			t.Fatalf("OK = %v with %d findings", r.OK, len(r.Findings))
 		}
-		if w := WeightedLength(text); w < 0 || (text != "" && !isBlank(text) && w == 0) {
-			t.Fatalf("WeightedLength = %d", w)
+		end := 0
+		for _, u := range URLSpans(text) {
+			if u[0] < end || u[0] >= u[1] || u[1] > len(text) {
+				t.Fatalf("bad URL span %v (prev end %d) in %q", u, end, text)
+			}
+			end = u[1]
 		}
 		prev := 0
 		for _, h := range scanPII(text) {
@@ -493,7 +417,7 @@ const benchDraft = "Hi Kim, sorry for the trouble with your Wi-Fi router. " +
 	"詳しくはこちら https://example.com/support/wifi をご覧ください。料金は¥1,280のままです。"
 
 func BenchmarkCheck(b *testing.B) {
-	d := Draft{Text: benchDraft, Visibility: VisibilityPublic, Eligibility: EligiblePublic, Platform: "x"}
+	d := Draft{Text: benchDraft, Visibility: VisibilityPublic, Eligibility: EligiblePublic, Length: Length{N: 200, Limit: 280, Of: "X"}}
 	if r := Check(d); !r.OK {
 		b.Fatalf("bench draft not OK: %+v", r)
 	}

@@ -6,6 +6,17 @@ import (
 	"unicode/utf8"
 )
 
+// URLSpans returns the byte ranges [start, end) of the URLs in s, in
+// order, as the guards recognize them (see findURLs). Platforms that
+// count a URL as a fixed length (X) measure text with it.
+func URLSpans(s string) [][2]int {
+	var out [][2]int
+	for _, sp := range findURLs(s) {
+		out = append(out, [2]int{sp.start, sp.end})
+	}
+	return out
+}
+
 // span is a half-open byte range [start, end).
 type span struct{ start, end int }
 

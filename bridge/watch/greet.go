@@ -67,7 +67,7 @@ func (w *Watcher) Greet(ctx context.Context, purpose string) (int, error) {
 		key := "greeting:" + strings.ToLower(a.Handle) + ":" + day + ":" + purpose
 		queued := false
 		err := w.store.WithTx(ctx, func(tx Tx) error {
-			it, err := bridge.PostItemOf(bridge.PostPayload{Account: a.Handle, Text: text, Purpose: purpose}, key, now.UTC())
+			it, err := bridge.PostItemOf(bridge.PostPayload{Platform: "x", Account: a.Handle, Text: text, Purpose: purpose}, key, now.UTC())
 			if err != nil {
 				return err
 			}

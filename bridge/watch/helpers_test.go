@@ -163,7 +163,7 @@ func newRig(t *testing.T, s *store.Store, cfg *config.Config, now time.Time) *ri
 		t.Fatal(err)
 	}
 	r.svc, err = bridge.New(bridge.Options{Store: s, Config: cfg, Router: router, Clock: r.clock, Logger: quiet,
-		Official: map[string]bool{"sbcare": true, "sbcarewifi": true}})
+		Official: map[string]bool{"sbcare": true, "sbcarewifi": true}, Watchers: []string{"U0EXEC0001"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func (r *rig) post(text string, conv string) *bridge.Ticket {
 	if conv == "" {
 		conv = id
 	}
-	p := bridge.Post{Platform: bridge.PlatformX, ExternalID: id, Source: bridge.SourceSearch, AuthorID: "u" + id,
+	p := bridge.Post{Platform: bridge.Platform("x"), ExternalID: id, Source: bridge.SourceSearch, AuthorID: "u" + id,
 		AuthorHandle: "cust" + id, Text: text, CreatedAt: r.clock.Now(), URL: "https://x.com/cust" + id + "/status/" + id,
 		ConversationKey: conv, Eligibility: bridge.EligiblePublic}
 	if conv != id {
@@ -198,7 +198,7 @@ func (r *rig) ticket(conv string) *bridge.Ticket {
 	r.t.Helper()
 	var k *bridge.Ticket
 	r.tx(func(tx *store.Tx) error {
-		ks, err := tx.TicketsByConversation(r.t.Context(), bridge.PlatformX, []string{conv})
+		ks, err := tx.TicketsByConversation(r.t.Context(), bridge.Platform("x"), []string{conv})
 		if k = ks[conv]; err == nil && k == nil {
 			err = fmt.Errorf("no ticket of %s: %w", conv, bridge.ErrNotFound)
 		}

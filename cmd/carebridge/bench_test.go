@@ -49,6 +49,7 @@ import (
 
 	"github.com/carebridge/carebridge/adapters/file"
 	"github.com/carebridge/carebridge/adapters/slack/slackfake"
+	"github.com/carebridge/carebridge/adapters/x"
 	"github.com/carebridge/carebridge/adapters/x/xfake"
 	"github.com/carebridge/carebridge/bridge"
 	"github.com/carebridge/carebridge/bridge/config"
@@ -248,7 +249,7 @@ func (d *benchData) post(i int, roots bool) bridge.Post {
 	h := d.handle(tp)
 	id := feedID(c, k)
 	p := bridge.Post{
-		Platform:        bridge.PlatformX,
+		Platform:        x.Platform,
 		Source:          bridge.SourceSearch,
 		ExternalID:      id,
 		ConversationKey: id,

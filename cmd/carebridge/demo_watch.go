@@ -8,6 +8,7 @@ import (
 	"time"
 
 	slackad "github.com/carebridge/carebridge/adapters/slack"
+	"github.com/carebridge/carebridge/adapters/x"
 	"github.com/carebridge/carebridge/bridge"
 )
 
@@ -19,7 +20,7 @@ func (d *demo) watching(ctx context.Context, a *app) error {
 	var burst []bridge.Post
 	for i := 0; i < 10; i++ {
 		id := fmt.Sprintf("%d", 9100000+i)
-		burst = append(burst, bridge.Post{Platform: bridge.PlatformX, ExternalID: id, Source: bridge.SourceSearch, AuthorID: "9" + id,
+		burst = append(burst, bridge.Post{Platform: x.Platform, ExternalID: id, Source: bridge.SourceSearch, AuthorID: "9" + id,
 			AuthorHandle: fmt.Sprintf("user%d", i), AuthorName: fmt.Sprintf("User %d", i), CreatedAt: now,
 			Text:            []string{"Total outage in Osaka, no service since 10:00", "no signal at all, is there an outage?", "圏外のまま。通信障害？"}[i%3] + fmt.Sprintf(" #%d", i),
 			URL:             fmt.Sprintf("https://x.com/user%d/status/%s", i, id),

@@ -201,18 +201,14 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		return nil, err
 	}
 	replier := x.NewReplier(xc, accounts, auths)
-	svc, err := bridge.New(bridge.Options{
+	bopt := bridge.Options{
 		Store:        st,
 		Config:       cfg,
 		Router:       router,
 		Publisher:    publisher,
 		Actions:      publisher,
-		Replier:      replier,
-		Poster:       replier,
 		AfterHours:   watcher.AfterHours,
 		BotUserID:    auth.UserID,
-		Fetcher:      x.NewFetcher(xc, norm),
-		Networks:     []bridge.Network{x.Network{}},
 		Sources:      sources,
 		Clock:        opt.Clock,
 		Logger:       log,
@@ -221,7 +217,9 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		PollInterval: opt.PollInterval,
 		Elector:      elector,
 		LeaderCheck:  opt.LeaderCheck,
-	})
+	}
+	registerPlatforms(&bopt, cfg, xParts{replier: replier, fetcher: x.NewFetcher(xc, norm)})
+	svc, err := bridge.New(bopt)
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,7 @@ var batchTests = []test{
 				return err
 			}
 			same(t, "post a", got, storedPost(*a))
-			ids, err := tx.PostIDs(ctx(t), bridge.PlatformX, []string{"b-a", "b-b", "b-old", "b-missing", "b-a"})
+			ids, err := tx.PostIDs(ctx(t), onX, []string{"b-a", "b-b", "b-old", "b-missing", "b-a"})
 			if err != nil {
 				return err
 			}
@@ -80,7 +80,7 @@ var batchTests = []test{
 				}
 				keys = append(keys, ps[i].ExternalID)
 			}
-			ids, err := tx.PostIDs(ctx(t), bridge.PlatformX, keys)
+			ids, err := tx.PostIDs(ctx(t), onX, keys)
 			if err != nil {
 				return err
 			}
@@ -136,19 +136,19 @@ var batchTests = []test{
 		_, c1, k1 := seedTicket(t, s, "conv-b1")
 		p2 := newPost("b-p2")
 		insertPost(t, s, p2)
-		c2 := &bridge.Customer{Platform: bridge.PlatformX, AuthorID: "u-new", Handle: "lee", FirstSeen: at(time.Second), LastSeen: at(time.Second)}
-		k2 := &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: "conv-b2", Department: "billing",
+		c2 := &bridge.Customer{Platform: onX, AuthorID: "u-new", Handle: "lee", FirstSeen: at(time.Second), LastSeen: at(time.Second)}
+		k2 := &bridge.Ticket{Platform: onX, ConversationKey: "conv-b2", Department: "billing",
 			FYI: []string{"network"}, Matched: []string{"bill"}, State: bridge.TicketOpen, RootPostID: p2.ID,
 			Account: "SBCare", CreatedAt: at(time.Second), UpdatedAt: at(time.Second), LastCustomerAt: at(time.Second)}
-		k3 := &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: "conv-b3", Department: "network",
+		k3 := &bridge.Ticket{Platform: onX, ConversationKey: "conv-b3", Department: "network",
 			State: bridge.TicketAnswered, RootPostID: p2.ID, CreatedAt: at(2 * time.Second), AnsweredAt: at(2 * time.Second)}
 		inTx(t, s, func(tx *store.Tx) error {
-			cs, err := tx.CustomersByAuthor(ctx(t), bridge.PlatformX, []string{c1.AuthorID, "u-new", c1.AuthorID})
+			cs, err := tx.CustomersByAuthor(ctx(t), onX, []string{c1.AuthorID, "u-new", c1.AuthorID})
 			if err != nil {
 				return err
 			}
 			same(t, "customers", cs, map[string]*bridge.Customer{c1.AuthorID: storedCustomer(*c1)})
-			ks, err := tx.TicketsByConversation(ctx(t), bridge.PlatformX, []string{"conv-b1", "conv-b2"})
+			ks, err := tx.TicketsByConversation(ctx(t), onX, []string{"conv-b1", "conv-b2"})
 			if err != nil {
 				return err
 			}
@@ -187,12 +187,12 @@ var batchTests = []test{
 			}
 			notFound(t, "SetTicketThread of a missing ticket", setTicketThread(ctx(t), tx, k3.ID+1000, "C", "1"))
 
-			got, err := customerByAuthor(ctx(t), tx, bridge.PlatformX, c1.AuthorID)
+			got, err := customerByAuthor(ctx(t), tx, onX, c1.AuthorID)
 			if err != nil {
 				return err
 			}
 			same(t, "updated customer", got, storedCustomer(*cu))
-			if got, err = customerByAuthor(ctx(t), tx, bridge.PlatformX, "u-new"); err != nil {
+			if got, err = customerByAuthor(ctx(t), tx, onX, "u-new"); err != nil {
 				return err
 			}
 			same(t, "new customer", got, storedCustomer(*c2))

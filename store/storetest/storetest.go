@@ -57,6 +57,9 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 	}
 }
 
+// onX is the platform of the suite's posts and tickets.
+const onX bridge.Platform = "x"
+
 // base is the suite's fixed clock: a time with nanoseconds in a zone other
 // than UTC, so that tests notice when a store keeps either.
 var base = time.Date(2026, 3, 1, 9, 0, 0, 123456789, time.FixedZone("JST", 9*60*60))
@@ -187,7 +190,7 @@ func notFound(t *testing.T, what string, err error) {
 
 func newPost(id string) *bridge.Post {
 	return &bridge.Post{
-		Platform:        bridge.PlatformX,
+		Platform:        onX,
 		ExternalID:      id,
 		Source:          bridge.SourceSearch,
 		AuthorID:        "u-" + id,
@@ -257,7 +260,7 @@ var postTests = []test{
 		})
 
 		inTx(t, s, func(tx *store.Tx) error {
-			got, err := postByExternalID(ctx(t), tx, bridge.PlatformX, "100")
+			got, err := postByExternalID(ctx(t), tx, onX, "100")
 			if err != nil {
 				return err
 			}
@@ -306,7 +309,7 @@ var postTests = []test{
 		// Raw JSON is kept as it came, whitespace and key order included.
 		full.Raw = json.RawMessage("{ \"z\" : 1,\n  \"a\": [1, 2.50, \"\\u00e9\"] }")
 
-		bare := &bridge.Post{Platform: bridge.PlatformX, ExternalID: "301"}
+		bare := &bridge.Post{Platform: onX, ExternalID: "301"}
 
 		insertPost(t, s, full)
 		insertPost(t, s, bare)
@@ -319,7 +322,7 @@ var postTests = []test{
 			if string(got.Raw) != string(full.Raw) {
 				t.Errorf("raw JSON: got %q, want %q", got.Raw, full.Raw)
 			}
-			got, err = postByExternalID(ctx(t), tx, bridge.PlatformX, "301")
+			got, err = postByExternalID(ctx(t), tx, onX, "301")
 			if err != nil {
 				return err
 			}
@@ -334,7 +337,7 @@ var postTests = []test{
 		inTx(t, s, func(tx *store.Tx) error {
 			_, err := tx.PostByID(ctx(t), 987654)
 			notFound(t, "PostByID", err)
-			_, err = postByExternalID(ctx(t), tx, bridge.PlatformX, "401")
+			_, err = postByExternalID(ctx(t), tx, onX, "401")
 			notFound(t, "PostByExternalID", err)
 			_, err = postByExternalID(ctx(t), tx, "bluesky", "400")
 			notFound(t, "PostByExternalID on another platform", err)
@@ -344,7 +347,7 @@ var postTests = []test{
 
 	{"Post/RejectsPostWithoutIdentity", func(t *testing.T, s *store.Store) {
 		err := withTx(s, ctx(t), func(tx *store.Tx) error {
-			_, err := tx.InsertPost(ctx(t), &bridge.Post{Platform: bridge.PlatformX})
+			_, err := tx.InsertPost(ctx(t), &bridge.Post{Platform: onX})
 			return err
 		})
 		if err == nil {
@@ -364,7 +367,7 @@ var txTests = []test{
 			if _, err := tx.InsertPost(ctx(t), p); err != nil {
 				return err
 			}
-			k := &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: "conv-500",
+			k := &bridge.Ticket{Platform: onX, ConversationKey: "conv-500",
 				State: bridge.TicketOpen, RootPostID: p.ID, CreatedAt: at(0)}
 			if err := createTicket(ctx(t), tx, k); err != nil {
 				return err
@@ -383,7 +386,7 @@ var txTests = []test{
 				return err
 			}
 			// Everything is visible inside the transaction…
-			if _, err := postByExternalID(ctx(t), tx, bridge.PlatformX, "500"); err != nil {
+			if _, err := postByExternalID(ctx(t), tx, onX, "500"); err != nil {
 				return fmt.Errorf("post not visible in its own transaction: %w", err)
 			}
 			return errBoom
@@ -434,9 +437,9 @@ var txTests = []test{
 func assertEmpty(t *testing.T, s *store.Store, id string) {
 	t.Helper()
 	inTx(t, s, func(tx *store.Tx) error {
-		_, err := postByExternalID(ctx(t), tx, bridge.PlatformX, id)
+		_, err := postByExternalID(ctx(t), tx, onX, id)
 		notFound(t, "post after rollback", err)
-		_, err = ticketByConversation(ctx(t), tx, bridge.PlatformX, "conv-"+id)
+		_, err = ticketByConversation(ctx(t), tx, onX, "conv-"+id)
 		notFound(t, "ticket after rollback", err)
 		if c, err := tx.Cursor(ctx(t), "x:search"); err != nil || c != "" {
 			t.Errorf("cursor after rollback = %q, %v; want unset", c, err)

@@ -31,8 +31,8 @@ func seedTicket(t *testing.T, s *store.Store, key string) (*bridge.Post, *bridge
 	t.Helper()
 	p := newPost(key)
 	p.ConversationKey = key
-	c := &bridge.Customer{Platform: bridge.PlatformX, AuthorID: p.AuthorID, Handle: "kim", FirstSeen: at(0), LastSeen: at(0)}
-	k := &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: key, Department: "network",
+	c := &bridge.Customer{Platform: onX, AuthorID: p.AuthorID, Handle: "kim", FirstSeen: at(0), LastSeen: at(0)}
+	k := &bridge.Ticket{Platform: onX, ConversationKey: key, Department: "network",
 		State: bridge.TicketOpen, Account: "SBCare", CreatedAt: at(0), UpdatedAt: at(0), LastCustomerAt: at(0)}
 	inTx(t, s, func(tx *store.Tx) error {
 		if _, err := tx.InsertPost(ctx(t), p); err != nil {
@@ -118,7 +118,7 @@ var ticketTests = []test{
 				return err
 			}
 			same(t, "TicketByID", got, storedTicket(*k))
-			got, err = ticketByConversation(ctx(t), tx, bridge.PlatformX, "conv-1")
+			got, err = ticketByConversation(ctx(t), tx, onX, "conv-1")
 			if err != nil {
 				return err
 			}
@@ -126,7 +126,7 @@ var ticketTests = []test{
 
 			_, err = tx.TicketByID(ctx(t), k.ID+1000)
 			notFound(t, "TicketByID of a missing ticket", err)
-			_, err = ticketByConversation(ctx(t), tx, bridge.PlatformX, "conv-2")
+			_, err = ticketByConversation(ctx(t), tx, onX, "conv-2")
 			notFound(t, "TicketByConversation of a missing ticket", err)
 			// Not mirrored yet: the empty thread must not find it.
 			_, err = tx.TicketByThread(ctx(t), "", "")
@@ -138,14 +138,14 @@ var ticketTests = []test{
 	{"Ticket/OnePerConversation", func(t *testing.T, s *store.Store) {
 		_, _, k := seedTicket(t, s, "conv-1")
 		err := withTx(s, ctx(t), func(tx *store.Tx) error {
-			return createTicket(ctx(t), tx, &bridge.Ticket{Platform: bridge.PlatformX,
+			return createTicket(ctx(t), tx, &bridge.Ticket{Platform: onX,
 				ConversationKey: "conv-1", Department: "sales", State: bridge.TicketOpen, CreatedAt: at(time.Minute)})
 		})
 		if err == nil {
 			t.Fatal("a second ticket for the same conversation was created")
 		}
 		inTx(t, s, func(tx *store.Tx) error {
-			got, err := ticketByConversation(ctx(t), tx, bridge.PlatformX, "conv-1")
+			got, err := ticketByConversation(ctx(t), tx, onX, "conv-1")
 			if err != nil {
 				return err
 			}
@@ -178,7 +178,7 @@ var ticketTests = []test{
 			wg.Go(func() {
 				firstRun := true
 				err := withTx(s, ctx(t), func(tx *store.Tx) error {
-					k, err := ticketByConversation(ctx(t), tx, bridge.PlatformX, "busy")
+					k, err := ticketByConversation(ctx(t), tx, onX, "busy")
 					if firstRun {
 						firstRun = false
 						lookedUp.Done()
@@ -188,7 +188,7 @@ var ticketTests = []test{
 						}
 					}
 					if errors.Is(err, bridge.ErrNotFound) {
-						k = &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: "busy", State: bridge.TicketOpen, CreatedAt: at(0)}
+						k = &bridge.Ticket{Platform: onX, ConversationKey: "busy", State: bridge.TicketOpen, CreatedAt: at(0)}
 						err = createTicket(ctx(t), tx, k)
 					}
 					if err != nil {
@@ -214,7 +214,7 @@ var ticketTests = []test{
 		_, _, k := seedTicket(t, s, "conv-1")
 		p2 := newPost("conv-1-b")
 		insertPost(t, s, p2)
-		c2 := &bridge.Customer{Platform: bridge.PlatformX, AuthorID: "someone-else"}
+		c2 := &bridge.Customer{Platform: onX, AuthorID: "someone-else"}
 		inTx(t, s, func(tx *store.Tx) error { return saveCustomer(ctx(t), tx, c2) })
 
 		upd := *k
@@ -276,7 +276,7 @@ var ticketTests = []test{
 	}},
 
 	{"Customer/SaveAndHistory", func(t *testing.T, s *store.Store) {
-		c := &bridge.Customer{Platform: bridge.PlatformX, AuthorID: "42", Handle: "kim", Name: "Kim 🍜",
+		c := &bridge.Customer{Platform: onX, AuthorID: "42", Handle: "kim", Name: "Kim 🍜",
 			FirstSeen: at(0), LastSeen: at(0)}
 		inTx(t, s, func(tx *store.Tx) error { return saveCustomer(ctx(t), tx, c) })
 		if c.ID == 0 {
@@ -287,7 +287,7 @@ var ticketTests = []test{
 		var tickets []*bridge.Ticket
 		inTx(t, s, func(tx *store.Tx) error {
 			for i := range 3 {
-				k := &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: fmt.Sprintf("c%d", i),
+				k := &bridge.Ticket{Platform: onX, ConversationKey: fmt.Sprintf("c%d", i),
 					Department: []string{"network", "sales", "billing"}[i], State: bridge.TicketOpen,
 					CustomerID: c.ID, CreatedAt: at(time.Duration(i) * 24 * time.Hour)}
 				if err := createTicket(ctx(t), tx, k); err != nil {
@@ -301,20 +301,20 @@ var ticketTests = []test{
 		})
 
 		inTx(t, s, func(tx *store.Tx) error {
-			got, err := customerByAuthor(ctx(t), tx, bridge.PlatformX, "42")
+			got, err := customerByAuthor(ctx(t), tx, onX, "42")
 			if err != nil {
 				return err
 			}
 			same(t, "customer", got, storedCustomer(*c))
 
-			_, err = customerByAuthor(ctx(t), tx, bridge.PlatformX, "43")
+			_, err = customerByAuthor(ctx(t), tx, onX, "43")
 			notFound(t, "CustomerByAuthor of a stranger", err)
 			return nil
 		})
 
 		// (Platform, AuthorID) is one customer.
 		err := withTx(s, ctx(t), func(tx *store.Tx) error {
-			return saveCustomer(ctx(t), tx, &bridge.Customer{Platform: bridge.PlatformX, AuthorID: "42"})
+			return saveCustomer(ctx(t), tx, &bridge.Customer{Platform: onX, AuthorID: "42"})
 		})
 		if err == nil {
 			t.Error("a second customer with the same author id was saved")
@@ -344,7 +344,7 @@ var ticketTests = []test{
 
 		// Ordering in SQL follows the instant, to the microsecond, whatever
 		// zone the times were written in.
-		c := &bridge.Customer{Platform: bridge.PlatformX, AuthorID: "order"}
+		c := &bridge.Customer{Platform: onX, AuthorID: "order"}
 		var a, b, d *bridge.Ticket
 		inTx(t, s, func(tx *store.Tx) error {
 			if err := saveCustomer(ctx(t), tx, c); err != nil {
@@ -353,13 +353,13 @@ var ticketTests = []test{
 			jst := time.FixedZone("JST", 9*60*60)
 			pst := time.FixedZone("PST", -8*60*60)
 			// a: 10:00:00.000002 UTC, written in JST.
-			a = &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: "a", State: bridge.TicketOpen, CustomerID: c.ID,
+			a = &bridge.Ticket{Platform: onX, ConversationKey: "a", State: bridge.TicketOpen, CustomerID: c.ID,
 				CreatedAt: time.Date(2026, 3, 1, 19, 0, 0, 2000, jst)}
 			// b: 10:00:00.000001 UTC, written in UTC: older than a by 1µs.
-			b = &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: "b", State: bridge.TicketOpen, CustomerID: c.ID,
+			b = &bridge.Ticket{Platform: onX, ConversationKey: "b", State: bridge.TicketOpen, CustomerID: c.ID,
 				CreatedAt: time.Date(2026, 3, 1, 10, 0, 0, 1000, time.UTC)}
 			// d: 09:30 UTC, written in PST (01:30 local): oldest.
-			d = &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: "d", State: bridge.TicketOpen, CustomerID: c.ID,
+			d = &bridge.Ticket{Platform: onX, ConversationKey: "d", State: bridge.TicketOpen, CustomerID: c.ID,
 				CreatedAt: time.Date(2026, 3, 1, 1, 30, 0, 0, pst)}
 			return errors.Join(createTicket(ctx(t), tx, a), createTicket(ctx(t), tx, b), createTicket(ctx(t), tx, d))
 		})

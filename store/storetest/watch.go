@@ -13,7 +13,7 @@ func watchTicket(t *testing.T, s *store.Store, key, dept string, c time.Time, ed
 	t.Helper()
 	p := newPost(key)
 	p.ConversationKey = key
-	k := &bridge.Ticket{Platform: bridge.PlatformX, ConversationKey: key, Department: dept,
+	k := &bridge.Ticket{Platform: onX, ConversationKey: key, Department: dept,
 		State: bridge.TicketOpen, CreatedAt: c, UpdatedAt: c, LastCustomerAt: c}
 	if edit != nil {
 		edit(k)

@@ -1,10 +1,23 @@
-package guard
+package x
 
 import (
 	"sort"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/carebridge/carebridge/bridge/guard"
+)
+
+// Limits on X.
+const (
+	// PublicLimit is the weighted length limit of a public X post.
+	PublicLimit = 280
+	// DMLimit is the length limit of an X DM, in characters (code points
+	// after NFC).
+	DMLimit = 10000
+	// URLWeight is what every URL weighs in a public X post, however long.
+	URLWeight = 23
 )
 
 // WeightedLength returns the length of text as X counts it for a public
@@ -14,15 +27,29 @@ import (
 // in total; any other code point counts 1 if it lies in U+0000–U+10FF,
 // U+2000–U+200D, U+2010–U+201F or U+2032–U+2037, and 2 otherwise.
 //
-// See the package documentation for the URL forms recognized.
+// URLs are those the guards recognize (guard.URLSpans: http(s) URLs,
+// www. domains and bare domains under common TLDs).
+//
+// The rest follows twitter-text v3 (the configuration X documents): NFC,
+// 1 for U+0000–U+10FF, U+2000–U+200D, U+2010–U+201F and U+2032–U+2037, 2
+// for everything else, 23 per URL and 2 per emoji sequence. Emoji
+// sequences are recognized with a built-in copy of Unicode's
+// Extended_Pictographic table and a simplified UTS #51 grammar: up to four
+// elements joined by ZWJ (the most any recommended sequence has, so a long
+// chain of joined emoji is not counted as 2), each with its variation
+// selectors, skin tones and tag sequences, plus keycaps and flag pairs. A
+// lone text-default pictograph keeps its own code point weight, so "©"
+// still counts 1 while "©️" (with U+FE0F) counts 2. Leading @mentions are
+// counted like any text: X leaves out only the mentions it adds itself,
+// which are not part of a draft.
 func WeightedLength(text string) int {
 	t := norm.NFC.String(text)
-	urls := findURLs(t)
+	urls := guard.URLSpans(t)
 	w, u := 0, 0
 	for i := 0; i < len(t); {
-		if u < len(urls) && i == urls[u].start {
+		if u < len(urls) && i == urls[u][0] {
 			w += URLWeight
-			i = urls[u].end
+			i = urls[u][1]
 			u++
 			continue
 		}
