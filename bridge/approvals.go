@@ -12,14 +12,6 @@ import (
 	"github.com/carebridge/carebridge/bridge/guard"
 )
 
-// Reactions the bot puts on drafts.
-const (
-	ReactionPending = "hourglass_flowing_sand"
-	ReactionSent    = "white_check_mark"
-	ReactionBlocked = "no_entry_sign"
-	ReactionFailed  = "warning"
-)
-
 // approvals is the part of the core that turns what people do in the chat
 // surface into answers: a thread reply becomes a draft, the guards check
 // it, an approver's gesture releases or rejects it, and an approved draft
@@ -248,8 +240,12 @@ func (w *work) audit(kind AuditKind, draftID int64, details map[string]any) erro
 	return audit(w.ctx, w.tx, kind, w.ev.User, w.look.dept.ID, w.look.ticket.ID, draftID, details, w.now)
 }
 
-// ephemeral queues a note only the person who acted sees.
+// ephemeral queues a note only the person who acted sees, or, on a chat
+// surface without such notes, a notice in the ticket's thread naming them.
 func (w *work) ephemeral(text string) error {
+	if _, ok := w.s.actions.(EphemeralNotes); !ok && w.s.actions != nil {
+		return enqueueNotice(w.ctx, w.tx, w.s.cfg, w.look.ticket, fmt.Sprintf("<@%s>: %s", w.ev.User, text), w.now)
+	}
 	return enqueue(w.ctx, w.tx, ephemeralItemOf(w.ev.Channel, w.ev.User, text, w.now))
 }
 
@@ -321,7 +317,7 @@ func (w *work) message() error {
 	if err := w.tx.UpdateTicket(w.ctx, t); err != nil {
 		return err
 	}
-	return enqueueReact(w.ctx, w.tx, t, ChatRef{Channel: d.Channel, TS: d.TS}, ReactionPending, true, w.now)
+	return enqueueReact(w.ctx, w.tx, t, ChatRef{Channel: d.Channel, TS: d.TS}, w.s.marks.Pending, true, w.now)
 }
 
 // blocked records a guard's refusal and explains it in the thread.
@@ -344,7 +340,7 @@ func (w *work) blocked(d *Draft, res guard.Result) error {
 	if err := enqueueNotice(w.ctx, w.tx, w.s.cfg, w.look.ticket, text, w.now); err != nil {
 		return err
 	}
-	return enqueueReact(w.ctx, w.tx, w.look.ticket, ChatRef{Channel: d.Channel, TS: d.TS}, ReactionBlocked, true, w.now)
+	return enqueueReact(w.ctx, w.tx, w.look.ticket, ChatRef{Channel: d.Channel, TS: d.TS}, w.s.marks.Blocked, true, w.now)
 }
 
 // changed applies an edit of a draft message.
@@ -405,13 +401,13 @@ func (w *work) changed() error {
 	}
 	if wasBlocked {
 		ref := ChatRef{Channel: d.Channel, TS: d.TS}
-		if err := enqueueReact(w.ctx, w.tx, t, ref, ReactionBlocked, false, w.now); err != nil {
+		if err := enqueueReact(w.ctx, w.tx, t, ref, w.s.marks.Blocked, false, w.now); err != nil {
 			return err
 		}
 		if err := enqueueNotice(w.ctx, w.tx, w.s.cfg, t, ":ballot_box_with_check: The edited draft passes the checks and waits for an approver.", w.now); err != nil {
 			return err
 		}
-		return enqueueReact(w.ctx, w.tx, t, ref, ReactionPending, true, w.now)
+		return enqueueReact(w.ctx, w.tx, t, ref, w.s.marks.Pending, true, w.now)
 	}
 	return nil
 }
@@ -486,7 +482,7 @@ func (w *work) reacted() error {
 		if err := w.audit(AuditRejected, d.ID, map[string]any{"emoji": name}); err != nil {
 			return err
 		}
-		if err := enqueueReact(w.ctx, w.tx, w.look.ticket, ChatRef{Channel: d.Channel, TS: d.TS}, ReactionPending, false, w.now); err != nil {
+		if err := enqueueReact(w.ctx, w.tx, w.look.ticket, ChatRef{Channel: d.Channel, TS: d.TS}, w.s.marks.Pending, false, w.now); err != nil {
 			return err
 		}
 		return enqueueNotice(w.ctx, w.tx, w.s.cfg, w.look.ticket, fmt.Sprintf(":x: Rejected by <@%s>; nothing was sent.", w.ev.User), w.now)
@@ -544,7 +540,7 @@ func (w *work) approve(d *Draft, vis Visibility, emoji string, auto bool) error 
 		return err
 	}
 	if wasBlocked {
-		if err := enqueueReact(w.ctx, w.tx, w.look.ticket, ChatRef{Channel: d.Channel, TS: d.TS}, ReactionBlocked, false, w.now); err != nil {
+		if err := enqueueReact(w.ctx, w.tx, w.look.ticket, ChatRef{Channel: d.Channel, TS: d.TS}, w.s.marks.Blocked, false, w.now); err != nil {
 			return err
 		}
 	}

@@ -24,6 +24,7 @@ type env struct {
 	official map[string]bool // lower-case handles and user ids of our own accounts
 	networks map[Platform]Network
 	gestures Gestures
+	marks    DraftMarks
 	// wakeRelay wakes the relay after new outbox work was committed.
 	wakeRelay func()
 }

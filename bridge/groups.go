@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
 )
@@ -28,16 +27,20 @@ func newGroupCache(ttl time.Duration) *groupCache {
 	return &groupCache{ttl: ttl, members: map[string]groupEntry{}}
 }
 
-// memberOf reports whether user is one of ids: user ids (U…, W…) or user
-// groups (S…) resolved through the chat surface.
+// memberOf reports whether user is one of ids: people, or groups the
+// chat surface resolves (GroupDirectory).
 func (s *approvals) memberOf(ctx context.Context, user string, ids []string) (bool, error) {
 	for _, id := range ids {
 		if id == user {
 			return true, nil
 		}
 	}
+	dir, _ := s.actions.(GroupDirectory)
+	if dir == nil {
+		return false, nil
+	}
 	for _, id := range ids {
-		if !strings.HasPrefix(id, "S") {
+		if !dir.IsGroup(id) {
 			continue
 		}
 		users, err := s.groupMembers(ctx, id)
@@ -60,10 +63,11 @@ func (s *approvals) groupMembers(ctx context.Context, group string) (map[string]
 	if ok && now.Sub(e.at) < c.ttl {
 		return e.users, nil
 	}
-	if s.actions == nil {
+	dir, _ := s.actions.(GroupDirectory)
+	if dir == nil {
 		return nil, nil
 	}
-	list, err := s.actions.GroupMembers(ctx, group)
+	list, err := dir.GroupMembers(ctx, group)
 	if err != nil {
 		if ok {
 			s.log.Warn("cannot refresh user group; using the last known members", "group", group, "err", err)

@@ -206,8 +206,12 @@ func (s *relay) prefetchChat(ctx context.Context, items []OutboxItem) *chatPrefe
 // row was written: then that message is returned with found set and
 // nothing is posted again.
 func (s *relay) publishOnce(ctx context.Context, it *OutboxItem, msg ChatMessage) (ref ChatRef, found bool, err error) {
-	if it.Recovered {
-		ref, found, err = s.publisher.Find(ctx, msg.Channel, msg.ThreadTS, it.ID, it.CreatedAt)
+	finder, _ := s.publisher.(MessageFinder)
+	if it.Recovered && finder == nil {
+		s.log.Warn("outbox: cannot look for a message posted before a restart on this chat surface; posting it (again)", "id", it.ID, "channel", msg.Channel)
+	}
+	if it.Recovered && finder != nil {
+		ref, found, err = finder.Find(ctx, msg.Channel, msg.ThreadTS, it.ID, it.CreatedAt)
 		if err != nil {
 			return ChatRef{}, false, fmt.Errorf("reconcile outbox %d: %w", it.ID, err)
 		}
@@ -253,8 +257,11 @@ func (s *relay) handleChatEphemeral(ctx context.Context, it *OutboxItem) (comple
 	if err := decodePayload(it, &p); err != nil {
 		return nil, err
 	}
-	if s.actions == nil {
+	notes, _ := s.actions.(EphemeralNotes)
+	if notes == nil {
+		// Queued before the surface lost the capability: nowhere to show it.
+		s.log.Warn("outbox: the chat surface cannot show a note to one person; dropped", "id", it.ID, "user", p.User)
 		return nil, nil
 	}
-	return nil, s.actions.Ephemeral(ctx, p.Channel, p.User, p.Text)
+	return nil, notes.Ephemeral(ctx, p.Channel, p.User, p.Text)
 }

@@ -192,7 +192,11 @@ func enqueueNotice(ctx context.Context, tx Enqueuer, cfg *config.Config, t *Tick
 	return enqueue(ctx, tx, it)
 }
 
-// enqueueReact queues adding or removing the bot's reaction on a message.
+// enqueueReact queues adding or removing the bot's reaction on a message;
+// an empty name (a mark the surface does not have) queues nothing.
 func enqueueReact(ctx context.Context, tx Enqueuer, t *Ticket, ref ChatRef, name string, add bool, now time.Time) error {
+	if name == "" {
+		return nil
+	}
 	return enqueue(ctx, tx, reactItemOf(t, ref, name, add, now))
 }

@@ -93,12 +93,20 @@ type ChatMessage struct {
 }
 
 // Publisher writes to the chat surface (Slack, later Teams). It only
-// sends and classifies errors; the Service retries.
+// sends and classifies errors; the Service retries. A surface that can
+// look up what it posted also implements MessageFinder.
 type Publisher interface {
 	// Publish posts msg and returns where it landed.
 	Publish(ctx context.Context, msg ChatMessage) (ChatRef, error)
 	// Permalink returns a link to a message.
 	Permalink(ctx context.Context, ref ChatRef) (string, error)
+}
+
+// MessageFinder is an optional capability of a Publisher: finding a
+// message an earlier attempt posted. Without it, a message whose attempt
+// was cut short by a crash is posted again (it may then show twice: a
+// chat message is never lost for fear of a duplicate).
+type MessageFinder interface {
 	// Find looks for a message carrying outboxID that an earlier attempt
 	// may have posted (in the thread threadTS if set), no earlier than
 	// since (zero: no bound). It is called only after a crash, to send
@@ -201,13 +209,29 @@ type ChatEventHandler interface {
 	HandleChatEvent(ctx context.Context, ev ChatEvent) error
 }
 
-// ChatActions are the chat writes beyond posting messages.
+// ChatActions are the chat writes beyond posting messages. A surface that
+// can show a note to one person also implements EphemeralNotes; one with
+// user groups, GroupDirectory.
 type ChatActions interface {
 	// React adds (or removes) the bot's reaction name on a message.
 	React(ctx context.Context, ref ChatRef, name string, add bool) error
+}
+
+// EphemeralNotes is an optional chat capability: a note only one person
+// sees. Without it, the core writes the note in the ticket's thread,
+// naming the person.
+type EphemeralNotes interface {
 	// Ephemeral shows text to one user only.
 	Ephemeral(ctx context.Context, channel, user, text string) error
-	// GroupMembers lists the members of a user group.
+}
+
+// GroupDirectory is an optional chat capability: groups of people that
+// approver and watcher lists may name. Without it, those lists name
+// people only.
+type GroupDirectory interface {
+	// IsGroup reports whether id names a group rather than a person.
+	IsGroup(id string) bool
+	// GroupMembers lists the members of a group.
 	GroupMembers(ctx context.Context, group string) ([]string, error)
 }
 

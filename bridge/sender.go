@@ -142,10 +142,10 @@ func (s *relay) handleSend(ctx context.Context, it *OutboxItem) (completion, err
 			return err
 		}
 		msg := ChatRef{Channel: cur.Channel, TS: cur.TS}
-		if err := enqueueReact(ctx, tx, tk, msg, ReactionPending, false, now); err != nil {
+		if err := enqueueReact(ctx, tx, tk, msg, s.marks.Pending, false, now); err != nil {
 			return err
 		}
-		return enqueueReact(ctx, tx, tk, msg, ReactionSent, true, now)
+		return enqueueReact(ctx, tx, tk, msg, s.marks.Sent, true, now)
 	}, nil
 }
 
@@ -179,10 +179,10 @@ func (s *relay) sendFailed(ctx context.Context, it *OutboxItem, d *Draft, t *Tic
 			if err := enqueueNotice(ctx, tx, s.cfg, t, ":warning: Not sent: "+why, now); err != nil {
 				return err
 			}
-			if err := enqueueReact(ctx, tx, t, msg, ReactionPending, false, now); err != nil {
+			if err := enqueueReact(ctx, tx, t, msg, s.marks.Pending, false, now); err != nil {
 				return err
 			}
-			return enqueueReact(ctx, tx, t, msg, ReactionFailed, true, now)
+			return enqueueReact(ctx, tx, t, msg, s.marks.Failed, true, now)
 		case firstFailure:
 			retry := now.Add(s.backoff(it.Attempts))
 			var se *SendError

@@ -56,6 +56,9 @@ type Options struct {
 	// Gestures are what approvers do on the chat surface (default: the
 	// configuration's approvals section).
 	Gestures Gestures
+	// Marks are the bot's marks on drafts, showing where each stands; an
+	// empty one is not put.
+	Marks DraftMarks
 	// ChatPacing paces posts per chat channel (default one per second,
 	// bursts of one).
 	ChatPacing Pacing
@@ -93,6 +96,16 @@ type Gestures struct {
 	ApproveDM string // releases a draft as a DM
 	Reject    string // stops a draft
 	Close     string // on a ticket's parent message: closes the ticket
+}
+
+// DraftMarks are the marks (reactions, on Slack emoji names) the bot puts
+// on a draft message to show where it stands. The chat adapter names
+// them.
+type DraftMarks struct {
+	Pending string // waiting for an approver
+	Sent    string // went out
+	Blocked string // a guard refused it
+	Failed  string // could not be sent
 }
 
 // Pacing is a token bucket per chat channel.
@@ -160,7 +173,7 @@ func New(opt Options) (*Service, error) {
 		opt.Gestures = Gestures{Approve: a.ApproveEmoji, ApproveDM: a.ApproveDMEmoji, Reject: a.RejectEmoji, Close: a.CloseEmoji}
 	}
 	e := &env{cfg: opt.Config, clock: opt.Clock, log: opt.Logger, metrics: opt.Metrics,
-		official: map[string]bool{}, networks: map[Platform]Network{}, gestures: opt.Gestures}
+		official: map[string]bool{}, networks: map[Platform]Network{}, gestures: opt.Gestures, marks: opt.Marks}
 	for k, v := range opt.Official {
 		e.official[strings.ToLower(k)] = v
 	}

@@ -189,7 +189,7 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(d.out, "  Aiko (thread reply): %s\n", answer)
-	if err := d.waitFor(ctx, 15*time.Second, "the ⏳ on the draft", func() bool { return hasReaction(d.slack.Reactions(network, draftTS), bridge.ReactionPending) }); err != nil {
+	if err := d.waitFor(ctx, 15*time.Second, "the ⏳ on the draft", func() bool { return hasReaction(d.slack.Reactions(network, draftTS), slackad.DraftMarks.Pending) }); err != nil {
 		return err
 	}
 	fmt.Fprintln(d.out, "  carebridge: guards passed (length, personal data, reply eligibility) → ⏳ waiting for approval")
@@ -223,7 +223,7 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(d.out, "  Aiko (thread reply): %s\n", dmText)
-	if err := d.waitFor(ctx, 15*time.Second, "the DM draft", func() bool { return hasReaction(d.slack.Reactions(network, dmTS), bridge.ReactionPending) }); err != nil {
+	if err := d.waitFor(ctx, 15*time.Second, "the DM draft", func() bool { return hasReaction(d.slack.Reactions(network, dmTS), slackad.DraftMarks.Pending) }); err != nil {
 		return err
 	}
 	if err := d.slack.UserReacts(network, dmTS, demoManager, d.cfg.Approvals.ApproveEmoji); err != nil {

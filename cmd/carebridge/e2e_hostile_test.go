@@ -26,7 +26,6 @@ import (
 	slackad "github.com/carebridge/carebridge/adapters/slack"
 	"github.com/carebridge/carebridge/adapters/slack/slackfake"
 	"github.com/carebridge/carebridge/adapters/x/xfake"
-	"github.com/carebridge/carebridge/bridge"
 	"github.com/carebridge/carebridge/bridge/config"
 )
 
@@ -331,7 +330,7 @@ func testSecretsNeverShown(t *testing.T, storeURL string) {
 	}()
 	tweet, thread := w.conversation("@SBCare my iphone battery dies by noon")
 	draft := w.say(staff, thread, "Sorry! Settings › Battery shows what drains it.")
-	w.waitReaction(draft, bridge.ReactionPending)
+	w.waitReaction(draft, slackad.DraftMarks.Pending)
 	w.react(manager, draft, cfg.Approvals.ApproveEmoji)
 	w.waitNotice(thread, "Sent publicly as @SBCare")
 	if len(w.repliesTo(tweet)) != 1 {
@@ -342,7 +341,7 @@ func testSecretsNeverShown(t *testing.T, storeURL string) {
 	// Slack refuses the bot token once, and forged requests arrive.
 	_, thread2 := w.conversation("@AppleSupport my ipad won't charge")
 	draft2 := w.say(staff, thread2, "Please try another cable.")
-	w.waitReaction(draft2, bridge.ReactionPending)
+	w.waitReaction(draft2, slackad.DraftMarks.Pending)
 	w.react(manager, draft2, cfg.Approvals.ApproveEmoji)
 	h.x.FailNext(xfake.EndpointMentions, http.StatusUnauthorized, 3)
 	h.slack.FailNext("chat.postMessage", 200, "invalid_auth", 1)
@@ -544,7 +543,7 @@ func testWatcherCannotRelease(t *testing.T, storeURL string) {
 
 	tweet, thread := w.conversation("@SBCare my iphone keeps restarting")
 	draft := w.say(staff, thread, "Please update to the latest iOS; that fixes the restarts.")
-	w.waitReaction(draft, bridge.ReactionPending)
+	w.waitReaction(draft, slackad.DraftMarks.Pending)
 	for _, emoji := range []string{a.ApproveEmoji, a.ApproveDMEmoji, a.RejectEmoji} {
 		w.react(executive, draft, emoji)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	slackad "github.com/carebridge/carebridge/adapters/slack"
 	"github.com/carebridge/carebridge/adapters/x/xfake"
 	"github.com/carebridge/carebridge/bridge"
 	"github.com/carebridge/carebridge/store"
@@ -228,7 +229,7 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 		w.t = t
 		tweet, thread := w.conversation("@SBCare my iphone battery dies by noon")
 		draft := w.say(staff, thread, "Sorry to hear that! Settings › Battery shows what drains it — could you check?")
-		w.waitReaction(draft, bridge.ReactionPending)
+		w.waitReaction(draft, slackad.DraftMarks.Pending)
 		w.react(manager, draft, a.ApproveEmoji)
 		line := w.waitNotice(thread, "Sent publicly as @SBCare, approved by <@"+manager+">")
 		if !strings.Contains(line, "https://x.com/SBCare/status/") {
@@ -238,10 +239,10 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 		if len(sent) != 1 || sent[0].Text != "Sorry to hear that! Settings › Battery shows what drains it — could you check?" {
 			t.Fatalf("replies on X: %+v", sent)
 		}
-		w.waitReaction(draft, bridge.ReactionSent)
+		w.waitReaction(draft, slackad.DraftMarks.Sent)
 		eventually(t, 10*time.Second, "⏳ removed", func() (bool, string) {
 			r := w.slack.Reactions("C0DEVICES", draft)
-			return !strings.Contains(strings.Join(r, ","), bridge.ReactionPending), strings.Join(r, ",")
+			return !strings.Contains(strings.Join(r, ","), slackad.DraftMarks.Pending), strings.Join(r, ",")
 		})
 	})
 
@@ -249,7 +250,7 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 		w.t = t
 		_, thread := w.conversation("@SBCare my app keeps crashing")
 		draft := w.say(staff, thread, "DM: Could you send us your account e-mail by DM?")
-		w.waitReaction(draft, bridge.ReactionPending)
+		w.waitReaction(draft, slackad.DraftMarks.Pending)
 		w.react(manager, draft, a.ApproveEmoji)
 		w.waitNotice(thread, "Sent by DM as @SBCare")
 		if d := w.dmsWith("Could you send us your account e-mail by DM?"); len(d) != 1 || d[0].RecipientID != "7000001" && !strings.Contains(d[0].DMConversationID, "7000001") {
@@ -261,7 +262,7 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 		w.t = t
 		tweet, thread := w.conversation("@SBCare ios update broke my calls")
 		draft := w.say(staff, thread, "We'd like to look at your line settings privately.")
-		w.waitReaction(draft, bridge.ReactionPending)
+		w.waitReaction(draft, slackad.DraftMarks.Pending)
 		w.react(manager, draft, a.ApproveDMEmoji)
 		w.waitNotice(thread, "Sent by DM")
 		if len(w.dmsWith("We'd like to look at your line settings privately.")) != 1 {
@@ -276,7 +277,7 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 		w.t = t
 		tweet, thread := w.conversation("@SBCare your app is garbage")
 		draft := w.say(staff, thread, "Well, maybe don't use it then.")
-		w.waitReaction(draft, bridge.ReactionPending)
+		w.waitReaction(draft, slackad.DraftMarks.Pending)
 		w.react(manager, draft, a.RejectEmoji)
 		w.waitNotice(thread, "Rejected by <@"+manager+">")
 		w.nothingSent(tweet, "")
@@ -286,7 +287,7 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 		w.t = t
 		tweet, thread := w.conversation("@SBCare is the new ipad in stock?")
 		draft := w.say(manager, thread, "Yes, in all stores from Friday.")
-		w.waitReaction(draft, bridge.ReactionPending)
+		w.waitReaction(draft, slackad.DraftMarks.Pending)
 		w.react(manager, draft, a.ApproveEmoji)
 		w.waitEphemeral(manager, "another approver has to approve it")
 		w.nothingSent(tweet, "")
@@ -296,7 +297,7 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 		w.t = t
 		tweet, thread := w.conversation("@SBCare mac won't update")
 		draft := w.say(manager, thread, "Please try Software Update again after a restart.")
-		w.waitReaction(draft, bridge.ReactionPending)
+		w.waitReaction(draft, slackad.DraftMarks.Pending)
 		w.react(staff, draft, a.ApproveEmoji)
 		w.waitEphemeral(staff, "Only devices's approvers can approve")
 		w.nothingSent(tweet, "")
@@ -322,7 +323,7 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 		if !strings.Contains(line, "phone number") || !strings.Contains(line, "dm:") || strings.Contains(line, "090-1234-5678") {
 			t.Errorf("guard notice: %q", line)
 		}
-		w.waitReaction(draft, bridge.ReactionBlocked)
+		w.waitReaction(draft, slackad.DraftMarks.Blocked)
 		w.react(manager, draft, a.ApproveEmoji) // public approval of a blocked draft does nothing
 		w.nothingSent(tweet, "repair desk")
 		w.react(manager, draft, a.ApproveDMEmoji)
@@ -345,7 +346,7 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 			t.Errorf("no DM suggestion in %q", line)
 		}
 		dm := w.say(staff, thread, "dm: Try signing out of the App Store and back in.")
-		w.waitReaction(dm, bridge.ReactionPending)
+		w.waitReaction(dm, slackad.DraftMarks.Pending)
 		w.react(manager, dm, a.ApproveEmoji)
 		w.waitNotice(thread, "Sent by DM")
 		if len(w.repliesTo(tweet)) != 0 {
@@ -360,11 +361,11 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 		// one waits behind it, approved but not sent.
 		w.x.FailNext(xfake.EndpointCreateTweet, 503, 3)
 		first := w.say(staff, thread, "We're checking the login service now.")
-		w.waitReaction(first, bridge.ReactionPending)
+		w.waitReaction(first, slackad.DraftMarks.Pending)
 		w.react(manager, first, a.ApproveEmoji)
 		w.waitNotice(thread, "Not sent yet: X is having trouble")
 		second := w.say(staff, thread, "Update: try again in ten minutes.")
-		w.waitReaction(second, bridge.ReactionPending)
+		w.waitReaction(second, slackad.DraftMarks.Pending)
 		w.react(manager, second, a.ApproveEmoji)
 		if err := w.slack.UserEdits("C0DEVICES", second, "Update: it should work again in ten minutes."); err != nil {
 			t.Fatal(err)
@@ -406,18 +407,18 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 		// A pending draft deleted: reacting is no longer possible and
 		// nothing goes out.
 		gone := w.say(staff, thread, "Oops, wrong thread.")
-		w.waitReaction(gone, bridge.ReactionPending)
+		w.waitReaction(gone, slackad.DraftMarks.Pending)
 		if err := w.slack.UserDeletes("C0DEVICES", gone); err != nil {
 			t.Fatal(err)
 		}
 		// An approved draft still waiting for X, deleted before it went out.
 		w.x.FailNext(xfake.EndpointCreateTweet, 503, 3)
 		first := w.say(staff, thread, "We're looking into the crash.")
-		w.waitReaction(first, bridge.ReactionPending)
+		w.waitReaction(first, slackad.DraftMarks.Pending)
 		w.react(manager, first, a.ApproveEmoji)
 		w.waitNotice(thread, "Not sent yet")
 		second := w.say(staff, thread, "Please reinstall the app.")
-		w.waitReaction(second, bridge.ReactionPending)
+		w.waitReaction(second, slackad.DraftMarks.Pending)
 		w.react(manager, second, a.ApproveEmoji)
 		if err := w.slack.UserDeletes("C0DEVICES", second); err != nil {
 			t.Fatal(err)
@@ -438,11 +439,11 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 		tweet, thread := w.conversation("@SBCare ipad charger broken")
 		w.x.FailNext(xfake.EndpointCreateTweet, 503, 3)
 		first := w.say(staff, thread, "We'll send a replacement charger.")
-		w.waitReaction(first, bridge.ReactionPending)
+		w.waitReaction(first, slackad.DraftMarks.Pending)
 		w.react(manager, first, a.ApproveEmoji)
 		w.waitNotice(thread, "Not sent yet")
 		second := w.say(staff, thread, "Also, here is a coupon code for your trouble.")
-		w.waitReaction(second, bridge.ReactionPending)
+		w.waitReaction(second, slackad.DraftMarks.Pending)
 		w.react(manager, second, a.ApproveEmoji)
 		if err := w.slack.UserUnreacts("C0DEVICES", second, manager, a.ApproveEmoji); err != nil {
 			t.Fatal(err)
@@ -463,7 +464,7 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 		w.t = t
 		tweet, thread := w.conversation("@SBCare iphone update stuck")
 		draft := w.say(staff, thread, "Please keep it on the charger until it finishes.")
-		w.waitReaction(draft, bridge.ReactionPending)
+		w.waitReaction(draft, slackad.DraftMarks.Pending)
 		w.react(manager, draft, a.ApproveEmoji)
 		var evID string
 		for _, e := range w.slack.Events() {
@@ -490,7 +491,7 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 		w.unsure.armed.Store(true)
 		defer w.unsure.armed.Store(false) // a failure here must not leak into the next case
 		draft := w.say(staff, thread, "Hold the keyboard's power button for five seconds, then pair again.")
-		w.waitReaction(draft, bridge.ReactionPending)
+		w.waitReaction(draft, slackad.DraftMarks.Pending)
 		w.react(manager, draft, a.ApproveEmoji)
 		w.waitNotice(thread, "Sent publicly")
 		time.Sleep(500 * time.Millisecond)
@@ -513,7 +514,7 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 		tweet, thread := w.conversation("@SBCare iphone hotspot gone")
 		w.x.SetRateLimit(xfake.EndpointCreateTweet, 0, 3*time.Second)
 		draft := w.say(staff, thread, "Hotspot needs the latest carrier settings; we're pushing them now.")
-		w.waitReaction(draft, bridge.ReactionPending)
+		w.waitReaction(draft, slackad.DraftMarks.Pending)
 		w.react(manager, draft, a.ApproveEmoji)
 		w.waitNotice(thread, "X is rate-limiting @SBCare. Retrying at")
 		w.x.SetRateLimit(xfake.EndpointCreateTweet, 200, 15*time.Minute)

@@ -18,9 +18,9 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	slackad "github.com/carebridge/carebridge/adapters/slack"
 	"github.com/carebridge/carebridge/adapters/slack/slackfake"
 	"github.com/carebridge/carebridge/adapters/x/xfake"
-	"github.com/carebridge/carebridge/bridge"
 )
 
 // serveWorld is the real `carebridge serve` binary (one or more
@@ -275,9 +275,9 @@ func (w *serveWorld) draft(r *reply) {
 func (w *serveWorld) draftState(r reply) string {
 	for _, x := range w.slack.Reactions(r.channel, r.ts) {
 		switch x {
-		case bridge.ReactionPending:
+		case slackad.DraftMarks.Pending:
 			return "pending"
-		case bridge.ReactionBlocked:
+		case slackad.DraftMarks.Blocked:
 			return "blocked"
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/carebridge/carebridge/adapters/slack"
 	"github.com/carebridge/carebridge/adapters/x"
 	"github.com/carebridge/carebridge/bridge"
 	"github.com/carebridge/carebridge/bridge/config"
@@ -34,6 +35,7 @@ func registerPlatforms(opt *bridge.Options, cfg *config.Config, xp xParts) {
 	// Slack: approvers' gestures are emoji names, watchers and approvers
 	// Slack user (U…) and user group (S…) ids, posts paced per channel.
 	a := cfg.Approvals
+	opt.Marks = slack.DraftMarks
 	opt.Gestures = bridge.Gestures{Approve: a.ApproveEmoji, ApproveDM: a.ApproveDMEmoji, Reject: a.RejectEmoji, Close: a.CloseEmoji}
 	opt.Watchers = cfg.Slack.Watchers
 	p := cfg.Slack.Pacing
