@@ -21,7 +21,6 @@ import (
 
 	"github.com/carebridge/carebridge/bridge"
 	"github.com/carebridge/carebridge/bridge/config"
-	"github.com/carebridge/carebridge/bridge/ops"
 	"github.com/carebridge/carebridge/bridge/watch"
 )
 
@@ -162,7 +161,7 @@ func (sc *Scheduler) daily(name string, times []string, fn func(ctx context.Cont
 	}
 	var at []gocron.AtTime
 	for _, t := range times {
-		h, m, err := ops.ParseHHMM(t)
+		h, m, err := watch.ParseHHMM(t)
 		if err != nil {
 			return fmt.Errorf("schedule %s: %w", name, err)
 		}

@@ -160,6 +160,51 @@ func TestDailyTimesAcrossDST(t *testing.T) {
 	}
 }
 
+// A time of day that does not exist on the spring-forward day (02:30 on
+// 2026-03-08 in America/New_York) runs where Go's time.Date puts it: read
+// with the daylight-time offset, that is 06:30 UTC, 01:30 EST, an hour
+// before the gap (gocron's default daylight-saving policy keeps
+// time.Date's instant). It runs once that day. A time that exists twice on the
+// fall-back day (01:30 on 2026-11-01) runs once, at its first occurrence
+// (01:30 EDT). docs/ARCHITECTURE.md says so.
+func TestDailyTimeInDSTGapAndOverlap(t *testing.T) {
+	for _, c := range []struct {
+		digestTime string
+		start      time.Time // UTC
+		want       []string  // UTC instants
+	}{
+		{"02:30", time.Date(2026, 3, 7, 12, 0, 0, 0, time.UTC), []string{
+			"2026-03-08T06:30:00Z", // Sun 01:30 EST: 02:30 does not exist
+			"2026-03-09T06:30:00Z", // Mon 02:30 EDT
+			"2026-03-10T06:30:00Z",
+		}},
+		{"01:30", time.Date(2026, 10, 31, 12, 0, 0, 0, time.UTC), []string{
+			"2026-11-01T05:30:00Z", // Sun 01:30 EDT, not again at 01:30 EST
+			"2026-11-02T06:30:00Z", // Mon 01:30 EST
+			"2026-11-03T06:30:00Z",
+		}},
+	} {
+		t.Run(c.digestTime, func(t *testing.T) {
+			cfg := cfgIn(t, "America/New_York")
+			cfg.Watch.DigestTime = c.digestTime
+			fc := clockwork.NewFakeClockAt(c.start)
+			sc := start(t, schedule.Options{Jobs: newRecorder(fc), Config: cfg, Clock: fc})
+			runs, err := sc.NextRuns("exec-digest", len(c.want))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range runs {
+				if got := r.UTC().Format(time.RFC3339); i >= len(c.want) || got != c.want[i] {
+					t.Errorf("run %d = %s, want %v", i, got, c.want)
+				}
+			}
+			if len(runs) != len(c.want) {
+				t.Errorf("%d runs, want %d", len(runs), len(c.want))
+			}
+		})
+	}
+}
+
 // The fake clock crossing the spring-forward night fires the noon digest
 // at 12:00 EDT.
 func TestDigestFiresAtLocalNoonAfterSpringForward(t *testing.T) {

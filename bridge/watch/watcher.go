@@ -1,14 +1,3 @@
-// Package watch wires carebridge's watching features to the store: SLA
-// warnings and breaches, department digests, the executive digest, spike
-// alerts, the opening greeting and closing sign-off, and closing silent
-// tickets. It computes with bridge/ops (pure arithmetic) and acts only
-// through the bridge ports: every effect is an outbox row written in the
-// same transaction as a record keyed so that a job run twice — after a
-// restart, or on a second replica — sends nothing twice.
-//
-// The Watcher's methods are plain functions of "now" (its injected
-// clock); the composition root runs them on a schedule (gocron, on the
-// elected leader), and tests call them directly.
 package watch
 
 import (
@@ -21,7 +10,6 @@ import (
 
 	"github.com/carebridge/carebridge/bridge"
 	"github.com/carebridge/carebridge/bridge/config"
-	"github.com/carebridge/carebridge/bridge/ops"
 )
 
 // Metrics observes the watching jobs; nil means none.
@@ -60,7 +48,7 @@ type Watcher struct {
 	clock   bridge.Clock
 	log     *slog.Logger
 	metrics Metrics
-	cal     *ops.Calendar
+	cal     *Calendar
 	loc     *time.Location
 	days    int
 	// slaDone remembers the SLA alert keys already recorded, so that a
@@ -77,7 +65,7 @@ func New(opt Options) (*Watcher, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
-	cal, err := ops.NewCalendar(opt.Config.OfficeHours, loc)
+	cal, err := NewCalendar(opt.Config.OfficeHours, loc)
 	if err != nil {
 		return nil, fmt.Errorf("watch: %w", err)
 	}
@@ -97,17 +85,11 @@ func New(opt Options) (*Watcher, error) {
 	return w, nil
 }
 
-// Calendar returns the business-hours calendar.
-func (w *Watcher) Calendar() *ops.Calendar { return w.cal }
-
-// Location returns the configured time zone.
-func (w *Watcher) Location() *time.Location { return w.loc }
-
 // AfterHours is the line shown on a post that arrived at at outside
 // office hours, saying when its SLA clock starts ("" during office hours).
 // It fits bridge.Options.AfterHours.
 func (w *Watcher) AfterHours(at time.Time) string {
-	return ops.ClockStartsText(at, w.cal, w.loc)
+	return ClockStartsText(at, w.cal, w.loc)
 }
 
 // slot is now in the configured zone, to the minute: what identifies one
@@ -119,7 +101,7 @@ func (w *Watcher) slot(now time.Time) time.Time {
 
 func (w *Watcher) slaOf(dept string) config.SLA {
 	if d := w.cfg.Department(dept); d != nil {
-		return ops.EffectiveSLA(w.cfg.SLA, d.SLA)
+		return EffectiveSLA(w.cfg.SLA, d.SLA)
 	}
 	return w.cfg.SLA
 }

@@ -15,12 +15,12 @@ const (
 	SignOff  = "sign_off" // at closing time
 )
 
-// GreetingText returns what account posts for purpose on the day of at:
+// greetingText returns what account posts for purpose on the day of at:
 // the account's own text, else office_hours'; "{date}" and "{weekday}" are
 // replaced with the local date (2006-01-02) and weekday (Mon), which also
 // keeps X from refusing the same text two days running. Empty (or "-")
 // means nothing is posted.
-func (w *Watcher) GreetingText(account, purpose string, at time.Time) string {
+func (w *Watcher) greetingText(account, purpose string, at time.Time) string {
 	text := w.cfg.OfficeHours.Greeting
 	if purpose == SignOff {
 		text = w.cfg.OfficeHours.SignOff
@@ -60,7 +60,7 @@ func (w *Watcher) Greet(ctx context.Context, purpose string) (int, error) {
 	day := now.In(w.loc).Format("2006-01-02")
 	n := 0
 	for _, a := range w.cfg.X.Accounts {
-		text := w.GreetingText(a.Handle, purpose, now)
+		text := w.greetingText(a.Handle, purpose, now)
 		if text == "" {
 			continue
 		}
