@@ -282,7 +282,11 @@ func greetTwice(t *testing.T, open func() *store.Store, replicas int) {
 	for i := 0; i < replicas; i++ {
 		s := open()
 		fc := clockwork.NewFakeClockAt(startAt)
-		w, err := watch.New(watch.Options{Store: s, Config: cfg, Clock: fc, Logger: quiet})
+		runner, err := store.Runner[watch.Tx](s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := watch.New(watch.Options{Store: runner, Config: cfg, Clock: fc, Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,7 +28,7 @@ func (w *Watcher) DigestTimes(dept string) []string {
 // period returns the start of the period a report ending at end covers:
 // the end of the previous report of kind for dept, else one day earlier.
 // Periods follow each other without gap or overlap.
-func (w *Watcher) period(ctx context.Context, tx bridge.Tx, kind, dept string, end time.Time) (time.Time, error) {
+func (w *Watcher) period(ctx context.Context, tx Tx, kind, dept string, end time.Time) (time.Time, error) {
 	last, err := tx.LastOpsEvent(ctx, kind, dept, end)
 	switch {
 	case err == nil:
@@ -40,7 +40,7 @@ func (w *Watcher) period(ctx context.Context, tx bridge.Tx, kind, dept string, e
 }
 
 // digestStats computes dept's digest for [from, to) from the store.
-func (w *Watcher) digestStats(ctx context.Context, tx bridge.Tx, dept string, from, to time.Time) (DigestStats, error) {
+func (w *Watcher) digestStats(ctx context.Context, tx Tx, dept string, from, to time.Time) (DigestStats, error) {
 	tickets, err := tx.TicketsActive(ctx, dept, from, to)
 	if err != nil {
 		return DigestStats{}, err
@@ -66,7 +66,7 @@ func (w *Watcher) Digest(ctx context.Context, dept string) (bool, error) {
 	slot := w.slot(now)
 	key := "digest:" + dept + ":" + slot.Format("2006-01-02T15:04")
 	queued := false
-	err := w.store.WithTx(ctx, func(tx bridge.Tx) error {
+	err := w.store.WithTx(ctx, func(tx Tx) error {
 		from, err := w.period(ctx, tx, bridge.OpsDigest, dept, now)
 		if err != nil {
 			return err
@@ -87,7 +87,7 @@ func (w *Watcher) Digest(ctx context.Context, dept string) (bool, error) {
 			return err
 		}
 		queued = true
-		return bridge.Audit(ctx, tx, bridge.AuditDigest, "system", dept, 0, map[string]any{
+		return audit(ctx, tx, bridge.AuditDigest, "system", dept, 0, map[string]any{
 			"kind": "department", "from": from, "to": now, "new": st.New, "answered": st.Answered, "waiting": len(st.Unanswered), "breaches": st.Breaches,
 		}, now)
 	})
@@ -159,7 +159,7 @@ func keywordLine(ks []KeywordCount) string {
 
 // execStats computes the executive digest for [from, to) and picks the
 // representative posts.
-func (w *Watcher) execStats(ctx context.Context, tx bridge.Tx, from, to time.Time) ([]DeptSummary, []bridge.Post, error) {
+func (w *Watcher) execStats(ctx context.Context, tx Tx, from, to time.Time) ([]DeptSummary, []bridge.Post, error) {
 	tickets, err := tx.TicketsActive(ctx, "", from, to)
 	if err != nil {
 		return nil, nil, err
@@ -211,7 +211,7 @@ func (w *Watcher) ExecDigest(ctx context.Context) (bool, error) {
 	slot := w.slot(now)
 	key := "exec_digest:" + slot.Format("2006-01-02T15:04")
 	queued := false
-	err := w.store.WithTx(ctx, func(tx bridge.Tx) error {
+	err := w.store.WithTx(ctx, func(tx Tx) error {
 		from, err := w.period(ctx, tx, bridge.OpsExecDigest, "", now)
 		if err != nil {
 			return err
@@ -232,7 +232,7 @@ func (w *Watcher) ExecDigest(ctx context.Context) (bool, error) {
 			return err
 		}
 		queued = true
-		return bridge.Audit(ctx, tx, bridge.AuditDigest, "system", "", 0, map[string]any{"kind": "executive", "from": from, "to": now, "departments": len(sums)}, now)
+		return audit(ctx, tx, bridge.AuditDigest, "system", "", 0, map[string]any{"kind": "executive", "from": from, "to": now, "departments": len(sums)}, now)
 	})
 	if err != nil {
 		return false, fmt.Errorf("executive digest %s: %w", key, err)

@@ -66,7 +66,7 @@ func (w *Watcher) Greet(ctx context.Context, purpose string) (int, error) {
 		}
 		key := "greeting:" + strings.ToLower(a.Handle) + ":" + day + ":" + purpose
 		queued := false
-		err := w.store.WithTx(ctx, func(tx bridge.Tx) error {
+		err := w.store.WithTx(ctx, func(tx Tx) error {
 			it, err := bridge.PostItemOf(bridge.PostPayload{Account: a.Handle, Text: text, Purpose: purpose}, key, now.UTC())
 			if err != nil {
 				return err
@@ -77,7 +77,7 @@ func (w *Watcher) Greet(ctx context.Context, purpose string) (int, error) {
 			if _, err := tx.RecordOpsEvent(ctx, &bridge.OpsEvent{Kind: bridge.OpsGreeting, Key: key, At: now.UTC()}); err != nil {
 				return err
 			}
-			return bridge.Audit(ctx, tx, bridge.AuditGreetingQueued, a.Handle, "", 0, map[string]any{"purpose": purpose, "day": day, "text": text}, now.UTC())
+			return audit(ctx, tx, bridge.AuditGreetingQueued, a.Handle, "", 0, map[string]any{"purpose": purpose, "day": day, "text": text}, now.UTC())
 		})
 		if err != nil {
 			return n, fmt.Errorf("greet %s: %w", key, err)

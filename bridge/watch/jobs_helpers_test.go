@@ -167,11 +167,23 @@ func newRig(t *testing.T, s *store.Store, cfg *config.Config, now time.Time) *ri
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.w, err = watch.New(watch.Options{Store: s, Config: cfg, Clock: r.clock, Logger: quiet})
+	r.w = newWatcher(t, s, cfg, r.clock)
+	return r
+}
+
+// newWatcher builds a Watcher over s, seeing its transactions as watch.Tx
+// as the composition root does.
+func newWatcher(t *testing.T, s *store.Store, cfg *config.Config, c bridge.Clock) *watch.Watcher {
+	t.Helper()
+	runner, err := store.Runner[watch.Tx](s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r
+	w, err := watch.New(watch.Options{Store: runner, Config: cfg, Clock: c, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
 
 // post ingests a customer post at the clock's time and returns its ticket.
@@ -198,10 +210,17 @@ func (r *rig) ticket(conv string) *bridge.Ticket {
 	r.t.Helper()
 	var k *bridge.Ticket
 	r.tx(func(tx bridge.Tx) error {
-		var err error
-		k, err = tx.TicketByConversation(r.t.Context(), bridge.PlatformX, conv)
+		all, err := tx.ListTickets(r.t.Context(), bridge.TicketFilter{})
+		for i := range all {
+			if all[i].ConversationKey == conv {
+				k = &all[i]
+			}
+		}
 		return err
 	})
+	if k == nil {
+		r.t.Fatalf("no ticket for conversation %s", conv)
+	}
 	return k
 }
 

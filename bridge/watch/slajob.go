@@ -22,7 +22,7 @@ const slaScanLimit = 20000
 func (w *Watcher) CheckSLA(ctx context.Context) (int, error) {
 	now := w.clock.Now().UTC()
 	var open []bridge.Ticket
-	err := w.store.WithTx(ctx, func(tx bridge.Tx) error {
+	err := w.store.WithTx(ctx, func(tx Tx) error {
 		var err error
 		open, err = tx.ListTickets(ctx, bridge.TicketFilter{States: []bridge.TicketState{bridge.TicketOpen, bridge.TicketAwaitingApproval}, Limit: slaScanLimit})
 		return err
@@ -60,7 +60,7 @@ func (w *Watcher) slaAlert(ctx context.Context, ticketID int64, st SLAState, lev
 	}
 	queued, recorded := false, false
 	var dept string
-	err := w.store.WithTx(ctx, func(tx bridge.Tx) error {
+	err := w.store.WithTx(ctx, func(tx Tx) error {
 		t, err := tx.TicketByID(ctx, ticketID)
 		if err != nil {
 			return err
@@ -71,9 +71,9 @@ func (w *Watcher) slaAlert(ctx context.Context, ticketID int64, st SLAState, lev
 			return nil
 		}
 		dept = t.Department
-		kind, audit := bridge.OpsSLAWarning, bridge.AuditSLAWarning
+		kind, auditKind := bridge.OpsSLAWarning, bridge.AuditSLAWarning
 		if level == LevelBreach {
-			kind, audit = bridge.OpsSLABreach, bridge.AuditSLABreach
+			kind, auditKind = bridge.OpsSLABreach, bridge.AuditSLABreach
 		}
 		ok, err := tx.RecordOpsEvent(ctx, &bridge.OpsEvent{Kind: kind, Key: key, Department: t.Department, TicketID: t.ID, At: now, Due: due})
 		if err != nil || !ok {
@@ -105,7 +105,7 @@ func (w *Watcher) slaAlert(ctx context.Context, ticketID int64, st SLAState, lev
 			return err
 		}
 		queued = true
-		return bridge.Audit(ctx, tx, audit, "system", t.Department, t.ID, map[string]any{
+		return audit(ctx, tx, auditKind, "system", t.Department, t.ID, map[string]any{
 			"clock": st.Kind, "trigger": st.Trigger, "clock_start": st.Start, "due": due, "target": st.Target.String(), "escalation": d.Escalation,
 		}, now)
 	})
@@ -132,7 +132,7 @@ func (w *Watcher) AutoClose(ctx context.Context) (int, error) {
 	}
 	cutoff := now.Add(-after)
 	var stale []bridge.Ticket
-	err := w.store.WithTx(ctx, func(tx bridge.Tx) error {
+	err := w.store.WithTx(ctx, func(tx Tx) error {
 		var err error
 		stale, err = tx.ListTickets(ctx, bridge.TicketFilter{States: []bridge.TicketState{bridge.TicketAnswered}, UpdatedBefore: cutoff, Limit: 1000})
 		return err
@@ -147,7 +147,7 @@ func (w *Watcher) AutoClose(ctx context.Context) (int, error) {
 	}
 	for _, s := range stale {
 		closed := false
-		err := w.store.WithTx(ctx, func(tx bridge.Tx) error {
+		err := w.store.WithTx(ctx, func(tx Tx) error {
 			t, err := tx.TicketByID(ctx, s.ID)
 			if errors.Is(err, bridge.ErrNotFound) {
 				return nil
@@ -163,7 +163,7 @@ func (w *Watcher) AutoClose(ctx context.Context) (int, error) {
 				channel = d.Channel
 			}
 			closed = true
-			return bridge.CloseTicket(ctx, tx, t, "system", why, channel, now)
+			return autoClose(ctx, tx, t, why, channel, now)
 		})
 		if err != nil {
 			return n, fmt.Errorf("auto-close ticket %d: %w", s.ID, err)

@@ -32,7 +32,7 @@ func (w *Watcher) CheckSpikes(ctx context.Context) ([]Spike, error) {
 	windows := BaselineWindows(now, width, w.days, w.loc)
 	var current map[string]int
 	past := make([]map[string]int, len(windows))
-	err := w.store.WithTx(ctx, func(tx bridge.Tx) error {
+	err := w.store.WithTx(ctx, func(tx Tx) error {
 		var err error
 		if current, err = tx.CountTicketsByDepartment(ctx, now.Add(-width), now); err != nil {
 			return err
@@ -73,7 +73,7 @@ func (w *Watcher) spikeAlert(ctx context.Context, s Spike, now time.Time) (bool,
 	width := w.cfg.Spikes.Window.D()
 	key := "spike:" + d.ID + ":" + w.slot(now).Format("2006-01-02T15:04")
 	queued := false
-	err := w.store.WithTx(ctx, func(tx bridge.Tx) error {
+	err := w.store.WithTx(ctx, func(tx Tx) error {
 		last, err := tx.LastOpsEvent(ctx, bridge.OpsSpike, d.ID, now.Add(time.Nanosecond))
 		switch {
 		case err == nil:
@@ -114,7 +114,7 @@ func (w *Watcher) spikeAlert(ctx context.Context, s Spike, now time.Time) (bool,
 		for i, k := range top {
 			kws[i] = k.Keyword
 		}
-		return bridge.Audit(ctx, tx, bridge.AuditSpike, "system", d.ID, 0, map[string]any{
+		return audit(ctx, tx, bridge.AuditSpike, "system", d.ID, 0, map[string]any{
 			"window": width.String(), "current": s.Current, "baseline": s.Baseline, "factor": w.cfg.Spikes.Factor, "keywords": kws,
 		}, now)
 	})

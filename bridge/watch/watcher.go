@@ -31,7 +31,9 @@ func (noMetrics) TicketAutoClosed(string)       {}
 
 // Options configure a Watcher; Store and Config are required.
 type Options struct {
-	Store   bridge.Store
+	// Store runs the jobs' transactions (store.Runner[watch.Tx] builds it
+	// from the store).
+	Store   bridge.TxRunner[Tx]
 	Config  *config.Config
 	Clock   bridge.Clock
 	Logger  *slog.Logger
@@ -43,7 +45,7 @@ type Options struct {
 
 // Watcher runs the watching jobs.
 type Watcher struct {
-	store   bridge.Store
+	store   bridge.TxRunner[Tx]
 	cfg     *config.Config
 	clock   bridge.Clock
 	log     *slog.Logger

@@ -192,7 +192,11 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 
 	m := newMetrics(st)
 	elector := st.Elector("sources")
-	watcher, err := watch.New(watch.Options{Store: st, Config: cfg, Clock: opt.Clock, Logger: log, Metrics: m.watch})
+	watchStore, err := store.Runner[watch.Tx](st)
+	if err != nil {
+		return nil, err
+	}
+	watcher, err := watch.New(watch.Options{Store: watchStore, Config: cfg, Clock: opt.Clock, Logger: log, Metrics: m.watch})
 	if err != nil {
 		return nil, err
 	}
