@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/carebridge/carebridge/bridge"
+	"github.com/carebridge/carebridge/bridge/clocktest"
 	"github.com/carebridge/carebridge/bridge/config"
 	"github.com/carebridge/carebridge/bridge/watch"
 	"github.com/carebridge/carebridge/store"
@@ -90,15 +90,6 @@ func loadConfig(t *testing.T, edit func(string) string) *config.Config {
 	return cfg
 }
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-
 var tokyo = mustLoc("Asia/Tokyo")
 
 func mustLoc(name string) *time.Location {
@@ -149,7 +140,7 @@ type rig struct {
 	t     *testing.T
 	st    *store.Store
 	cfg   *config.Config
-	clock *clock
+	clock *clocktest.Clock
 	svc   *bridge.Service
 	w     *watch.Watcher
 	seq   int
@@ -157,7 +148,7 @@ type rig struct {
 
 func newRig(t *testing.T, s *store.Store, cfg *config.Config, now time.Time) *rig {
 	t.Helper()
-	r := &rig{t: t, st: s, cfg: cfg, clock: &clock{t: now}}
+	r := &rig{t: t, st: s, cfg: cfg, clock: clocktest.New(now)}
 	router, err := cfg.Router()
 	if err != nil {
 		t.Fatal(err)
