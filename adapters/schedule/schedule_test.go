@@ -286,7 +286,7 @@ func greetTwice(t *testing.T, open func() *store.Store, replicas int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w, err := watch.New(watch.Options{Store: runner, Config: cfg, Clock: fc, Logger: quiet})
+		w, err := watch.New(watch.Options{Store: runner, Config: cfg, Accounts: []watch.Account{{Handle: "SBCare"}, {Handle: "SBCareWiFi"}}, Clock: fc, Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -178,7 +178,7 @@ func TestExecDigest(t *testing.T) {
 func TestRepresentative(t *testing.T) {
 	at := utc(t, "2026-02-09 10:00")
 	p := func(id, author, text string, minutes int) bridge.Post {
-		return bridge.Post{Platform: bridge.PlatformX, ExternalID: id, AuthorID: author, Text: text, Source: bridge.SourceSearch, CreatedAt: at.Add(time.Duration(minutes) * time.Minute)}
+		return bridge.Post{Platform: "x", ExternalID: id, AuthorID: author, Text: text, Source: bridge.SourceSearch, CreatedAt: at.Add(time.Duration(minutes) * time.Minute)}
 	}
 	dm := p("dm", "u9", "my account number is 1234 and my address is a very long private text indeed", 0)
 	dm.Source = bridge.SourceDM

@@ -77,6 +77,14 @@ tickets:
   auto_close_after: 7d
 `
 
+// testAccounts are the official accounts of testConfig, as the composition
+// root lists them for the Watcher.
+var testAccounts = []watch.Account{{Handle: "SBCare"}, {Handle: "SBCareWiFi", Greeting: "Wi-Fi team here, {weekday} {date}."}}
+
+// platform is the network of the test posts; the watching jobs do not
+// depend on it.
+const platform bridge.Platform = "x"
+
 func loadConfig(t *testing.T, edit func(string) string) *config.Config {
 	t.Helper()
 	y := testConfig
@@ -170,7 +178,7 @@ func newWatcher(t *testing.T, s *store.Store, cfg *config.Config, c bridge.Clock
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := watch.New(watch.Options{Store: runner, Config: cfg, Clock: c, Logger: quiet})
+	w, err := watch.New(watch.Options{Store: runner, Config: cfg, Accounts: testAccounts, Clock: c, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +193,7 @@ func (r *rig) post(text string, conv string) *bridge.Ticket {
 	if conv == "" {
 		conv = id
 	}
-	p := bridge.Post{Platform: bridge.PlatformX, ExternalID: id, Source: bridge.SourceSearch, AuthorID: "u" + id,
+	p := bridge.Post{Platform: platform, ExternalID: id, Source: bridge.SourceSearch, AuthorID: "u" + id,
 		AuthorHandle: "cust" + id, Text: text, CreatedAt: r.clock.Now(), URL: "https://x.com/cust" + id + "/status/" + id,
 		ConversationKey: conv, Eligibility: bridge.EligiblePublic}
 	if conv != id {

@@ -33,26 +33,40 @@ func (noMetrics) TicketAutoClosed(string)       {}
 type Options struct {
 	// Store runs the jobs' transactions (store.Runner[watch.Tx] builds it
 	// from the store).
-	Store   bridge.TxRunner[Tx]
-	Config  *config.Config
-	Clock   bridge.Clock
-	Logger  *slog.Logger
-	Metrics Metrics
+	Store  bridge.TxRunner[Tx]
+	Config *config.Config
+	// Accounts are the official accounts that post the opening greeting
+	// and the closing sign-off (the composition root lists them from the
+	// networks' configuration); none means no greetings.
+	Accounts []Account
+	Clock    bridge.Clock
+	Logger   *slog.Logger
+	Metrics  Metrics
 	// BaselineDays is how many previous days make a spike's baseline
 	// (default 7).
 	BaselineDays int
 }
 
+// Account is an official account that greets at opening time and signs
+// off at closing time.
+type Account struct {
+	Handle string
+	// Greeting and SignOff are the account's own texts; empty means
+	// office_hours.greeting and sign_off, "-" means nothing.
+	Greeting, SignOff string
+}
+
 // Watcher runs the watching jobs.
 type Watcher struct {
-	store   bridge.TxRunner[Tx]
-	cfg     *config.Config
-	clock   bridge.Clock
-	log     *slog.Logger
-	metrics Metrics
-	cal     *Calendar
-	loc     *time.Location
-	days    int
+	store    bridge.TxRunner[Tx]
+	cfg      *config.Config
+	accounts []Account
+	clock    bridge.Clock
+	log      *slog.Logger
+	metrics  Metrics
+	cal      *Calendar
+	loc      *time.Location
+	days     int
 	// slaDone remembers the SLA alert keys already recorded, so that a
 	// long-overdue ticket costs no transaction per scan.
 	slaDone sync.Map
@@ -71,7 +85,7 @@ func New(opt Options) (*Watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watch: %w", err)
 	}
-	w := &Watcher{store: opt.Store, cfg: opt.Config, clock: opt.Clock, log: opt.Logger, metrics: opt.Metrics, cal: cal, loc: loc, days: opt.BaselineDays}
+	w := &Watcher{store: opt.Store, cfg: opt.Config, accounts: opt.Accounts, clock: opt.Clock, log: opt.Logger, metrics: opt.Metrics, cal: cal, loc: loc, days: opt.BaselineDays}
 	if w.clock == nil {
 		w.clock = bridge.SystemClock{}
 	}

@@ -198,7 +198,11 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 	if err != nil {
 		return nil, err
 	}
-	watcher, err := watch.New(watch.Options{Store: watchStore, Config: cfg, Clock: opt.Clock, Logger: log, Metrics: m.watch})
+	var greeters []watch.Account
+	for _, a := range cfg.X.Accounts {
+		greeters = append(greeters, watch.Account{Handle: a.Handle, Greeting: a.Greeting, SignOff: a.SignOff})
+	}
+	watcher, err := watch.New(watch.Options{Store: watchStore, Config: cfg, Accounts: greeters, Clock: opt.Clock, Logger: log, Metrics: m.watch})
 	if err != nil {
 		return nil, err
 	}
