@@ -126,7 +126,7 @@ if [ "$FUZZTIME" != "0" ]; then
     ./bridge/config:FuzzParse \
     ./bridge/route:FuzzRoute \
     ./bridge/guard:FuzzCheck \
-    ./bridge/ops:FuzzCalendarAdd; do
+    ./bridge/watch:FuzzCalendarAdd; do
     pkg=${target%%:*}; name=${target##*:}
     echo "-- $name ($pkg)"
     out=$(mktemp)

@@ -145,16 +145,43 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &se) && se.Permanent
 }
 
-// Clock tells the time; tests stub it.
+// Clock tells the time; tests stub it. One clock serves the whole
+// process: the composition root hands the same one to every part and
+// adapter that reads the time, so a test that moves it moves them all
+// (bridge/clocktest has a fake).
 type Clock interface {
 	Now() time.Time
 }
 
+// TimerClock is a Clock that can also call a function later, on its own
+// time: what a scheduler needs (adapters/schedule adapts it to gocron's
+// clock). SystemClock is one, and so is bridge/clocktest's fake.
+type TimerClock interface {
+	Clock
+	// AfterFunc calls f in its own goroutine once d has passed on this
+	// clock (at once when d <= 0), as time.AfterFunc does.
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is a call to f pending in TimerClock.AfterFunc. Stop cancels it
+// and reports whether it did (false: f has run or is running, or the call
+// was already stopped), as time.Timer's Stop does.
+//
+// It is an alias of an unnamed interface type so that a clock can
+// implement TimerClock without importing bridge: bridge/clocktest does
+// not, and the tests of package bridge itself can use it.
+type Timer = interface{ Stop() bool }
+
 // SystemClock is the real clock.
 type SystemClock struct{}
 
+var _ TimerClock = SystemClock{}
+
 // Now returns time.Now().
 func (SystemClock) Now() time.Time { return time.Now() }
+
+// AfterFunc is time.AfterFunc.
+func (SystemClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
 
 // Metrics observes the Service. The composition root supplies a
 // Prometheus implementation; nil fields are not called.

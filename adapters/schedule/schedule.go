@@ -17,11 +17,9 @@ import (
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
-	"github.com/jonboulle/clockwork"
 
 	"github.com/carebridge/carebridge/bridge"
 	"github.com/carebridge/carebridge/bridge/config"
-	"github.com/carebridge/carebridge/bridge/ops"
 	"github.com/carebridge/carebridge/bridge/watch"
 )
 
@@ -49,8 +47,9 @@ type Options struct {
 	// Clock is), so that when the leader dies another replica holds the
 	// schedules within LeaderCheck rather than at its next job run.
 	LeaderCheck time.Duration
-	// Clock drives the schedule (tests use a fake); default the real one.
-	Clock  clockwork.Clock
+	// Clock drives the schedule: the process's one clock (tests use
+	// bridge/clocktest's fake); default bridge.SystemClock.
+	Clock  bridge.TimerClock
 	Logger *slog.Logger
 	// CheckInterval is how often SLA clocks and spikes are checked
 	// (default 1m); CloseInterval how often silent tickets are closed
@@ -97,10 +96,10 @@ func New(opt Options) (*Scheduler, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
-	sopts := []gocron.SchedulerOption{gocron.WithLocation(loc)}
-	if opt.Clock != nil {
-		sopts = append(sopts, gocron.WithClock(opt.Clock))
+	if opt.Clock == nil {
+		opt.Clock = bridge.SystemClock{}
 	}
+	sopts := []gocron.SchedulerOption{gocron.WithLocation(loc), gocron.WithClock(gocronClock{opt.Clock})}
 	if opt.Elector != nil {
 		sopts = append(sopts, gocron.WithDistributedElector(opt.Elector))
 	}
@@ -162,7 +161,7 @@ func (sc *Scheduler) daily(name string, times []string, fn func(ctx context.Cont
 	}
 	var at []gocron.AtTime
 	for _, t := range times {
-		h, m, err := ops.ParseHHMM(t)
+		h, m, err := watch.ParseHHMM(t)
 		if err != nil {
 			return fmt.Errorf("schedule %s: %w", name, err)
 		}

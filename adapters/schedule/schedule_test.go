@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jonboulle/clockwork"
+	"github.com/carebridge/carebridge/bridge/clocktest"
 
 	"github.com/carebridge/carebridge/adapters/schedule"
 	"github.com/carebridge/carebridge/bridge"
@@ -51,13 +51,13 @@ office_hours:
 
 // recorder is a Jobs that records when each job ran (by the fake clock).
 type recorder struct {
-	clock clockwork.Clock
+	clock bridge.Clock
 	mu    sync.Mutex
 	runs  map[string][]time.Time
 	ran   chan string
 }
 
-func newRecorder(c clockwork.Clock) *recorder {
+func newRecorder(c bridge.Clock) *recorder {
 	return &recorder{clock: c, runs: map[string][]time.Time{}, ran: make(chan string, 100)}
 }
 
@@ -134,7 +134,7 @@ func TestDailyTimesAcrossDST(t *testing.T) {
 		}},
 	} {
 		t.Run(c.tz+"/"+c.job, func(t *testing.T) {
-			fc := clockwork.NewFakeClockAt(c.start)
+			fc := clocktest.New(c.start)
 			job := c.job
 			if job == "billing-digest" {
 				job = "digest:billing"
@@ -160,15 +160,60 @@ func TestDailyTimesAcrossDST(t *testing.T) {
 	}
 }
 
+// A time of day that does not exist on the spring-forward day (02:30 on
+// 2026-03-08 in America/New_York) runs where Go's time.Date puts it: read
+// with the daylight-time offset, that is 06:30 UTC, 01:30 EST, an hour
+// before the gap (gocron's default daylight-saving policy keeps
+// time.Date's instant). It runs once that day. A time that exists twice on the
+// fall-back day (01:30 on 2026-11-01) runs once, at its first occurrence
+// (01:30 EDT). docs/ARCHITECTURE.md says so.
+func TestDailyTimeInDSTGapAndOverlap(t *testing.T) {
+	for _, c := range []struct {
+		digestTime string
+		start      time.Time // UTC
+		want       []string  // UTC instants
+	}{
+		{"02:30", time.Date(2026, 3, 7, 12, 0, 0, 0, time.UTC), []string{
+			"2026-03-08T06:30:00Z", // Sun 01:30 EST: 02:30 does not exist
+			"2026-03-09T06:30:00Z", // Mon 02:30 EDT
+			"2026-03-10T06:30:00Z",
+		}},
+		{"01:30", time.Date(2026, 10, 31, 12, 0, 0, 0, time.UTC), []string{
+			"2026-11-01T05:30:00Z", // Sun 01:30 EDT, not again at 01:30 EST
+			"2026-11-02T06:30:00Z", // Mon 01:30 EST
+			"2026-11-03T06:30:00Z",
+		}},
+	} {
+		t.Run(c.digestTime, func(t *testing.T) {
+			cfg := cfgIn(t, "America/New_York")
+			cfg.Watch.DigestTime = c.digestTime
+			fc := clocktest.New(c.start)
+			sc := start(t, schedule.Options{Jobs: newRecorder(fc), Config: cfg, Clock: fc})
+			runs, err := sc.NextRuns("exec-digest", len(c.want))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range runs {
+				if got := r.UTC().Format(time.RFC3339); i >= len(c.want) || got != c.want[i] {
+					t.Errorf("run %d = %s, want %v", i, got, c.want)
+				}
+			}
+			if len(runs) != len(c.want) {
+				t.Errorf("%d runs, want %d", len(runs), len(c.want))
+			}
+		})
+	}
+}
+
 // The fake clock crossing the spring-forward night fires the noon digest
 // at 12:00 EDT.
 func TestDigestFiresAtLocalNoonAfterSpringForward(t *testing.T) {
-	fc := clockwork.NewFakeClockAt(time.Date(2026, 3, 8, 4, 0, 0, 0, time.UTC)) // Sat 23:00 EST
+	fc := clocktest.New(time.Date(2026, 3, 8, 4, 0, 0, 0, time.UTC)) // Sat 23:00 EST
 	rec := newRecorder(fc)
 	sc := start(t, schedule.Options{Jobs: rec, Config: cfgIn(t, "America/New_York"), Clock: fc})
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	if err := fc.BlockUntilContext(ctx, len(sc.Names())); err != nil {
+	if err := fc.WaitForTimers(ctx, len(sc.Names())); err != nil {
 		t.Fatal(err)
 	}
 	fc.Advance(time.Date(2026, 3, 8, 16, 0, 1, 0, time.UTC).Sub(fc.Now())) // 12:00:01 EDT
@@ -231,17 +276,17 @@ func greetTwice(t *testing.T, open func() *store.Store, replicas int) {
 	startAt := time.Date(2026, 3, 9, 8, 59, 30, 0, time.FixedZone("JST", 9*3600)) // Monday
 	var stores []*store.Store
 	var jobs []*countingJobs
-	var clocks []*clockwork.FakeClock
+	var clocks []*clocktest.Clock
 	var scheds []*schedule.Scheduler
 	done := make(chan struct{}, 10)
 	for i := 0; i < replicas; i++ {
 		s := open()
-		fc := clockwork.NewFakeClockAt(startAt)
-		wtx, err := store.Runner[watch.Tx](s)
+		fc := clocktest.New(startAt)
+		runner, err := store.Runner[watch.Tx](s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		w, err := watch.New(watch.Options{Store: wtx, Config: cfg, Clock: fc, Logger: quiet})
+		w, err := watch.New(watch.Options{Store: runner, Config: cfg, Accounts: []watch.Account{{Platform: "x", Handle: "SBCare"}, {Platform: "x", Handle: "SBCareWiFi"}}, Clock: fc, Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -254,7 +299,7 @@ func greetTwice(t *testing.T, open func() *store.Store, replicas int) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	for i, fc := range clocks {
-		if err := fc.BlockUntilContext(ctx, len(scheds[i].Names())); err != nil {
+		if err := fc.WaitForTimers(ctx, len(scheds[i].Names())); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -331,7 +376,7 @@ func (e *countingElector) calls() int {
 // Stop ends the checks.
 func TestLeadershipClaimedBetweenJobs(t *testing.T) {
 	cfg := cfgIn(t, "Asia/Tokyo")
-	fc := clockwork.NewFakeClockAt(time.Date(2026, 3, 9, 10, 0, 0, 0, time.UTC)) // never advanced: no job runs
+	fc := clocktest.New(time.Date(2026, 3, 9, 10, 0, 0, 0, time.UTC)) // never advanced: no job runs
 	el := &countingElector{}
 	sc := start(t, schedule.Options{Jobs: newRecorder(fc), Config: cfg, Clock: fc, Elector: el, LeaderCheck: 10 * time.Millisecond})
 	deadline := time.Now().Add(30 * time.Second)

@@ -18,7 +18,7 @@ import (
 
 	"github.com/carebridge/carebridge/adapters/x/xfake"
 	"github.com/carebridge/carebridge/bridge/config"
-	"github.com/carebridge/carebridge/bridge/ops"
+	"github.com/carebridge/carebridge/bridge/watch"
 )
 
 // ingestedBy reads how many posts an instance stored, from its /metrics.
@@ -476,7 +476,7 @@ func TestScheduleSlotsOnWorkingDays(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", now, err, src)
 		}
-		cal, err := ops.NewCalendar(cfg.OfficeHours, cfg.Location)
+		cal, err := watch.NewCalendar(cfg.OfficeHours, cfg.Location)
 		if err != nil {
 			t.Fatal(err)
 		}

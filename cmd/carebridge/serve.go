@@ -72,8 +72,10 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 
 // appOptions let tests and the demo adjust the wiring.
 type appOptions struct {
-	Logger   *slog.Logger
-	Clock    bridge.Clock
+	Logger *slog.Logger
+	// Clock is the process's one clock: the Service, the watching jobs
+	// and their schedule all read it (default bridge.SystemClock).
+	Clock    bridge.TimerClock
 	Listener net.Listener // default: listen on http.addr
 	// StreamOptions tune the X filtered stream (tests shorten timeouts).
 	StreamOptions x.StreamOptions
@@ -192,11 +194,15 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 
 	m := newMetrics(st)
 	elector := st.Elector("sources")
-	watchTx, err := store.Runner[watch.Tx](st)
+	watchStore, err := store.Runner[watch.Tx](st)
 	if err != nil {
 		return nil, err
 	}
-	watcher, err := watch.New(watch.Options{Store: watchTx, Config: cfg, Clock: opt.Clock, Logger: log, Metrics: m.watch})
+	var greeters []watch.Account
+	for _, a := range cfg.X.Accounts {
+		greeters = append(greeters, watch.Account{Platform: x.Platform, Handle: a.Handle, Greeting: a.Greeting, SignOff: a.SignOff})
+	}
+	watcher, err := watch.New(watch.Options{Store: watchStore, Config: cfg, Accounts: greeters, Clock: opt.Clock, Logger: log, Metrics: m.watch})
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +236,7 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		}
 	}
 	schedElector := st.Elector("schedules")
-	sched, err := schedule.New(schedule.Options{Jobs: watcher, Config: cfg, Elector: schedElector, LeaderCheck: opt.LeaderCheck, Logger: log})
+	sched, err := schedule.New(schedule.Options{Jobs: watcher, Config: cfg, Clock: opt.Clock, Elector: schedElector, LeaderCheck: opt.LeaderCheck, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ func (r *rig) posts(n int, text string) {
 	for i := 0; i < n; i++ {
 		r.seq++
 		id := fmt.Sprintf("%d", 100000+r.seq)
-		batch = append(batch, bridge.Post{Platform: bridge.Platform("x"), ExternalID: id, Source: bridge.SourceSearch, AuthorID: "u" + id,
+		batch = append(batch, bridge.Post{Platform: platform, ExternalID: id, Source: bridge.SourceSearch, AuthorID: "u" + id,
 			AuthorHandle: "c" + id, Text: fmt.Sprintf("%s (%d)", text, i), CreatedAt: r.clock.Now(), URL: "https://x.com/c" + id + "/status/" + id,
 			ConversationKey: id, Eligibility: bridge.EligibleDMOnly})
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/carebridge/carebridge/bridge"
 	"github.com/carebridge/carebridge/bridge/config"
-	"github.com/carebridge/carebridge/bridge/ops"
 )
 
 // maxWaitingListed bounds the unanswered tickets a digest lists.
@@ -40,17 +39,17 @@ func (w *Watcher) period(ctx context.Context, tx Tx, kind, dept string, end time
 	return end.AddDate(0, 0, -1), nil
 }
 
-// DigestStats computes dept's digest for [from, to) from the store.
-func (w *Watcher) DigestStats(ctx context.Context, tx Tx, dept string, from, to time.Time) (ops.DigestStats, error) {
+// digestStats computes dept's digest for [from, to) from the store.
+func (w *Watcher) digestStats(ctx context.Context, tx Tx, dept string, from, to time.Time) (DigestStats, error) {
 	tickets, err := tx.TicketsActive(ctx, dept, from, to)
 	if err != nil {
-		return ops.DigestStats{}, err
+		return DigestStats{}, err
 	}
 	breaches, err := tx.OpsEvents(ctx, bridge.OpsEventFilter{Kind: bridge.OpsSLABreach, Department: dept, From: from, To: to})
 	if err != nil {
-		return ops.DigestStats{}, err
+		return DigestStats{}, err
 	}
-	return ops.Digest(ops.DigestInput{Tickets: tickets, Breaches: len(breaches), From: from, To: to}), nil
+	return ComputeDigest(DigestInput{Tickets: tickets, Breaches: len(breaches), From: from, To: to}), nil
 }
 
 // Digest queues dept's digest for the run at now (a digests.times slot):
@@ -72,7 +71,7 @@ func (w *Watcher) Digest(ctx context.Context, dept string) (bool, error) {
 		if err != nil {
 			return err
 		}
-		st, err := w.DigestStats(ctx, tx, dept, from, now)
+		st, err := w.digestStats(ctx, tx, dept, from, now)
 		if err != nil {
 			return err
 		}
@@ -80,7 +79,7 @@ func (w *Watcher) Digest(ctx context.Context, dept string) (bool, error) {
 		if err != nil || !ok {
 			return err
 		}
-		it, err := bridge.ReportItemOf(d.Channel, dept, key, w.DigestReport(d.Name, st), bridge.PriorityLow, now)
+		it, err := bridge.ReportItemOf(d.Channel, dept, key, w.digestReport(d.Name, st), bridge.PriorityLow, now)
 		if err != nil {
 			return err
 		}
@@ -88,7 +87,7 @@ func (w *Watcher) Digest(ctx context.Context, dept string) (bool, error) {
 			return err
 		}
 		queued = true
-		return bridge.Audit(ctx, tx, bridge.AuditDigest, "system", dept, 0, map[string]any{
+		return audit(ctx, tx, bridge.AuditDigest, "system", dept, 0, map[string]any{
 			"kind": "department", "from": from, "to": now, "new": st.New, "answered": st.Answered, "waiting": len(st.Unanswered), "breaches": st.Breaches,
 		}, now)
 	})
@@ -101,9 +100,9 @@ func (w *Watcher) Digest(ctx context.Context, dept string) (bool, error) {
 	return queued, nil
 }
 
-// DigestReport lays out a department digest, readable at a glance on a
+// digestReport lays out a department digest, readable at a glance on a
 // phone: the figures first, then what still waits.
-func (w *Watcher) DigestReport(deptName string, st ops.DigestStats) bridge.Report {
+func (w *Watcher) digestReport(deptName string, st DigestStats) bridge.Report {
 	r := bridge.Report{
 		Title:    fmt.Sprintf("%s — digest %s", deptName, st.To.In(w.loc).Format("15:04")),
 		Subtitle: fmt.Sprintf("Since %s (%s)", w.fmtWhen(st.From, st.To), w.loc.String()),
@@ -150,7 +149,7 @@ func (w *Watcher) DigestReport(deptName string, st ops.DigestStats) bridge.Repor
 	return r
 }
 
-func keywordLine(ks []ops.KeywordCount) string {
+func keywordLine(ks []KeywordCount) string {
 	parts := make([]string, len(ks))
 	for i, k := range ks {
 		parts[i] = fmt.Sprintf("%s %d", k.Keyword, k.Count)
@@ -158,14 +157,14 @@ func keywordLine(ks []ops.KeywordCount) string {
 	return strings.Join(parts, " · ")
 }
 
-// ExecStats computes the executive digest for [from, to) and picks the
+// execStats computes the executive digest for [from, to) and picks the
 // representative posts.
-func (w *Watcher) ExecStats(ctx context.Context, tx Tx, from, to time.Time) ([]ops.DeptSummary, []bridge.Post, error) {
+func (w *Watcher) execStats(ctx context.Context, tx Tx, from, to time.Time) ([]DeptSummary, []bridge.Post, error) {
 	tickets, err := tx.TicketsActive(ctx, "", from, to)
 	if err != nil {
 		return nil, nil, err
 	}
-	in := ops.ExecInput{PerDept: map[string][]bridge.Ticket{}, From: from, To: to, SLA: map[string]config.SLA{}, DefaultSLA: w.cfg.SLA,
+	in := ExecInput{PerDept: map[string][]bridge.Ticket{}, From: from, To: to, SLA: map[string]config.SLA{}, DefaultSLA: w.cfg.SLA,
 		Calendar: w.cal, Breaches: map[string]int{}, Spikes: map[string]int{}}
 	for _, d := range w.cfg.Departments {
 		in.PerDept[d.ID] = nil
@@ -195,7 +194,7 @@ func (w *Watcher) ExecStats(ctx context.Context, tx Tx, from, to time.Time) ([]o
 	for _, p := range posts {
 		perDept[deptOfRoot[p.ID]] = append(perDept[deptOfRoot[p.ID]], p)
 	}
-	return ops.ExecDigest(in), ops.RepresentativeByDept(perDept, 3), nil
+	return ComputeExecDigest(in), RepresentativeByDept(perDept, 3), nil
 }
 
 // ExecDigest queues the executive digest for the run at now
@@ -217,7 +216,7 @@ func (w *Watcher) ExecDigest(ctx context.Context) (bool, error) {
 		if err != nil {
 			return err
 		}
-		sums, posts, err := w.ExecStats(ctx, tx, from, now)
+		sums, posts, err := w.execStats(ctx, tx, from, now)
 		if err != nil {
 			return err
 		}
@@ -225,7 +224,7 @@ func (w *Watcher) ExecDigest(ctx context.Context) (bool, error) {
 		if err != nil || !ok {
 			return err
 		}
-		it, err := bridge.ReportItemOf(channel, "", key, w.ExecReport(from, now, sums, posts), bridge.PriorityLow, now)
+		it, err := bridge.ReportItemOf(channel, "", key, w.execReport(from, now, sums, posts), bridge.PriorityLow, now)
 		if err != nil {
 			return err
 		}
@@ -233,7 +232,7 @@ func (w *Watcher) ExecDigest(ctx context.Context) (bool, error) {
 			return err
 		}
 		queued = true
-		return bridge.Audit(ctx, tx, bridge.AuditDigest, "system", "", 0, map[string]any{"kind": "executive", "from": from, "to": now, "departments": len(sums)}, now)
+		return audit(ctx, tx, bridge.AuditDigest, "system", "", 0, map[string]any{"kind": "executive", "from": from, "to": now, "departments": len(sums)}, now)
 	})
 	if err != nil {
 		return false, fmt.Errorf("executive digest %s: %w", key, err)
@@ -244,8 +243,8 @@ func (w *Watcher) ExecDigest(ctx context.Context) (bool, error) {
 	return queued, nil
 }
 
-// ExecReport lays out the executive digest.
-func (w *Watcher) ExecReport(from, to time.Time, sums []ops.DeptSummary, posts []bridge.Post) bridge.Report {
+// execReport lays out the executive digest.
+func (w *Watcher) execReport(from, to time.Time, sums []DeptSummary, posts []bridge.Post) bridge.Report {
 	r := bridge.Report{
 		Title:    "Customer care — daily watch " + to.In(w.loc).Format("Mon 2 Jan"),
 		Subtitle: fmt.Sprintf("Since %s (%s). For reading: the departments answer customers.", w.fmtWhen(from, to), w.loc.String()),

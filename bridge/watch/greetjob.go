@@ -15,26 +15,18 @@ const (
 	SignOff  = "sign_off" // at closing time
 )
 
-// GreetingText returns what account posts for purpose on the day of at:
-// the account's own text, else office_hours'; "{date}" and "{weekday}" are
-// replaced with the local date (2006-01-02) and weekday (Mon), which also
-// keeps X from refusing the same text two days running. Empty (or "-")
-// means nothing is posted.
-func (w *Watcher) GreetingText(account, purpose string, at time.Time) string {
-	text := w.cfg.OfficeHours.Greeting
+// greetingText returns what a posts for purpose on the day of at: its own
+// text, else office_hours'; "{date}" and "{weekday}" are replaced with the
+// local date (2006-01-02) and weekday (Mon), which also keeps X from
+// refusing the same text two days running. Empty (or "-") means nothing is
+// posted.
+func (w *Watcher) greetingText(a Account, purpose string, at time.Time) string {
+	text, own := w.cfg.OfficeHours.Greeting, a.Greeting
 	if purpose == SignOff {
-		text = w.cfg.OfficeHours.SignOff
+		text, own = w.cfg.OfficeHours.SignOff, a.SignOff
 	}
-	for _, a := range w.cfg.X.Accounts {
-		if strings.EqualFold(a.Handle, account) {
-			own := a.Greeting
-			if purpose == SignOff {
-				own = a.SignOff
-			}
-			if own != "" {
-				text = own
-			}
-		}
+	if own != "" {
+		text = own
 	}
 	if strings.TrimSpace(text) == "-" {
 		return ""
@@ -59,15 +51,15 @@ func (w *Watcher) Greet(ctx context.Context, purpose string) (int, error) {
 	}
 	day := now.In(w.loc).Format("2006-01-02")
 	n := 0
-	for _, a := range w.cfg.X.Accounts {
-		text := w.GreetingText(a.Handle, purpose, now)
+	for _, a := range w.accounts {
+		text := w.greetingText(a, purpose, now)
 		if text == "" {
 			continue
 		}
 		key := "greeting:" + strings.ToLower(a.Handle) + ":" + day + ":" + purpose
 		queued := false
 		err := w.store.WithTx(ctx, func(tx Tx) error {
-			it, err := bridge.PostItemOf(bridge.PostPayload{Platform: "x", Account: a.Handle, Text: text, Purpose: purpose}, key, now.UTC())
+			it, err := bridge.PostItemOf(bridge.PostPayload{Platform: a.Platform, Account: a.Handle, Text: text, Purpose: purpose}, key, now.UTC())
 			if err != nil {
 				return err
 			}
@@ -77,7 +69,7 @@ func (w *Watcher) Greet(ctx context.Context, purpose string) (int, error) {
 			if _, err := tx.RecordOpsEvent(ctx, &bridge.OpsEvent{Kind: bridge.OpsGreeting, Key: key, At: now.UTC()}); err != nil {
 				return err
 			}
-			return bridge.Audit(ctx, tx, bridge.AuditGreetingQueued, a.Handle, "", 0, map[string]any{"purpose": purpose, "day": day, "text": text}, now.UTC())
+			return audit(ctx, tx, bridge.AuditGreetingQueued, a.Handle, "", 0, map[string]any{"purpose": purpose, "day": day, "text": text}, now.UTC())
 		})
 		if err != nil {
 			return n, fmt.Errorf("greet %s: %w", key, err)

@@ -1,4 +1,4 @@
-package ops
+package watch
 
 import (
 	"fmt"
@@ -77,7 +77,7 @@ func TestDigest(t *testing.T) {
 			tk(3, "09:20", "10:20", []string{"wifi"}, []string{"outage"}),                           // duplicate row
 		},
 	}
-	got := Digest(in)
+	got := ComputeDigest(in)
 
 	if got.New != 9 { // 1 2 3 4 5 7 8 10 12
 		t.Errorf("New = %d, want 9", got.New)
@@ -118,7 +118,7 @@ func TestDigest(t *testing.T) {
 		t.Errorf("pass-through: %+v", got)
 	}
 
-	empty := Digest(DigestInput{From: in.From, To: in.To})
+	empty := ComputeDigest(DigestInput{From: in.From, To: in.To})
 	if empty.New != 0 || empty.MedianFirstResponse != 0 || len(empty.Unanswered) != 0 || empty.TagCounts == nil {
 		t.Errorf("empty digest: %+v", empty)
 	}
@@ -159,7 +159,7 @@ func TestExecDigest(t *testing.T) {
 		Breaches:   map[string]int{"network": 2},
 		Spikes:     map[string]int{"network": 1},
 	}
-	got := ExecDigest(in)
+	got := ComputeExecDigest(in)
 	want := []DeptSummary{
 		{Department: "network", Volume: 5, VolumeAnswered: 3, AnsweredShare: 0.6, FirstResponses: 3,
 			MedianFirstResponse: 90 * time.Minute, SLAHits: 2, SLAHitRate: 2.0 / 3, Breaches: 2, Spikes: 1},
@@ -178,7 +178,7 @@ func TestExecDigest(t *testing.T) {
 func TestRepresentative(t *testing.T) {
 	at := utc(t, "2026-02-09 10:00")
 	p := func(id, author, text string, minutes int) bridge.Post {
-		return bridge.Post{Platform: bridge.Platform("x"), ExternalID: id, AuthorID: author, Text: text, Source: bridge.SourceSearch, CreatedAt: at.Add(time.Duration(minutes) * time.Minute)}
+		return bridge.Post{Platform: "x", ExternalID: id, AuthorID: author, Text: text, Source: bridge.SourceSearch, CreatedAt: at.Add(time.Duration(minutes) * time.Minute)}
 	}
 	dm := p("dm", "u9", "my account number is 1234 and my address is a very long private text indeed", 0)
 	dm.Source = bridge.SourceDM

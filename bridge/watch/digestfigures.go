@@ -1,4 +1,4 @@
-package ops
+package watch
 
 import (
 	"cmp"
@@ -73,8 +73,8 @@ type KeywordCount struct {
 // DigestTopKeywords is how many keywords a department digest lists.
 const DigestTopKeywords = 5
 
-// Digest computes a department digest over in.Tickets for [in.From, in.To).
-func Digest(in DigestInput) DigestStats {
+// ComputeDigest computes a department digest over in.Tickets for [in.From, in.To).
+func ComputeDigest(in DigestInput) DigestStats {
 	tickets := uniqueTickets(in.Tickets)
 	st := DigestStats{From: in.From, To: in.To, Breaches: in.Breaches, TagCounts: map[string]int{}}
 	var newTickets []bridge.Ticket
@@ -195,7 +195,7 @@ type DeptSummary struct {
 	Spikes   int
 }
 
-// ExecDigest summarizes every department of in.PerDept, by Volume (largest
+// ComputeExecDigest summarizes every department of in.PerDept, by Volume (largest
 // first), then department id.
 //
 // The SLA hit rate is computed from the tickets rather than from breach
@@ -203,7 +203,7 @@ type DeptSummary struct {
 // Calendar.Add(NextOpen(CreatedAt), target). Breach records also count
 // next-response breaches and tickets still unanswered, so they are shown
 // apart (Breaches) rather than mixed into the rate.
-func ExecDigest(in ExecInput) []DeptSummary {
+func ComputeExecDigest(in ExecInput) []DeptSummary {
 	out := make([]DeptSummary, 0, len(in.PerDept))
 	for dept, list := range in.PerDept {
 		sla, ok := in.SLA[dept]

@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/carebridge/carebridge/bridge"
+	"github.com/carebridge/carebridge/bridge/clocktest"
 	"github.com/carebridge/carebridge/bridge/config"
 	"github.com/carebridge/carebridge/bridge/watch"
 	"github.com/carebridge/carebridge/store"
@@ -77,6 +77,14 @@ tickets:
   auto_close_after: 7d
 `
 
+// testAccounts are the official accounts of testConfig, as the composition
+// root lists them for the Watcher.
+var testAccounts = []watch.Account{{Platform: platform, Handle: "SBCare"}, {Platform: platform, Handle: "SBCareWiFi", Greeting: "Wi-Fi team here, {weekday} {date}."}}
+
+// platform is the network of the test posts; the watching jobs do not
+// depend on it.
+const platform bridge.Platform = "x"
+
 func loadConfig(t *testing.T, edit func(string) string) *config.Config {
 	t.Helper()
 	y := testConfig
@@ -89,15 +97,6 @@ func loadConfig(t *testing.T, edit func(string) string) *config.Config {
 	}
 	return cfg
 }
-
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 var tokyo = mustLoc("Asia/Tokyo")
 
@@ -149,7 +148,7 @@ type rig struct {
 	t     *testing.T
 	st    *store.Store
 	cfg   *config.Config
-	clock *clock
+	clock *clocktest.Clock
 	svc   *bridge.Service
 	w     *watch.Watcher
 	seq   int
@@ -157,7 +156,7 @@ type rig struct {
 
 func newRig(t *testing.T, s *store.Store, cfg *config.Config, now time.Time) *rig {
 	t.Helper()
-	r := &rig{t: t, st: s, cfg: cfg, clock: &clock{t: now}}
+	r := &rig{t: t, st: s, cfg: cfg, clock: clocktest.New(now)}
 	router, err := cfg.Router()
 	if err != nil {
 		t.Fatal(err)
@@ -167,11 +166,23 @@ func newRig(t *testing.T, s *store.Store, cfg *config.Config, now time.Time) *ri
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.w, err = watch.New(watch.Options{Store: watchTx(t, s), Config: cfg, Clock: r.clock, Logger: quiet})
+	r.w = newWatcher(t, s, cfg, r.clock)
+	return r
+}
+
+// newWatcher builds a Watcher over s, seeing its transactions as watch.Tx
+// as the composition root does.
+func newWatcher(t *testing.T, s *store.Store, cfg *config.Config, c bridge.Clock) *watch.Watcher {
+	t.Helper()
+	runner, err := store.Runner[watch.Tx](s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r
+	w, err := watch.New(watch.Options{Store: runner, Config: cfg, Accounts: testAccounts, Clock: c, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
 
 // post ingests a customer post at the clock's time and returns its ticket.
@@ -182,7 +193,7 @@ func (r *rig) post(text string, conv string) *bridge.Ticket {
 	if conv == "" {
 		conv = id
 	}
-	p := bridge.Post{Platform: bridge.Platform("x"), ExternalID: id, Source: bridge.SourceSearch, AuthorID: "u" + id,
+	p := bridge.Post{Platform: platform, ExternalID: id, Source: bridge.SourceSearch, AuthorID: "u" + id,
 		AuthorHandle: "cust" + id, Text: text, CreatedAt: r.clock.Now(), URL: "https://x.com/cust" + id + "/status/" + id,
 		ConversationKey: conv, Eligibility: bridge.EligiblePublic}
 	if conv != id {
@@ -198,31 +209,18 @@ func (r *rig) ticket(conv string) *bridge.Ticket {
 	r.t.Helper()
 	var k *bridge.Ticket
 	r.tx(func(tx *store.Tx) error {
-		ks, err := tx.TicketsByConversation(r.t.Context(), bridge.Platform("x"), []string{conv})
-		if k = ks[conv]; err == nil && k == nil {
-			err = fmt.Errorf("no ticket of %s: %w", conv, bridge.ErrNotFound)
+		all, err := tx.ListTickets(r.t.Context(), bridge.TicketFilter{})
+		for i := range all {
+			if all[i].ConversationKey == conv {
+				k = &all[i]
+			}
 		}
 		return err
 	})
+	if k == nil {
+		r.t.Fatalf("no ticket for conversation %s", conv)
+	}
 	return k
-}
-
-// allTx runs transactions that see every method of the store.
-func allTx(s *store.Store) bridge.TxRunner[*store.Tx] {
-	r, err := store.Runner[*store.Tx](s)
-	if err != nil {
-		panic(err)
-	}
-	return r
-}
-
-// watchTx runs the watching jobs' transactions.
-func watchTx(t *testing.T, s *store.Store) bridge.TxRunner[watch.Tx] {
-	r, err := store.Runner[watch.Tx](s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
 }
 
 func (r *rig) tx(fn func(tx *store.Tx) error) {
@@ -347,4 +345,14 @@ func contains(t *testing.T, what, s, sub string) {
 	if !strings.Contains(s, sub) {
 		t.Errorf("%s = %q, want it to contain %q", what, s, sub)
 	}
+}
+
+// allTx sees the store's transactions whole, for the tests' own reads and
+// writes.
+func allTx(s *store.Store) bridge.TxRunner[*store.Tx] {
+	r, err := store.Runner[*store.Tx](s)
+	if err != nil {
+		panic(err)
+	}
+	return r
 }

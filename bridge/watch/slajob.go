@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/carebridge/carebridge/bridge"
-	"github.com/carebridge/carebridge/bridge/ops"
 )
 
 // slaScanLimit bounds the tickets one SLA scan reads.
@@ -34,17 +33,12 @@ func (w *Watcher) CheckSLA(ctx context.Context) (int, error) {
 	n := 0
 	for i := range open {
 		t := open[i]
-		st := ops.SLAFor(t, w.slaOf(t.Department), w.cal)
+		st := SLAFor(t, w.slaOf(t.Department), w.cal)
 		if !st.Running {
 			continue
 		}
-		level, due := "", time.Time{}
-		switch {
-		case !now.Before(st.Due):
-			level, due = ops.LevelBreach, st.Due
-		case !now.Before(st.WarnAt):
-			level, due = ops.LevelWarning, st.WarnAt
-		default:
+		level, due := st.LevelAt(now)
+		if level == LevelNone {
 			continue
 		}
 		queued, err := w.slaAlert(ctx, t.ID, st, level, due, now)
@@ -59,7 +53,7 @@ func (w *Watcher) CheckSLA(ctx context.Context) (int, error) {
 }
 
 // slaAlert records and announces one SLA level of one clock, once.
-func (w *Watcher) slaAlert(ctx context.Context, ticketID int64, st ops.SLAState, level string, due, now time.Time) (bool, error) {
+func (w *Watcher) slaAlert(ctx context.Context, ticketID int64, st SLAState, level string, due, now time.Time) (bool, error) {
 	key := fmt.Sprintf("sla:%d:%s:%s:%s", ticketID, st.Kind, st.Trigger.UTC().Format(time.RFC3339Nano), level)
 	if _, done := w.slaDone.Load(key); done {
 		return false, nil // recorded by an earlier scan of this process
@@ -72,14 +66,14 @@ func (w *Watcher) slaAlert(ctx context.Context, ticketID int64, st ops.SLAState,
 			return err
 		}
 		// The ticket may have been answered or closed since the scan read it.
-		cur := ops.SLAFor(*t, w.slaOf(t.Department), w.cal)
+		cur := SLAFor(*t, w.slaOf(t.Department), w.cal)
 		if !cur.Running || cur.Kind != st.Kind || !cur.Trigger.Equal(st.Trigger) {
 			return nil
 		}
 		dept = t.Department
-		kind, audit := bridge.OpsSLAWarning, bridge.AuditSLAWarning
-		if level == ops.LevelBreach {
-			kind, audit = bridge.OpsSLABreach, bridge.AuditSLABreach
+		kind, auditKind := bridge.OpsSLAWarning, bridge.AuditSLAWarning
+		if level == LevelBreach {
+			kind, auditKind = bridge.OpsSLABreach, bridge.AuditSLABreach
 		}
 		ok, err := tx.RecordOpsEvent(ctx, &bridge.OpsEvent{Kind: kind, Key: key, Department: t.Department, TicketID: t.ID, At: now, Due: due})
 		if err != nil || !ok {
@@ -91,11 +85,11 @@ func (w *Watcher) slaAlert(ctx context.Context, ticketID int64, st ops.SLAState,
 			return nil
 		}
 		what := "first response"
-		if st.Kind == ops.KindNextResponse {
+		if st.Kind == KindNextResponse {
 			what = "next response (the customer wrote again)"
 		}
 		var text string
-		if level == ops.LevelBreach {
+		if level == LevelBreach {
 			text = fmt.Sprintf(":rotating_light: *SLA breached*: the %s was due %s (%s of business time).", what, w.fmtWhen(st.Due, now), fmtDur(st.Target))
 			if m := mention(d.Escalation); m != "" {
 				text += " " + m + ", please pick this up."
@@ -111,7 +105,7 @@ func (w *Watcher) slaAlert(ctx context.Context, ticketID int64, st ops.SLAState,
 			return err
 		}
 		queued = true
-		return bridge.Audit(ctx, tx, audit, "system", t.Department, t.ID, map[string]any{
+		return audit(ctx, tx, auditKind, "system", t.Department, t.ID, map[string]any{
 			"clock": st.Kind, "trigger": st.Trigger, "clock_start": st.Start, "due": due, "target": st.Target.String(), "escalation": d.Escalation,
 		}, now)
 	})
@@ -169,7 +163,7 @@ func (w *Watcher) AutoClose(ctx context.Context) (int, error) {
 				channel = d.Channel
 			}
 			closed = true
-			return bridge.CloseTicket(ctx, tx, t, "system", why, channel, now)
+			return autoClose(ctx, tx, t, why, channel, now)
 		})
 		if err != nil {
 			return n, fmt.Errorf("auto-close ticket %d: %w", s.ID, err)

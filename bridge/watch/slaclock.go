@@ -1,4 +1,4 @@
-package ops
+package watch
 
 import (
 	"time"
@@ -17,7 +17,7 @@ const (
 	KindNextResponse = "next_response"
 )
 
-// Alert levels returned by Evaluate.
+// Alert levels returned by SLAState.LevelAt.
 const (
 	LevelNone    = ""        // within target, or no clock running
 	LevelWarning = "warning" // WarnAt reached
@@ -120,20 +120,20 @@ func SLAFor(t bridge.Ticket, sla config.SLA, cal *Calendar) SLAState {
 	return s
 }
 
-// Evaluate returns the SLA level of t at now: LevelBreach once its clock's
-// Due is reached, LevelWarning once WarnAt is reached, else LevelNone (also
-// when no clock runs). Both instants are inclusive.
-func Evaluate(t bridge.Ticket, sla config.SLA, cal *Calendar, now time.Time) (level string) {
-	s := SLAFor(t, sla, cal)
+// LevelAt returns the clock's level at now and the instant that level was
+// due: LevelBreach and Due once Due is reached, LevelWarning and WarnAt
+// once WarnAt is reached, else LevelNone and the zero time (also when no
+// clock runs). Both instants are inclusive.
+func (s SLAState) LevelAt(now time.Time) (level string, due time.Time) {
 	switch {
 	case !s.Running:
-		return LevelNone
+		return LevelNone, time.Time{}
 	case !now.Before(s.Due):
-		return LevelBreach
+		return LevelBreach, s.Due
 	case !now.Before(s.WarnAt):
-		return LevelWarning
+		return LevelWarning, s.WarnAt
 	}
-	return LevelNone
+	return LevelNone, time.Time{}
 }
 
 // ClockStartsText is the line shown on a ticket mirrored while the office

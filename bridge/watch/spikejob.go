@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/carebridge/carebridge/bridge"
-	"github.com/carebridge/carebridge/bridge/ops"
 )
 
 // Spike is one department's volume against its baseline.
@@ -30,7 +29,7 @@ func (w *Watcher) CheckSpikes(ctx context.Context) ([]Spike, error) {
 	now := w.clock.Now().UTC()
 	sp := w.cfg.Spikes
 	width := sp.Window.D()
-	windows := ops.BaselineWindows(now, width, w.days, w.loc)
+	windows := BaselineWindows(now, width, w.days, w.loc)
 	var current map[string]int
 	past := make([]map[string]int, len(windows))
 	err := w.store.WithTx(ctx, func(tx Tx) error {
@@ -54,7 +53,7 @@ func (w *Watcher) CheckSpikes(ctx context.Context) ([]Spike, error) {
 		for i := range past {
 			counts[i] = past[i][d.ID]
 		}
-		spike, base := ops.DetectSpike(counts, current[d.ID], sp.Factor, sp.MinPosts)
+		spike, base := DetectSpike(counts, current[d.ID], sp.Factor, sp.MinPosts)
 		if !spike {
 			continue
 		}
@@ -78,7 +77,7 @@ func (w *Watcher) spikeAlert(ctx context.Context, s Spike, now time.Time) (bool,
 		last, err := tx.LastOpsEvent(ctx, bridge.OpsSpike, d.ID, now.Add(time.Nanosecond))
 		switch {
 		case err == nil:
-			if !ops.ShouldAlert(last.At, w.cfg.Spikes.Cooldown.D(), now) {
+			if !ShouldAlert(last.At, w.cfg.Spikes.Cooldown.D(), now) {
 				return nil
 			}
 		case !errors.Is(err, bridge.ErrNotFound):
@@ -92,12 +91,12 @@ func (w *Watcher) spikeAlert(ctx context.Context, s Spike, now time.Time) (bool,
 		if err != nil {
 			return err
 		}
-		top := ops.TopKeywords(tickets, 5)
+		top := TopKeywords(tickets, 5)
 		ok, err := tx.RecordOpsEvent(ctx, &bridge.OpsEvent{Kind: bridge.OpsSpike, Key: key, Department: d.ID, At: now})
 		if err != nil || !ok {
 			return err
 		}
-		r := w.SpikeReport(d.Name, s, width, top, ops.Representative(posts, 3), now)
+		r := w.spikeReport(d.Name, s, width, top, Representative(posts, 3), now)
 		for _, dest := range []struct{ channel, suffix string }{{d.Channel, ":dept"}, {w.cfg.Watch.Channel, ":watch"}} {
 			if dest.channel == "" {
 				continue
@@ -115,7 +114,7 @@ func (w *Watcher) spikeAlert(ctx context.Context, s Spike, now time.Time) (bool,
 		for i, k := range top {
 			kws[i] = k.Keyword
 		}
-		return bridge.Audit(ctx, tx, bridge.AuditSpike, "system", d.ID, 0, map[string]any{
+		return audit(ctx, tx, bridge.AuditSpike, "system", d.ID, 0, map[string]any{
 			"window": width.String(), "current": s.Current, "baseline": s.Baseline, "factor": w.cfg.Spikes.Factor, "keywords": kws,
 		}, now)
 	})
@@ -128,8 +127,8 @@ func (w *Watcher) spikeAlert(ctx context.Context, s Spike, now time.Time) (bool,
 	return queued, nil
 }
 
-// SpikeReport lays out a spike alert.
-func (w *Watcher) SpikeReport(deptName string, s Spike, width time.Duration, top []ops.KeywordCount, samples []bridge.Post, now time.Time) bridge.Report {
+// spikeReport lays out a spike alert.
+func (w *Watcher) spikeReport(deptName string, s Spike, width time.Duration, top []KeywordCount, samples []bridge.Post, now time.Time) bridge.Report {
 	ratio := "from nothing"
 	if s.Baseline > 0 {
 		ratio = fmt.Sprintf("%.1f× the usual %s", float64(s.Current)/s.Baseline, trimFloat(s.Baseline))

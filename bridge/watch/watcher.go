@@ -1,18 +1,6 @@
-// Package watch wires carebridge's watching features to the store: SLA
-// warnings and breaches, department digests, the executive digest, spike
-// alerts, the opening greeting and closing sign-off, and closing silent
-// tickets. It computes with bridge/ops (pure arithmetic) and acts only
-// through the bridge ports: every effect is an outbox row written in the
-// same transaction as a record keyed so that a job run twice — after a
-// restart, or on a second replica — sends nothing twice.
-//
-// The Watcher's methods are plain functions of "now" (its injected
-// clock); the composition root runs them on a schedule (gocron, on the
-// elected leader), and tests call them directly.
 package watch
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,7 +10,6 @@ import (
 
 	"github.com/carebridge/carebridge/bridge"
 	"github.com/carebridge/carebridge/bridge/config"
-	"github.com/carebridge/carebridge/bridge/ops"
 )
 
 // Metrics observes the watching jobs; nil means none.
@@ -42,41 +29,45 @@ func (noMetrics) DigestQueued(string)           {}
 func (noMetrics) GreetingQueued(string, string) {}
 func (noMetrics) TicketAutoClosed(string)       {}
 
-// Tx is what the watching jobs read and write in one transaction.
-type Tx interface {
-	ListTickets(ctx context.Context, f bridge.TicketFilter) ([]bridge.Ticket, error)
-	TicketsActive(ctx context.Context, department string, from, to time.Time) ([]bridge.Ticket, error)
-	CountTicketsByDepartment(ctx context.Context, from, to time.Time) (map[string]int, error)
-	RootPosts(ctx context.Context, department string, from, to time.Time, limit int) ([]bridge.Post, error)
-	TicketByID(ctx context.Context, id int64) (*bridge.Ticket, error)
-	RecordOpsEvent(ctx context.Context, ev *bridge.OpsEvent) (inserted bool, err error)
-	OpsEvents(ctx context.Context, f bridge.OpsEventFilter) ([]bridge.OpsEvent, error)
-	LastOpsEvent(ctx context.Context, kind, department string, before time.Time) (*bridge.OpsEvent, error)
-	bridge.TicketCloser
-}
-
 // Options configure a Watcher; Store and Config are required.
 type Options struct {
-	Store   bridge.TxRunner[Tx]
-	Config  *config.Config
-	Clock   bridge.Clock
-	Logger  *slog.Logger
-	Metrics Metrics
+	// Store runs the jobs' transactions (store.Runner[watch.Tx] builds it
+	// from the store).
+	Store  bridge.TxRunner[Tx]
+	Config *config.Config
+	// Accounts are the official accounts that post the opening greeting
+	// and the closing sign-off (the composition root lists them from the
+	// networks' configuration); none means no greetings.
+	Accounts []Account
+	Clock    bridge.Clock
+	Logger   *slog.Logger
+	Metrics  Metrics
 	// BaselineDays is how many previous days make a spike's baseline
 	// (default 7).
 	BaselineDays int
 }
 
+// Account is an official account that greets at opening time and signs
+// off at closing time.
+type Account struct {
+	Platform bridge.Platform // the network the account posts on
+	Handle   string
+	// Greeting and SignOff are the account's own texts; empty means
+	// office_hours.greeting and sign_off, "-" means nothing.
+	Greeting, SignOff string
+}
+
 // Watcher runs the watching jobs.
 type Watcher struct {
-	store   bridge.TxRunner[Tx]
-	cfg     *config.Config
-	clock   bridge.Clock
-	log     *slog.Logger
-	metrics Metrics
-	cal     *ops.Calendar
-	loc     *time.Location
-	days    int
+	store    bridge.TxRunner[Tx]
+	cfg      *config.Config
+	accounts []Account
+	clock    bridge.Clock
+	log      *slog.Logger
+	metrics  Metrics
+	cal      *Calendar
+	loc      *time.Location
+	days     int
 	// slaDone remembers the SLA alert keys already recorded, so that a
 	// long-overdue ticket costs no transaction per scan.
 	slaDone sync.Map
@@ -91,11 +82,11 @@ func New(opt Options) (*Watcher, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
-	cal, err := ops.NewCalendar(opt.Config.OfficeHours, loc)
+	cal, err := NewCalendar(opt.Config.OfficeHours, loc)
 	if err != nil {
 		return nil, fmt.Errorf("watch: %w", err)
 	}
-	w := &Watcher{store: opt.Store, cfg: opt.Config, clock: opt.Clock, log: opt.Logger, metrics: opt.Metrics, cal: cal, loc: loc, days: opt.BaselineDays}
+	w := &Watcher{store: opt.Store, cfg: opt.Config, accounts: opt.Accounts, clock: opt.Clock, log: opt.Logger, metrics: opt.Metrics, cal: cal, loc: loc, days: opt.BaselineDays}
 	if w.clock == nil {
 		w.clock = bridge.SystemClock{}
 	}
@@ -111,17 +102,11 @@ func New(opt Options) (*Watcher, error) {
 	return w, nil
 }
 
-// Calendar returns the business-hours calendar.
-func (w *Watcher) Calendar() *ops.Calendar { return w.cal }
-
-// Location returns the configured time zone.
-func (w *Watcher) Location() *time.Location { return w.loc }
-
 // AfterHours is the line shown on a post that arrived at at outside
 // office hours, saying when its SLA clock starts ("" during office hours).
 // It fits bridge.Options.AfterHours.
 func (w *Watcher) AfterHours(at time.Time) string {
-	return ops.ClockStartsText(at, w.cal, w.loc)
+	return ClockStartsText(at, w.cal, w.loc)
 }
 
 // slot is now in the configured zone, to the minute: what identifies one
@@ -133,7 +118,7 @@ func (w *Watcher) slot(now time.Time) time.Time {
 
 func (w *Watcher) slaOf(dept string) config.SLA {
 	if d := w.cfg.Department(dept); d != nil {
-		return ops.EffectiveSLA(w.cfg.SLA, d.SLA)
+		return EffectiveSLA(w.cfg.SLA, d.SLA)
 	}
 	return w.cfg.SLA
 }

@@ -1,4 +1,4 @@
-package ops
+package watch
 
 import (
 	"testing"
@@ -41,7 +41,7 @@ func TestSLAFirstResponseOverWeekend(t *testing.T) {
 		{"2026-02-09 09:30", LevelBreach},
 		{"2026-02-10 12:00", LevelBreach},
 	} {
-		if got := Evaluate(tk, testSLA(), cal, w(tc.now)); got != tc.want {
+		if got := levelAt(tk, testSLA(), cal, w(tc.now)); got != tc.want {
 			t.Errorf("Evaluate at %s = %q, want %q", tc.now, got, tc.want)
 		}
 	}
@@ -55,7 +55,7 @@ func TestSLAFirstResponseOverWeekend(t *testing.T) {
 	if s := SLAFor(answered, testSLA(), cal); s.Running || s.Kind != "" {
 		t.Errorf("answered: %+v", s)
 	}
-	if got := Evaluate(answered, testSLA(), cal, w("2026-02-10 12:00")); got != LevelNone {
+	if got := levelAt(answered, testSLA(), cal, w("2026-02-10 12:00")); got != LevelNone {
 		t.Errorf("answered: Evaluate = %q", got)
 	}
 }
@@ -79,7 +79,7 @@ func TestSLAAfterHoursStart(t *testing.T) {
 	sameInstant(t, "Start", s.Start, w("2026-02-09 09:00"))
 	sameInstant(t, "WarnAt", s.WarnAt, w("2026-02-09 09:48"))
 	sameInstant(t, "Due", s.Due, w("2026-02-09 10:00"))
-	if got := Evaluate(sat, testSLA(), cal, w("2026-02-09 09:59")); got != LevelWarning {
+	if got := levelAt(sat, testSLA(), cal, w("2026-02-09 09:59")); got != LevelWarning {
 		t.Errorf("Evaluate = %q", got)
 	}
 
@@ -157,7 +157,7 @@ func TestSLAClosedAndReopened(t *testing.T) {
 		if s := SLAFor(tk, testSLA(), cal); s.Running {
 			t.Errorf("closed by %s: %+v", name, s)
 		}
-		if got := Evaluate(tk, testSLA(), cal, w("2026-02-10 10:00")); got != LevelNone {
+		if got := levelAt(tk, testSLA(), cal, w("2026-02-10 10:00")); got != LevelNone {
 			t.Errorf("closed by %s: Evaluate = %q", name, got)
 		}
 	}
@@ -194,10 +194,10 @@ func TestSLAEdgeCases(t *testing.T) {
 	cal := mustCal(t, officeHours(), tokyo)
 	late := bridge.Ticket{CreatedAt: wall(t, tokyo, "2026-02-06 17:30")}
 	half := config.SLA{FirstResponse: config.Duration(30 * time.Minute), WarnAt: 0.5}
-	if got := Evaluate(late, half, cal, wall(t, tokyo, "2026-02-06 18:00")); got != LevelBreach {
+	if got := levelAt(late, half, cal, wall(t, tokyo, "2026-02-06 18:00")); got != LevelBreach {
 		t.Errorf("breach at closing: %q", got)
 	}
-	if got := Evaluate(late, half, cal, wall(t, tokyo, "2026-02-06 17:45")); got != LevelWarning {
+	if got := levelAt(late, half, cal, wall(t, tokyo, "2026-02-06 17:45")); got != LevelWarning {
 		t.Errorf("warning at 50%%: %q", got)
 	}
 }
@@ -212,4 +212,10 @@ func TestEffectiveSLA(t *testing.T) {
 	if got != want {
 		t.Errorf("override: %+v, want %+v", got, want)
 	}
+}
+
+// levelAt is the level of t's SLA clock at now.
+func levelAt(t bridge.Ticket, sla config.SLA, cal *Calendar, now time.Time) string {
+	level, _ := SLAFor(t, sla, cal).LevelAt(now)
+	return level
 }
