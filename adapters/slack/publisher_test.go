@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -22,8 +21,7 @@ func newFake(t *testing.T, opts ...slackfake.Option) (*slackfake.Server, *Publis
 	t.Cleanup(f.Close)
 	f.AddChannel("C0NETWORK", "care-network")
 	f.AddChannel("C0TRIAGE", "care-triage")
-	api := slack.New(f.Identity().BotToken, slack.OptionAPIURL(f.APIURL()))
-	return f, NewPublisher(api, time.UTC, WithDirectPost(http.DefaultClient, f.APIURL(), f.Identity().BotToken))
+	return f, NewPublisher(NewClient(f.Identity().BotToken, nil, slack.OptionAPIURL(f.APIURL())), time.UTC)
 }
 
 // blockText joins the text of every section block of a message.
