@@ -145,6 +145,8 @@ func eventPayloads(t *testing.T) map[string][]byte {
 		}
 	}
 
+	// A dozen human and bot actions in a row, to capture their payloads:
+	// pacing is not under test.
 	fake := slackfake.New(slackfake.WithRateLimit(false))
 	defer fake.Close()
 	fake.AddChannel(eventsChannel, "care-network", "U0ALICE", "U0BOB")
