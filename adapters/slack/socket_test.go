@@ -425,7 +425,12 @@ func TestSocketModeTokenRefused(t *testing.T) {
 			if !strings.Contains(logs.String(), `level=ERROR msg="slack socket mode: invalid app-level token" error_code=`+tc.code) {
 				t.Error("not logged")
 			}
-			if n := fake.Calls("apps.connections.open"); n != 1 {
+			// slack-go gives up by itself on invalid_auth, not_authed and
+			// token_revoked; for the other codes the receiver stops it
+			// from slack-go's connection error event, before slack-go's
+			// first backoff (100 ms) ends, unless this machine is so busy
+			// that one more attempt slips in.
+			if n := fake.Calls("apps.connections.open"); n < 1 || n > 2 || (n == 2 && tc.code != "not_allowed_token_type") {
 				t.Errorf("apps.connections.open called %d times, want 1", n)
 			}
 			checkNoSocketModeGoroutines(t)
