@@ -109,7 +109,9 @@
 //
 // The retry_reason of a Socket Mode redelivery ("timeout"), whether a
 // redelivery reuses the envelope_id (here it does not), the Socket Mode
-// retry schedule (here the same as HTTP), the ping interval (here 10 s), the
+// retry schedule (here the same as HTTP), the ping interval (here 10 s),
+// whether an ack sent on a newer connection counts (here it does: slack-go
+// sends acks queued while it reconnects on the new connection), the
 // error for a wrong token type (here not_allowed_token_type), Slack's
 // treatment of a thread_ts naming no message or a reply (here stored as
 // given), whether chat.update and reactions.add accept channel names (here
