@@ -22,12 +22,13 @@ import (
 	"github.com/carebridge/carebridge/bridge"
 )
 
-// This file holds the HTTP Events API receiver (the Socket Mode client is
-// in socket.go) and the conversion both receivers share from Slack's
-// payloads to bridge.ChatEvent. Both only convert and deliver: the core
-// dedupes on the event id (Slack delivers at least once) and decides what
-// an event means. (Socket Mode also drops bots' events, which the core
-// ignores, without decoding them: see SocketMode.)
+// This file holds the HTTP Events API receiver (the Socket Mode receiver
+// is in socket.go) and the decoding and conversion both receivers share
+// from Slack's payloads to bridge.ChatEvent. Both only convert and
+// deliver: the core dedupes on the event id (Slack delivers at least
+// once) and decides what an event means. (Socket Mode also acks bots'
+// events, which the core ignores, without handing them on: see
+// SocketMode.)
 
 const (
 	// MaxEventBody is the largest Events API request body accepted.
@@ -72,9 +73,9 @@ func WithEventTimeout(d time.Duration) EventsOption {
 	}
 }
 
-// WithSocketDialer sets the WebSocket dialer of the Socket Mode receiver
-// (default: HTTPS proxy from the environment, DefaultSocketHandshakeTimeout).
-// Socket Mode only.
+// WithSocketDialer sets the WebSocket dialer slack-go's Socket Mode client
+// dials with (default: slack-go's, with the HTTPS proxy from the
+// environment). Socket Mode only.
 func WithSocketDialer(d *websocket.Dialer) EventsOption {
 	return func(cfg *eventsConfig) {
 		if d != nil {
@@ -83,10 +84,11 @@ func WithSocketDialer(d *websocket.Dialer) EventsOption {
 	}
 }
 
-// WithSocketPingTimeout sets how long the Socket Mode receiver waits for a
-// frame or a WebSocket ping from Slack before it gives the connection up
-// and opens a new one (default DefaultSocketPingTimeout). Slack pings
-// every few seconds. Socket Mode only.
+// WithSocketPingTimeout sets how long the Socket Mode connection may go
+// without a WebSocket ping from Slack before slack-go gives it up and
+// opens a new one (default DefaultSocketPingTimeout; slack-go checks once
+// per timeout, so a dead connection is noticed within twice that). Slack
+// pings every few seconds. Socket Mode only.
 func WithSocketPingTimeout(d time.Duration) EventsOption {
 	return func(cfg *eventsConfig) {
 		if d > 0 {

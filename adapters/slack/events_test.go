@@ -24,6 +24,7 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
+	"github.com/slack-go/slack/socketmode"
 
 	"github.com/carebridge/carebridge/adapters/slack/slackfake"
 	"github.com/carebridge/carebridge/bridge"
@@ -718,7 +719,6 @@ func newSMRigWith(t *testing.T, rec bridge.ChatEventHandler, smOpts []EventsOpti
 	id := fake.Identity()
 	api := slack.New(id.BotToken, slack.OptionAPIURL(fake.APIURL()), slack.OptionAppLevelToken(id.AppToken))
 	sm := NewSocketMode(api, rec, log, append([]EventsOption{WithSocketPingTimeout(2 * time.Second)}, smOpts...)...)
-	sm.backoffMin = 10 * time.Millisecond
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -752,21 +752,21 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// socketModeGoroutine returns the stack of a goroutine of the receiver,
-// or "".
+// socketModeGoroutine returns the stack of a goroutine of the receiver
+// or of slack-go's socketmode client, or "".
 func socketModeGoroutine() string {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "adapters/slack.(*SocketMode)") {
+		if strings.Contains(g, "slack-go/slack/socketmode.") || strings.Contains(g, "adapters/slack.(*SocketMode)") {
 			return g
 		}
 	}
 	return ""
 }
 
-// checkNoSocketModeGoroutines fails if goroutines of the receiver outlive
-// Run.
+// checkNoSocketModeGoroutines fails if goroutines of the receiver or of
+// slack-go's socketmode client outlive Run.
 func checkNoSocketModeGoroutines(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
@@ -895,19 +895,69 @@ func TestSocketModeReconnects(t *testing.T) {
 	rec.waitHandled(t, 3)
 }
 
-// frameAcks records the acks handleFrame writes.
-type frameAcks struct{ ids []string }
+// recordedAcks records the acks the receiver hands to slack-go.
+type recordedAcks struct {
+	mu  sync.Mutex
+	ids []string
+}
 
-func (a *frameAcks) ack(id string) error { a.ids = append(a.ids, id); return nil }
+func (a *recordedAcks) AckCtx(_ context.Context, id string, _ any) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ids = append(a.ids, id)
+	return nil
+}
 
-// TestSocketModeBadMessage feeds handleFrame frames slack-go's socketmode
+// smEvent is the event slack-go's socketmode client emits for a frame, as
+// its (unexported) parseEvent builds it: an events_api envelope whose
+// payload slackevents.ParseEvent accepts comes as EventTypeEventsAPI with
+// the request; a frame it cannot parse comes as EventTypeErrorBadMessage
+// with the raw frame. disconnect is true for a disconnect request, which
+// slack-go handles itself.
+func smEvent(frame []byte) (ev socketmode.Event, disconnect bool) {
+	bad := func(err error) (socketmode.Event, bool) {
+		return socketmode.Event{Type: socketmode.EventTypeErrorBadMessage,
+			Data: &socketmode.ErrorBadMessage{Cause: err, Message: json.RawMessage(frame)}}, false
+	}
+	req := &socketmode.Request{}
+	if err := json.Unmarshal(frame, req); err != nil {
+		return bad(err)
+	}
+	switch req.Type {
+	case socketmode.RequestTypeHello:
+		return socketmode.Event{Type: socketmode.EventTypeHello, Request: req}, false
+	case socketmode.RequestTypeDisconnect:
+		return socketmode.Event{Type: socketmode.EventTypeDisconnect, Request: req}, true
+	case socketmode.RequestTypeEventsAPI:
+		ev, err := slackevents.ParseEvent(req.Payload, slackevents.OptionNoVerifyToken())
+		if err != nil {
+			return bad(err)
+		}
+		return socketmode.Event{Type: socketmode.EventTypeEventsAPI, Data: ev, Request: req}, false
+	case socketmode.RequestTypeSlashCommands:
+		var cmd slack.SlashCommand
+		if err := json.Unmarshal(req.Payload, &cmd); err != nil {
+			return bad(err)
+		}
+		return socketmode.Event{Type: socketmode.EventTypeSlashCommand, Data: cmd, Request: req}, false
+	case socketmode.RequestTypeInteractive:
+		var cb slack.InteractionCallback
+		if err := json.Unmarshal(req.Payload, &cb); err != nil {
+			return bad(err)
+		}
+		return socketmode.Event{Type: socketmode.EventTypeInteractive, Data: cb, Request: req}, false
+	}
+	return bad(errors.New("unsupported type"))
+}
+
+// TestSocketModeBadMessage feeds the receiver frames slack-go's socketmode
 // client could not parse: a block it cannot decode still yields the chat
 // event, an unknown event type and a malformed frame with an envelope id
 // are acked, and an unreadable frame is dropped.
 func TestSocketModeBadMessage(t *testing.T) {
 	payload := envelopeJSON(`{"type":"message","channel":"C1","user":"U2","text":"hi","ts":"1.000100","blocks":[{"type":"rich_text","elements":"oops"}]}`)
 	if _, err := slackevents.ParseEvent(payload, slackevents.OptionNoVerifyToken()); err == nil {
-		t.Log("slack-go now parses this payload; the frame is still exercised below")
+		t.Error("slack-go now parses this payload: find another one it refuses")
 	}
 	frame, _ := json.Marshal(map[string]any{"type": "events_api", "envelope_id": "env-1", "payload": json.RawMessage(payload)})
 	unknown, _ := json.Marshal(map[string]any{"type": "events_api", "envelope_id": "env-2",
@@ -915,17 +965,23 @@ func TestSocketModeBadMessage(t *testing.T) {
 	rec := &chatRecorder{}
 	log, _ := captureLogs(t)
 	s := NewSocketMode(slack.New("xoxb-test"), rec, log)
-	acks := &frameAcks{}
-	for _, f := range [][]byte{frame, unknown, []byte(`not json`), []byte(`{"type":"events_api","envelope_id":"env-3","retry_attempt":"x"}`)} {
-		if s.handleFrame(t.Context(), f, acks.ack) {
-			t.Errorf("%s: taken for a disconnect", f)
+	acks := &recordedAcks{}
+	conns := 0
+	for _, f := range [][]byte{frame, unknown, []byte(`not json`), []byte(`{"type":"events_api","envelope_id":"env-3","retry_attempt":"x"}`),
+		[]byte(`{"type":"brand_new_request","envelope_id":"env-4"}`)} {
+		ev, _ := smEvent(f)
+		if f[0] == '{' && ev.Type != socketmode.EventTypeErrorBadMessage {
+			t.Errorf("%s: slack-go parses it (%s)", f, ev.Type)
+		}
+		if err := s.dispatch(t.Context(), acks, ev, &conns); err != nil {
+			t.Errorf("%s: %v", f, err)
 		}
 	}
 	_, handled := rec.snapshot()
 	if len(handled) != 1 || handled[0].Text != "hi" || handled[0].ID != "Ev1" {
 		t.Errorf("handled %+v", handled)
 	}
-	if want := []string{"env-1", "env-2", "env-3"}; !slices.Equal(acks.ids, want) {
+	if want := []string{"env-1", "env-2", "env-3", "env-4"}; !slices.Equal(acks.ids, want) {
 		t.Errorf("acks %v, want %v", acks.ids, want)
 	}
 }

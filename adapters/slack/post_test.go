@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -75,11 +74,11 @@ func newProxy(t *testing.T, f *slackfake.Server) *proxy {
 
 func (p *proxy) apiURL() string { return p.srv.URL + "/api/" }
 
-// publishers returns a publisher that posts directly and one that posts
-// through slack-go, both over apiURL.
-func publishers(token, apiURL string) (direct, viaSlackGo *Publisher) {
-	api := slack.New(token, slack.OptionAPIURL(apiURL))
-	return NewPublisher(api, time.UTC, WithDirectPost(http.DefaultClient, apiURL, token)), NewPublisher(api, time.UTC)
+// publishers returns a publisher over a client made by NewClient and
+// one over a bare slack-go client, both over apiURL.
+func publishers(token, apiURL string) (guarded, bare *Publisher) {
+	return NewPublisher(NewClient(token, nil, slack.OptionAPIURL(apiURL)), time.UTC),
+		NewPublisher(slack.New(token, slack.OptionAPIURL(apiURL)), time.UTC)
 }
 
 // hugeEcho replaces the echoed message of a chat.postMessage answer with
@@ -111,21 +110,23 @@ func hugeEcho(t *testing.T) func([]byte) []byte {
 	}
 }
 
-// Slack's echo of the posted message is not read: a huge one with a block
-// element slack-go cannot decode still publishes, with the channel and ts
-// Slack gave. Through slack-go, the same answer fails although the
-// message was posted, and the outbox would post it again.
-func TestPublishIgnoresEchoedMessage(t *testing.T) {
+// A message Slack posted is reported posted, with the channel and ts
+// Slack gave, even when slack-go cannot decode Slack's echo of it (a huge
+// one with a block element slack-go does not know). Over a bare slack-go
+// client the same answer fails although the message was posted, and the
+// outbox would post it again.
+func TestPublishEchoSlackGoCannotDecode(t *testing.T) {
+	// Two posts to one channel in a row; pacing is not under test.
 	f := slackfake.New(slackfake.WithRateLimit(false))
 	t.Cleanup(f.Close)
 	f.AddChannel("C0NETWORK", "care-network")
 	px := newProxy(t, f)
 	px.rewrite = hugeEcho(t)
-	direct, viaSlackGo := publishers(f.Identity().BotToken, px.apiURL())
+	guarded, bare := publishers(f.Identity().BotToken, px.apiURL())
 	ctx := context.Background()
 	msg := bridge.ChatMessage{Kind: bridge.MessageParent, OutboxID: 1, Channel: "#care-network", Ticket: &bridge.Ticket{ID: 1}, Post: hostilePost()}
 
-	ref, err := direct.Publish(ctx, msg)
+	ref, err := guarded.Publish(ctx, msg)
 	if err != nil {
 		t.Fatalf("publish: %v", err)
 	}
@@ -136,70 +137,42 @@ func TestPublishIgnoresEchoedMessage(t *testing.T) {
 	// A follow-up is threaded under it: the ts is the real one.
 	reply := msg
 	reply.Kind, reply.OutboxID, reply.Channel, reply.ThreadTS = bridge.MessageReply, 2, ref.Channel, ref.TS
-	r2, err := direct.Publish(ctx, reply)
+	r2, err := guarded.Publish(ctx, reply)
 	if err != nil {
 		t.Fatalf("reply: %v", err)
 	}
 	if th := f.Thread("C0NETWORK", ref.TS); len(th) != 2 || th[1].TS != r2.TS {
 		t.Errorf("thread = %+v", th)
 	}
+	// The request is slack-go's own: a form with the token, the blocks
+	// and the metadata.
+	form := px.forms[0]
+	if form.Get("token") != f.Identity().BotToken || !strings.Contains(form.Get("blocks"), `"section"`) ||
+		!strings.Contains(form.Get("metadata"), `"outbox_id":"1"`) || form.Get("unfurl_links") != "false" {
+		t.Errorf("form %v", form)
+	}
 
-	if _, err := viaSlackGo.Publish(ctx, msg); err == nil || !strings.Contains(err.Error(), "sparkle_badge") {
-		t.Errorf("slack-go decoded the echo (%v): this test no longer shows what direct posting spares", err)
+	if _, err := bare.Publish(ctx, msg); err == nil || !strings.Contains(err.Error(), "sparkle_badge") {
+		t.Errorf("slack-go decoded the echo (%v): this test no longer shows what NewClient guards against", err)
+	}
+	if n := len(f.Messages("C0NETWORK")); n != 3 {
+		t.Errorf("%d messages posted, want 3", n)
 	}
 }
 
-// The request sent directly is the one slack-go sends: same form fields,
-// same values, blocks and metadata included.
-func TestDirectPostSendsSlackGoRequest(t *testing.T) {
-	f := slackfake.New(slackfake.WithRateLimit(false))
-	t.Cleanup(f.Close)
-	f.AddChannel("C0NETWORK", "care-network")
-	px := newProxy(t, f)
-	direct, viaSlackGo := publishers(f.Identity().BotToken, px.apiURL())
-	ctx := context.Background()
-	ticket := &bridge.Ticket{ID: 7, Department: "network", Matched: []string{"電波"}, Account: "SBCare"}
-	msgs := []bridge.ChatMessage{
-		{Kind: bridge.MessageParent, OutboxID: 41, Channel: "C0NETWORK", Ticket: ticket, Post: hostilePost(), History: "first contact"},
-		{Kind: bridge.MessageReply, OutboxID: 42, Channel: "C0NETWORK", ThreadTS: "1700000000.000100", Ticket: ticket, Post: hostilePost()},
-		{Kind: bridge.MessageNotice, OutboxID: 43, Channel: "C0NETWORK", Text: "*note* <&>"},
-		{Kind: bridge.MessageParent, OutboxID: 44, Channel: "C0NETWORK"}, // no post: no blocks
-	}
-	for _, m := range msgs {
-		if _, err := direct.Publish(ctx, m); err != nil {
-			t.Fatalf("direct %d: %v", m.OutboxID, err)
-		}
-		if _, err := viaSlackGo.Publish(ctx, m); err != nil {
-			t.Fatalf("slack-go %d: %v", m.OutboxID, err)
-		}
-	}
-	if len(px.forms) != 2*len(msgs) {
-		t.Fatalf("%d requests", len(px.forms))
-	}
-	for i, m := range msgs {
-		got, want := px.forms[2*i], px.forms[2*i+1]
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("outbox %d: direct form\n%v\nslack-go form\n%v", m.OutboxID, got, want)
-		}
-		if got.Get("blocks") == "" || got.Get("token") != f.Identity().BotToken {
-			t.Errorf("outbox %d: form lacks blocks or token: %v", m.OutboxID, got)
-		}
-	}
-}
-
-// Every failure is classified as it is through slack-go: same code, same
-// permanence, same Retry-After, same message.
-func TestDirectPostClassifiesLikeSlackGo(t *testing.T) {
-	f := slackfake.New(slackfake.WithRateLimit(false))
+// Every failure is classified: code, permanence, Retry-After; an answer
+// that says ok:false is never taken for a posted message.
+func TestPublishClassifies(t *testing.T) {
+	f := slackfake.New()
 	t.Cleanup(f.Close)
 	f.AddChannel("C0NETWORK", "care-network")
 	f.AddChannel("C0PRIVATE", "care-private")
 	f.SetBotMember("C0PRIVATE", false)
-	direct, viaSlackGo := publishers(f.Identity().BotToken, f.APIURL())
+	p, _ := publishers(f.Identity().BotToken, f.APIURL())
 	dead := httptest.NewServer(http.NotFoundHandler())
 	deadURL := dead.URL + "/api/"
 	dead.Close()
-	deadDirect, deadSlackGo := publishers(f.Identity().BotToken, deadURL)
+	deadP, _ := publishers(f.Identity().BotToken, deadURL)
 	post := func(channel string) bridge.ChatMessage {
 		return bridge.ChatMessage{Kind: bridge.MessageParent, Channel: channel, Ticket: &bridge.Ticket{}, Post: hostilePost()}
 	}
@@ -231,27 +204,21 @@ func TestDirectPostClassifiesLikeSlackGo(t *testing.T) {
 			if c.channel == "" {
 				c.channel = "#care-network"
 			}
-			d, s := direct, viaSlackGo
+			pub := p
 			if c.dead {
-				d, s = deadDirect, deadSlackGo
+				pub = deadP
 			}
-			var errs [2]*bridge.SendError
-			for i, p := range []*Publisher{d, s} {
-				if c.setup != nil {
-					c.setup()
-				}
-				_, err := p.Publish(context.Background(), post(c.channel))
-				f.SetOutage(false)
-				if !errors.As(err, &errs[i]) {
-					t.Fatalf("publisher %d: %v, want a *bridge.SendError", i, err)
-				}
+			if c.setup != nil {
+				c.setup()
 			}
-			got, want := errs[0], errs[1]
-			if got.Code != want.Code || got.Permanent != want.Permanent || got.RetryAfter != want.RetryAfter || got.Error() != want.Error() {
-				t.Errorf("direct %+v (%v)\nslack-go %+v (%v)", *got, got, *want, want)
+			_, err := pub.Publish(context.Background(), post(c.channel))
+			f.SetOutage(false)
+			var se *bridge.SendError
+			if !errors.As(err, &se) {
+				t.Fatalf("%v, want a *bridge.SendError", err)
 			}
-			if got.Code != c.wantCode || got.Permanent != c.perm || got.RetryAfter != c.retry {
-				t.Errorf("got code %q permanent %v retry %v, want %q %v %v", got.Code, got.Permanent, got.RetryAfter, c.wantCode, c.perm, c.retry)
+			if se.Code != c.wantCode || se.Permanent != c.perm || se.RetryAfter != c.retry {
+				t.Errorf("got code %q permanent %v retry %v, want %q %v %v", se.Code, se.Permanent, se.RetryAfter, c.wantCode, c.perm, c.retry)
 			}
 		})
 	}

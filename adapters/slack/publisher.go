@@ -23,7 +23,6 @@ const metadataEventType = "carebridge_outbox"
 // Publisher mirrors posts into Slack channels.
 type Publisher struct {
 	api      *slack.Client
-	direct   *directPoster // WithDirectPost; nil posts through api
 	location *time.Location
 
 	mu       sync.Mutex
@@ -32,18 +31,14 @@ type Publisher struct {
 
 var _ bridge.Publisher = (*Publisher)(nil)
 
-// NewPublisher returns a Publisher over api. Times are shown in loc.
-// WithDirectPost spares the CPU of decoding Slack's echo of every message
-// posted.
-func NewPublisher(api *slack.Client, loc *time.Location, opts ...PublisherOption) *Publisher {
+// NewPublisher returns a Publisher over api, a client made by NewClient
+// (so that a message Slack posted is never reported failed because
+// slack-go could not decode Slack's echo of it). Times are shown in loc.
+func NewPublisher(api *slack.Client, loc *time.Location) *Publisher {
 	if loc == nil {
 		loc = time.UTC
 	}
-	p := &Publisher{api: api, location: loc, channels: map[string]string{}}
-	for _, o := range opts {
-		o(p)
-	}
-	return p
+	return &Publisher{api: api, location: loc, channels: map[string]string{}}
 }
 
 // Publish implements bridge.Publisher.
@@ -64,16 +59,15 @@ func (p *Publisher) Publish(ctx context.Context, msg bridge.ChatMessage) (bridge
 	if msg.ThreadTS != "" {
 		opts = append(opts, slack.MsgOptionTS(msg.ThreadTS))
 	}
-	channel := p.channelID(msg.Channel)
-	var ch, ts string
-	var err error
-	if p.direct != nil {
-		ch, ts, err = p.direct.post(ctx, channel, blocks, opts...)
-	} else {
-		ch, ts, err = p.api.PostMessageContext(ctx, channel, append(opts, slack.MsgOptionBlocks(blocks...))...)
-	}
+	opts = append(opts, slack.MsgOptionBlocks(blocks...))
+	answer := &postAnswer{}
+	ch, ts, err := p.api.PostMessageContext(withPostAnswer(ctx, answer), p.channelID(msg.Channel), opts...)
 	if err != nil {
-		return bridge.ChatRef{}, Classify(err)
+		if !answer.accepted() {
+			return bridge.ChatRef{}, Classify(err)
+		}
+		// Slack posted it; only slack-go's decoding of the echo failed.
+		ch, ts = answer.Channel, answer.TS
 	}
 	p.learn(msg.Channel, ch)
 	return bridge.ChatRef{Channel: ch, TS: ts}, nil

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,8 +22,7 @@ func newFake(t *testing.T, opts ...slackfake.Option) (*slackfake.Server, *Publis
 	t.Cleanup(f.Close)
 	f.AddChannel("C0NETWORK", "care-network")
 	f.AddChannel("C0TRIAGE", "care-triage")
-	api := slack.New(f.Identity().BotToken, slack.OptionAPIURL(f.APIURL()))
-	return f, NewPublisher(api, time.UTC, WithDirectPost(http.DefaultClient, f.APIURL(), f.Identity().BotToken))
+	return f, NewPublisher(NewClient(f.Identity().BotToken, nil, slack.OptionAPIURL(f.APIURL())), time.UTC)
 }
 
 // blockText joins the text of every section block of a message.
@@ -120,8 +119,31 @@ func TestPublishEscapesAndThreads(t *testing.T) {
 	}
 }
 
+// manualClock is a clock a test moves by hand.
+type manualClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *manualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// TestFindReconcilesByMetadata: a message is found by its outbox id in
+// the channel's history or in its thread, at the limits of the unlisted
+// app (one history call a minute: the fake clock moves a minute between
+// the calls; 15 messages a page).
 func TestFindReconcilesByMetadata(t *testing.T) {
-	f, p := newFake(t, slackfake.WithUnlimitedHistory())
+	clk := &manualClock{t: time.Now()}
+	f, p := newFake(t, slackfake.WithClock(clk))
 	ctx := context.Background()
 	post := hostilePost()
 	ticket := &bridge.Ticket{ID: 7}
@@ -136,8 +158,13 @@ func TestFindReconcilesByMetadata(t *testing.T) {
 	if err != nil || !ok || got != ref {
 		t.Fatalf("Find = %+v %v %v, want %+v", got, ok, err, ref)
 	}
+	clk.Advance(time.Minute)
 	if _, ok, err := fresh.Find(ctx, "#care-network", "", 100, time.Time{}); ok || err != nil {
 		t.Errorf("Find of a row never posted = %v %v", ok, err)
+	}
+	var se *bridge.SendError
+	if _, _, err := fresh.Find(ctx, "#care-network", "", 99, time.Time{}); !errors.As(err, &se) || se.Code != "ratelimited" || se.RetryAfter != time.Minute {
+		t.Errorf("a second history read within the minute = %v, want ratelimited, retry after a minute", err)
 	}
 	r2, err := p.Publish(ctx, bridge.ChatMessage{Kind: bridge.MessageReply, OutboxID: 101, Channel: ref.Channel, ThreadTS: ref.TS, Ticket: ticket, Post: post})
 	if err != nil {
@@ -152,7 +179,11 @@ func TestFindReconcilesByMetadata(t *testing.T) {
 // other tickets' messages keep arriving; the lost message is far from the
 // newest page and must still be found (it was re-posted before).
 func TestFindPagesThroughBusyChannel(t *testing.T) {
-	f, p := newFake(t, slackfake.WithUnlimitedHistory(), slackfake.WithRateLimit(false))
+	// The Marketplace app's history limits: at the unlisted app's (one
+	// page of 15 a minute) this one Find would need 30 pages, which only
+	// the relay's pacing of reconciliations can space out. 451 posts in
+	// a row: pacing is not under test.
+	f, p := newFake(t, slackfake.WithMarketplaceHistory(), slackfake.WithRateLimit(false))
 	ctx := context.Background()
 	before := time.Now()
 	ticket := &bridge.Ticket{ID: 7}

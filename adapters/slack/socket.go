@@ -4,171 +4,310 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
-	"sync"
+	"strings"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
+	"github.com/slack-go/slack/socketmode"
 
 	"github.com/carebridge/carebridge/bridge"
 )
 
-// This file holds the Socket Mode receiver: a small client of Slack's
-// Socket Mode protocol (apps.connections.open, then a WebSocket carrying
-// hello, events_api, interactive, slash_commands and disconnect frames,
-// each envelope acknowledged with {"envelope_id":...}). It decodes each
-// frame once, into the few fields it needs, and recognises the echo of
-// the bot's own messages before any further decoding.
+// This file holds the Socket Mode receiver: slack-go's socketmode client
+// keeps the connection (apps.connections.open, the WebSocket, Slack's
+// pings, reconnection on disconnect requests, dropped or silent
+// connections, with a backoff of 100 ms doubling to 5 min) and the
+// receiver decides what each request means and when it is acknowledged.
 
 const (
-	// DefaultSocketPingTimeout is how long the Socket Mode receiver waits
-	// for a frame or a WebSocket ping from Slack before it opens a new
-	// connection (slack-go's socketmode client waited as long).
+	// DefaultSocketPingTimeout is how long the Socket Mode connection may
+	// go without a WebSocket ping from Slack before a new one is opened
+	// (slack-go's default).
 	DefaultSocketPingTimeout = 30 * time.Second
-	// DefaultSocketHandshakeTimeout bounds the WebSocket handshake.
-	DefaultSocketHandshakeTimeout = 30 * time.Second
 
 	// socketReadLimit is the largest frame accepted: an Events API
 	// payload (MaxEventBody) and its envelope.
 	socketReadLimit = 2 * MaxEventBody
-	// socketWriteWait bounds the write of an ack, a pong or a close frame.
-	socketWriteWait = 5 * time.Second
-	// socketStable is how long a connection must have lived for the
-	// reconnection backoff to start again from its minimum.
-	socketStable = 30 * time.Second
-)
-
-// Socket Mode frame types.
-const (
-	frameHello         = "hello"
-	frameDisconnect    = "disconnect"
-	frameEventsAPI     = "events_api"
-	frameInteractive   = "interactive"
-	frameSlashCommands = "slash_commands"
+	// socketAckWait bounds the wait for slack-go to take an ack (its
+	// queue of 20 drains while a connection is open). An ack that cannot
+	// be queued is dropped and Slack redelivers the envelope.
+	socketAckWait = 5 * time.Second
+	// socketRestartWait is the pause before slack-go's client is started
+	// again after it stopped for a reason other than a refused token.
+	socketRestartWait = time.Second
 )
 
 // SocketMode receives events over Slack's Socket Mode (a WebSocket the
-// app opens with its app-level xapp- token; no public URL needed). It
-// hands each chat event to the ChatEventHandler (bounded by the event
-// timeout) and acknowledges the envelope only when the handler returned
-// nil: an unacknowledged envelope is redelivered by Slack, and the handler
-// dedupes on the event id. Events carebridge ignores are acknowledged at
-// once, and so are bots' events (Convert's Bot: carebridge's own posts
-// echoed back by Slack above all), which the core ignores anyway: they
-// never reach the handler, and a bot's message is recognised without
-// being decoded further than its subtype and bot_id. interactive and
-// slash_commands requests are acknowledged and ignored. Events are handled
-// one at a time, in the order they arrive; carebridge's handler
+// app opens with its app-level xapp- token; no public URL needed), through
+// slack-go's socketmode client. It hands each chat event to the
+// ChatEventHandler (bounded by the event timeout) and acknowledges the
+// envelope only when the handler returned nil: an unacknowledged envelope
+// is redelivered by Slack, and the handler dedupes on the event id.
+// Events carebridge ignores are acknowledged at once, and so are bots'
+// events (Convert's Bot: carebridge's own posts echoed back by Slack above
+// all), which never reach the handler. interactive and slash_commands
+// requests are acknowledged and ignored. Events are handled one at a
+// time, in the order they arrive; carebridge's handler
 // (bridge.Service.Inbox) only stores the event, so even a burst is
 // acknowledged well inside Slack's 3 s window.
 //
-// A disconnect frame (Slack refreshing the connection) opens a new
-// connection at once; a connection that drops, fails or stays silent
-// (no frame or ping) for the ping timeout is replaced after a backoff
-// (100 ms doubling to 5 min, with jitter), and so is a failed
-// apps.connections.open, except one refusing the token (invalid_auth,
-// not_authed, token_revoked, ...), which ends Run with an error.
+// The payload of an events_api envelope is read by the decoder the HTTP
+// receiver uses (decodeEvents), so both receivers hand on the same events;
+// an envelope slack-go's parser refuses (an inner event type or a block it
+// does not know) is read the same way instead of being left to
+// redelivery.
+//
+// slack-go reconnects by itself. A refused app-level token
+// (invalid_auth, not_authed, token_revoked, not_allowed_token_type,
+// missing_scope, ...) ends Run with an error: slack-go gives up on some of
+// these codes and retries the others forever, so the receiver watches its
+// connection errors and stops it.
 type SocketMode struct {
 	api *slack.Client
 	h   bridge.ChatEventHandler
 	log *slog.Logger
 	cfg eventsConfig
-
-	backoffMin, backoffMax time.Duration
 }
 
 // NewSocketMode returns a Socket Mode receiver. api must carry the
 // app-level token (slack.OptionAppLevelToken). A nil log discards.
 func NewSocketMode(api *slack.Client, h bridge.ChatEventHandler, log *slog.Logger, opts ...EventsOption) *SocketMode {
-	return &SocketMode{api: api, h: h, log: orDiscard(log), cfg: newEventsConfig(opts),
-		backoffMin: 100 * time.Millisecond, backoffMax: 5 * time.Minute}
+	return &SocketMode{api: api, h: h, log: orDiscard(log), cfg: newEventsConfig(opts)}
 }
 
-// errDisconnectRequested ends a connection Slack asked to replace.
-var errDisconnectRequested = errors.New("disconnect requested")
+// tokenRefusedError is a refusal of the app-level token by
+// apps.connections.open.
+type tokenRefusedError struct {
+	code string
+	err  error
+}
+
+func (e *tokenRefusedError) Error() string {
+	return "the app-level token (slack.app_token) was refused: " + e.err.Error()
+}
+
+func (e *tokenRefusedError) Unwrap() error { return e.err }
 
 // Run connects and receives events until ctx ends (then it closes the
 // connection and returns nil) or Slack refuses the app-level token (an
-// error naming Slack's error code). It reconnects by itself on disconnect
-// requests, silent connections and network errors. Run may be called
-// again after it returned.
+// error naming Slack's error code). Run may be called again after it
+// returned.
 func (s *SocketMode) Run(ctx context.Context) error {
-	failures, conns := 0, 0
 	for {
-		s.log.Debug("slack socket mode connecting", "attempt", failures+1, "connection_count", conns)
-		conn, err := s.connect(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			if code, refused := tokenRefused(err); refused {
-				s.log.Error("slack socket mode: invalid app-level token", "error_code", code)
-				return fmt.Errorf("the app-level token (slack.app_token) was refused: %w", err)
-			}
-			failures++
-			if !s.pause(ctx, failures, err) {
-				break
-			}
-			continue
-		}
-		conns++
-		s.log.Info("slack socket mode connected", "connection_count", conns)
-		start := time.Now()
-		err = s.serve(ctx, conn)
+		err := s.runClient(ctx)
 		if ctx.Err() != nil {
-			break
+			s.log.Info("slack socket mode stopped")
+			return nil
 		}
-		if errors.Is(err, errDisconnectRequested) {
-			failures = 0
-			continue
+		if refused, ok := errors.AsType[*tokenRefusedError](err); ok {
+			s.log.Error("slack socket mode: invalid app-level token", "error_code", refused.code)
+			return refused
 		}
-		if time.Since(start) >= socketStable {
-			failures = 0
-		}
-		failures++
-		if !s.pause(ctx, failures, err) {
-			break
+		// slack-go's client returns only for a refused token or a
+		// cancelled context; anything else is unexpected, and losing
+		// events is worse than starting again.
+		s.log.Warn("slack socket mode client stopped; starting it again", "backoff", socketRestartWait, "err", err)
+		t := time.NewTimer(socketRestartWait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
 		}
 	}
-	s.log.Info("slack socket mode stopped")
+}
+
+// runClient runs one slack-go socketmode client until it stops, draining
+// its events.
+func (s *SocketMode) runClient(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	opts := []socketmode.Option{
+		socketmode.OptionLog(slogOutput{s.log}),
+		socketmode.OptionPingInterval(s.cfg.pingTimeout),
+		socketmode.OptionReadLimit(socketReadLimit),
+	}
+	if s.cfg.dialer != nil {
+		opts = append(opts, socketmode.OptionDialer(s.cfg.dialer))
+	}
+	sm := socketmode.New(s.api, opts...)
+	done := make(chan error, 1)
+	go func() { done <- sm.RunContext(ctx) }()
+	conns := 0
+	for {
+		select {
+		case err := <-done:
+			if code, ok := tokenRefused(err); ok {
+				return &tokenRefusedError{code: code, err: err}
+			}
+			return err
+		case e := <-sm.Events:
+			if err := s.dispatch(ctx, sm, e, &conns); err != nil {
+				cancel() // slack-go would retry this refusal forever
+				<-done
+				return err
+			}
+		}
+	}
+}
+
+// acker acknowledges Socket Mode envelopes (*socketmode.Client).
+type acker interface {
+	AckCtx(ctx context.Context, envelopeID string, payload any) error
+}
+
+// dispatch handles one event of slack-go's client. It returns an error
+// only for a refused app-level token.
+func (s *SocketMode) dispatch(ctx context.Context, sm acker, e socketmode.Event, conns *int) error {
+	switch e.Type {
+	case socketmode.EventTypeConnecting:
+		if c, ok := e.Data.(*slack.ConnectingEvent); ok {
+			s.log.Debug("slack socket mode connecting", "attempt", c.Attempt, "connection_count", *conns)
+		}
+	case socketmode.EventTypeConnected:
+		*conns++
+		s.log.Info("slack socket mode connected", "connection_count", *conns)
+	case socketmode.EventTypeHello:
+		if e.Request != nil {
+			s.log.Debug("slack socket mode hello", "num_connections", e.Request.NumConnections)
+		}
+	case socketmode.EventTypeConnectionError:
+		c, _ := e.Data.(*slack.ConnectionErrorEvent)
+		if c == nil || ctx.Err() != nil {
+			return nil // stopping: the attempt failed because of it
+		}
+		if code, ok := tokenRefused(c.ErrorObj); ok {
+			return &tokenRefusedError{code: code, err: c.ErrorObj}
+		}
+		s.log.Warn("slack socket mode connection failed; retrying", "attempt", c.Attempt, "backoff", c.Backoff, "err", c.ErrorObj)
+	case socketmode.EventTypeInvalidAuth:
+		// slack-go stops; Run reports the error it returns.
+	case socketmode.EventTypeIncomingError:
+		ie, ok := e.Data.(*slack.IncomingEventError)
+		switch {
+		case !ok || ctx.Err() != nil:
+		case errors.Is(ie.ErrorObj, net.ErrClosed):
+			// slack-go closed the connection itself (a disconnect
+			// request, a missed ping) and is opening a new one.
+			s.log.Debug("slack socket mode connection closed", "err", ie.ErrorObj)
+		default:
+			s.log.Warn("slack socket mode connection lost; reconnecting", "err", ie.ErrorObj)
+		}
+	case socketmode.EventTypeErrorWriteFailed:
+		if wf, ok := e.Data.(*socketmode.ErrorWriteFailed); ok && ctx.Err() == nil {
+			envelope := ""
+			if wf.Response != nil {
+				envelope = wf.Response.EnvelopeID
+			}
+			s.log.Warn("slack socket mode: ack not sent; Slack will redeliver", "envelope_id", envelope, "err", wf.Cause)
+		}
+	case socketmode.EventTypeEventsAPI:
+		if e.Request == nil {
+			return nil
+		}
+		s.handleEvents(ctx, sm, e.Request)
+	case socketmode.EventTypeErrorBadMessage:
+		if bad, ok := e.Data.(*socketmode.ErrorBadMessage); ok && bad != nil {
+			s.handleUnparsed(ctx, sm, bad)
+		}
+	case socketmode.EventTypeInteractive, socketmode.EventTypeSlashCommand:
+		if e.Request != nil {
+			s.log.Debug("slack socket mode: request ignored", "type", string(e.Type))
+			s.ack(ctx, sm, e.Request.EnvelopeID)
+		}
+	default:
+		s.log.Debug("slack socket mode event", "type", string(e.Type))
+	}
 	return nil
 }
 
-// pause logs a failed connection and waits before the next attempt. It
-// reports false if ctx ended first.
-func (s *SocketMode) pause(ctx context.Context, failures int, err error) bool {
-	d := s.backoff(failures)
-	if rl, ok := errors.AsType[*slack.RateLimitedError](err); ok && rl.RetryAfter > d {
-		d = rl.RetryAfter
+// handleUnparsed handles a frame slack-go could not parse: an events_api
+// envelope whose payload it refused is read by decodeEvents like any
+// other; any other frame with an envelope id is acknowledged (a
+// redelivery would fail the same way).
+func (s *SocketMode) handleUnparsed(ctx context.Context, sm acker, bad *socketmode.ErrorBadMessage) {
+	var req socketmode.Request
+	if err := json.Unmarshal(bad.Message, &req); err != nil {
+		if _, wrongType := errors.AsType[*json.UnmarshalTypeError](err); !wrongType {
+			s.log.Warn("slack socket mode: unreadable frame", "err", bad.Cause)
+			return
+		}
+		// A field of the wrong type (retry_attempt, say): encoding/json
+		// has read the others.
 	}
-	s.log.Warn("slack socket mode connection failed; retrying", "attempt", failures, "backoff", d, "err", err)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
+	if req.Type == socketmode.RequestTypeEventsAPI {
+		s.handleEvents(ctx, sm, &req)
+		return
 	}
+	if req.EnvelopeID == "" {
+		s.log.Debug("slack socket mode: frame ignored", "type", req.Type, "err", bad.Cause)
+		return
+	}
+	s.log.Warn("slack socket mode: unsupported request acknowledged", "type", req.Type, "err", bad.Cause)
+	s.ack(ctx, sm, req.EnvelopeID)
 }
 
-// backoff is the pause after the nth consecutive failure: backoffMin
-// doubling up to backoffMax, less up to a quarter of jitter.
-func (s *SocketMode) backoff(n int) time.Duration {
-	d := s.backoffMax
-	if n < 30 {
-		d = min(s.backoffMax, s.backoffMin<<(n-1))
+// handleEvents delivers the chat event of one events_api envelope, acking
+// it unless the handler failed.
+func (s *SocketMode) handleEvents(ctx context.Context, sm acker, req *socketmode.Request) {
+	retry := []any{"retry_attempt", req.RetryAttempt}
+	if req.RetryReason != "" {
+		retry = append(retry, "retry_reason", req.RetryReason)
 	}
-	if q := int64(d / 4); q > 0 {
-		d -= time.Duration(rand.Int64N(q)) // #nosec G404 -- jitter needs no cryptographic randomness
+	d, err := decodeEvents(req.Payload)
+	if err != nil {
+		s.log.Warn("slack socket mode: malformed event acknowledged", "event_id", d.env.EventID, "err", err)
+		s.ack(ctx, sm, req.EnvelopeID)
+		return
 	}
-	return d
+	switch d.env.Type {
+	case slackevents.CallbackEvent:
+	case slackevents.AppRateLimited:
+		s.log.Warn("slack socket mode: Slack is rate limiting this app's events (over 30,000 an hour); some events were not delivered",
+			"team_id", d.env.TeamID, "api_app_id", d.env.APIAppID, "minute_rate_limited", d.env.MinuteRateLimited)
+		s.ack(ctx, sm, req.EnvelopeID)
+		return
+	default:
+		s.log.Debug("slack socket mode: outer type ignored", "type", d.env.Type)
+		s.ack(ctx, sm, req.EnvelopeID)
+		return
+	}
+	if !d.handled {
+		s.log.Debug("slack socket mode: event type ignored", "event_id", d.env.EventID, "event_type", d.innerType)
+		s.ack(ctx, sm, req.EnvelopeID)
+		return
+	}
+	id, at := callbackMeta(d.api)
+	ev, ok := Convert(d.api, id, at)
+	if !ok || ev.Bot {
+		s.log.Debug("slack socket mode: event ignored", "event_id", id, "event_type", d.innerType, "bot", ev.Bot)
+		s.ack(ctx, sm, req.EnvelopeID)
+		return
+	}
+	hctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
+	err = s.h.HandleChatEvent(hctx, ev)
+	cancel()
+	if err != nil {
+		s.log.Error("slack socket mode: event not handled; not acknowledged, Slack will redeliver",
+			append([]any{"event_id", ev.ID, "kind", string(ev.Kind), "channel", ev.Channel, "err", err}, retry...)...)
+		return
+	}
+	s.log.Debug("slack socket mode: event handled", append([]any{"event_id", ev.ID, "kind", string(ev.Kind)}, retry...)...)
+	s.ack(ctx, sm, req.EnvelopeID)
+}
+
+func (s *SocketMode) ack(ctx context.Context, sm acker, envelopeID string) {
+	if envelopeID == "" {
+		return
+	}
+	actx, cancel := context.WithTimeout(ctx, socketAckWait)
+	defer cancel()
+	if err := sm.AckCtx(actx, envelopeID, nil); err != nil && ctx.Err() == nil {
+		s.log.Warn("slack socket mode: ack failed", "envelope_id", envelopeID, "err", err)
+	}
 }
 
 // tokenRefused reports whether apps.connections.open refused the token
@@ -182,257 +321,16 @@ func tokenRefused(err error) (string, bool) {
 		}
 	}
 	if sc, ok := errors.AsType[slack.StatusCodeError](err); ok && sc.Code == http.StatusNotFound {
-		return sc.Error(), true // slack-go's socketmode client treated a 404 as invalid auth too
+		return sc.Error(), true // slack-go treats a 404 from apps.connections.open as invalid auth too
 	}
 	return "", false
 }
 
-// connect opens a Socket Mode connection: a fresh URL from
-// apps.connections.open, then the WebSocket handshake.
-func (s *SocketMode) connect(ctx context.Context) (*websocket.Conn, error) {
-	_, wsURL, err := s.api.StartSocketModeContext(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("apps.connections.open: %w", err)
-	}
-	d := s.cfg.dialer
-	if d == nil {
-		d = &websocket.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: DefaultSocketHandshakeTimeout}
-	}
-	conn, resp, err := d.DialContext(ctx, wsURL, http.Header{"Origin": {"https://api.slack.com"}})
-	if err != nil {
-		if resp != nil {
-			return nil, fmt.Errorf("socket mode handshake: %w (HTTP %s)", err, resp.Status)
-		}
-		return nil, fmt.Errorf("socket mode handshake: %w", err)
-	}
-	conn.SetReadLimit(socketReadLimit)
-	return conn, nil
-}
+// slogOutput routes slack-go's debug output (socketmode.OptionDebug) to
+// slog at debug level.
+type slogOutput struct{ log *slog.Logger }
 
-// serve reads frames until the connection fails, Slack asks for a new
-// one (errDisconnectRequested) or ctx ends; it closes conn.
-func (s *SocketMode) serve(ctx context.Context, conn *websocket.Conn) error {
-	done, closed := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(closed)
-		select {
-		case <-ctx.Done():
-		case <-done:
-		}
-		// A close frame, then the TCP connection. WriteControl and Close
-		// may be called while the reader reads.
-		_ = conn.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-		_ = conn.Close()
-	}()
-	defer func() {
-		close(done)
-		<-closed
-	}()
-
-	timeout := s.cfg.pingTimeout
-	conn.SetPingHandler(func(data string) error {
-		_ = conn.SetReadDeadline(time.Now().Add(timeout))
-		err := conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(socketWriteWait))
-		if ne, ok := errors.AsType[net.Error](err); errors.Is(err, websocket.ErrCloseSent) || ok && ne.Timeout() {
-			return nil // as gorilla's default ping handler
-		}
-		return err
-	})
-	var wmu sync.Mutex
-	ack := func(envelopeID string) error {
-		b, err := json.Marshal(socketAck{EnvelopeID: envelopeID})
-		if err != nil {
-			return err
-		}
-		wmu.Lock()
-		defer wmu.Unlock()
-		_ = conn.SetWriteDeadline(time.Now().Add(socketWriteWait))
-		return conn.WriteMessage(websocket.TextMessage, b)
-	}
-	for {
-		_ = conn.SetReadDeadline(time.Now().Add(timeout))
-		_, data, err := conn.ReadMessage()
-		if err != nil {
-			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-				return fmt.Errorf("no frame or ping from Slack for %s: %w", timeout, err)
-			}
-			return fmt.Errorf("socket mode read: %w", err)
-		}
-		if s.handleFrame(ctx, data, ack) {
-			return errDisconnectRequested
-		}
-	}
-}
-
-// socketAck is the acknowledgement of an envelope.
-type socketAck struct {
-	EnvelopeID string `json:"envelope_id"`
-}
-
-// socketFrame is a Socket Mode frame, with only the fields the receiver
-// uses.
-type socketFrame struct {
-	Type           string          `json:"type"`
-	EnvelopeID     string          `json:"envelope_id"`
-	Payload        json.RawMessage `json:"payload"`
-	RetryAttempt   int             `json:"retry_attempt"`
-	RetryReason    string          `json:"retry_reason"`
-	Reason         string          `json:"reason"`          // disconnect
-	NumConnections int             `json:"num_connections"` // hello
-}
-
-// handleFrame handles one frame, acking envelopes through ack. It reports
-// whether Slack asked for a new connection.
-func (s *SocketMode) handleFrame(ctx context.Context, data []byte, ack func(envelopeID string) error) (disconnect bool) {
-	var f socketFrame
-	if err := json.Unmarshal(data, &f); err != nil {
-		if f.EnvelopeID == "" {
-			s.log.Warn("slack socket mode: unreadable frame", "err", err)
-			return false
-		}
-		// A redelivery would fail the same way.
-		s.log.Warn("slack socket mode: malformed frame acknowledged", "envelope_id", f.EnvelopeID, "type", f.Type, "err", err)
-		s.ack(ctx, ack, f.EnvelopeID)
-		return false
-	}
-	switch f.Type {
-	case frameHello:
-		s.log.Debug("slack socket mode hello", "num_connections", f.NumConnections)
-	case frameDisconnect:
-		s.log.Info("slack socket mode disconnect requested", "reason", f.Reason)
-		return true
-	case frameEventsAPI:
-		s.handleEvents(ctx, &f, ack)
-	case frameInteractive, frameSlashCommands:
-		s.log.Debug("slack socket mode: request ignored", "type", f.Type)
-		s.ack(ctx, ack, f.EnvelopeID)
-	default:
-		if f.EnvelopeID != "" {
-			s.log.Warn("slack socket mode: unsupported request acknowledged", "type", f.Type)
-			s.ack(ctx, ack, f.EnvelopeID)
-			return false
-		}
-		s.log.Debug("slack socket mode: frame ignored", "type", f.Type)
-	}
-	return false
-}
-
-// handleEvents delivers the chat event of one events_api envelope, acking
-// it unless the handler failed.
-func (s *SocketMode) handleEvents(ctx context.Context, f *socketFrame, ack func(string) error) {
-	retry := []any{"retry_attempt", f.RetryAttempt}
-	if f.RetryReason != "" {
-		retry = append(retry, "retry_reason", f.RetryReason)
-	}
-	if id, bot := botEvent(f.Payload); bot {
-		s.log.Debug("slack socket mode: bot event ignored", "event_id", id)
-		s.ack(ctx, ack, f.EnvelopeID)
-		return
-	}
-	d, err := decodeEvents(f.Payload)
-	if err != nil {
-		s.log.Warn("slack socket mode: malformed event acknowledged", "event_id", d.env.EventID, "err", err)
-		s.ack(ctx, ack, f.EnvelopeID)
-		return
-	}
-	switch d.env.Type {
-	case slackevents.CallbackEvent:
-	case slackevents.AppRateLimited:
-		s.log.Warn("slack socket mode: Slack is rate limiting this app's events (over 30,000 an hour); some events were not delivered",
-			"team_id", d.env.TeamID, "api_app_id", d.env.APIAppID, "minute_rate_limited", d.env.MinuteRateLimited)
-		s.ack(ctx, ack, f.EnvelopeID)
-		return
-	default:
-		s.log.Debug("slack socket mode: outer type ignored", "type", d.env.Type)
-		s.ack(ctx, ack, f.EnvelopeID)
-		return
-	}
-	if !d.handled {
-		s.log.Debug("slack socket mode: event type ignored", "event_id", d.env.EventID, "event_type", d.innerType)
-		s.ack(ctx, ack, f.EnvelopeID)
-		return
-	}
-	id, at := callbackMeta(d.api)
-	ev, ok := Convert(d.api, id, at)
-	if !ok || ev.Bot {
-		s.log.Debug("slack socket mode: event ignored", "event_id", id, "event_type", d.innerType, "bot", ev.Bot)
-		s.ack(ctx, ack, f.EnvelopeID)
-		return
-	}
-	hctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
-	err = s.h.HandleChatEvent(hctx, ev)
-	cancel()
-	if err != nil {
-		s.log.Error("slack socket mode: event not handled; not acknowledged, Slack will redeliver",
-			append([]any{"event_id", ev.ID, "kind", string(ev.Kind), "channel", ev.Channel, "err", err}, retry...)...)
-		return
-	}
-	s.log.Debug("slack socket mode: event handled", append([]any{"event_id", ev.ID, "kind", string(ev.Kind)}, retry...)...)
-	s.ack(ctx, ack, f.EnvelopeID)
-}
-
-func (s *SocketMode) ack(ctx context.Context, ack func(string) error, envelopeID string) {
-	if envelopeID == "" {
-		return
-	}
-	if err := ack(envelopeID); err != nil && ctx.Err() == nil {
-		s.log.Warn("slack socket mode: ack failed", "envelope_id", envelopeID, "err", err)
-	}
-}
-
-// ---- bots' events ----
-
-// botEnvelope, botEventHead and botMsg are the parts of an Events API
-// payload that show a bot's message event. They read the same JSON keys
-// into the same Go types as decodeEvents (envelope, wireMessageEvent), so
-// that encoding/json's rules (last duplicate key wins, keys match case
-// insensitively) give both the same values.
-type botEnvelope struct {
-	Type    string          `json:"type"`
-	EventID string          `json:"event_id"`
-	Event   json.RawMessage `json:"event"`
-}
-
-type botMsg struct {
-	SubType string `json:"subtype"`
-	BotID   string `json:"bot_id"`
-}
-
-type botEventHead struct {
-	Type string `json:"type"`
-	botMsg
-	Message         *botMsg `json:"message"`
-	PreviousMessage *botMsg `json:"previous_message"`
-}
-
-func (m *botMsg) fromBot() bool { return m.BotID != "" || m.SubType == "bot_message" }
-
-// botEvent reports whether an Events API payload is a message event that
-// the full path (decodeEvents, Convert) would ignore or mark Bot, judging
-// from the subtype and bot_id alone: a message with a bot_id (carebridge's
-// own posts come back so), an edit or deletion of a bot's message, a
-// bot_message or any other subtype Convert ignores. It reads neither the
-// text nor the blocks. With false the full path decides; it also returns
-// the event id.
-func botEvent(payload []byte) (eventID string, bot bool) {
-	var env botEnvelope
-	if json.Unmarshal(payload, &env) != nil || env.Type != slackevents.CallbackEvent || env.EventID == "" ||
-		len(env.Event) == 0 || env.Event[0] != '{' {
-		return env.EventID, false
-	}
-	var ev botEventHead
-	if json.Unmarshal(env.Event, &ev) != nil || ev.Type != string(slackevents.Message) {
-		return env.EventID, false
-	}
-	switch ev.SubType {
-	case "", "thread_broadcast": // Convert: Bot = bot_id != ""
-		return env.EventID, ev.BotID != ""
-	case "message_changed": // Convert: Bot = the new message's; no nested message: ignored
-		return env.EventID, ev.Message == nil || ev.Message.fromBot()
-	case "message_deleted": // Convert: Bot = the deleted message's
-		return env.EventID, ev.PreviousMessage != nil && ev.PreviousMessage.fromBot()
-	default: // Convert ignores every other subtype, bot_message included
-		return env.EventID, true
-	}
+func (o slogOutput) Output(_ int, msg string) error {
+	o.log.Debug(strings.TrimSpace(msg), "component", "slack-go/socketmode")
+	return nil
 }

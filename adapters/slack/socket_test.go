@@ -18,6 +18,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
 
 	"github.com/carebridge/carebridge/adapters/slack/slackfake"
 	"github.com/carebridge/carebridge/bridge"
@@ -61,10 +62,12 @@ func (g *gateHandler) waitEntered(t *testing.T) bridge.ChatEvent {
 }
 
 // TestSocketModeOwnEchoIgnored: Slack's echoes of the bot's own posts,
-// edits, deletions and reactions are acked and never reach the handler;
-// the message echoes are recognised without the full decoding.
+// edits, deletions and reactions are acked at once and never reach the
+// handler.
 func TestSocketModeOwnEchoIgnored(t *testing.T) {
 	rec := &chatRecorder{}
+	// Six bot actions in a row on one channel: chat.postMessage pacing is
+	// not what this test is about.
 	rig := newSMRig(t, rec, slackfake.WithRateLimit(false))
 	f, api := rig.fake, rig.api
 	_, ts, err := api.PostMessage(eventsChannel, slack.MsgOptionText("mirror of a post", false))
@@ -101,13 +104,10 @@ func TestSocketModeOwnEchoIgnored(t *testing.T) {
 			t.Errorf("event %s (%s %s): delivered=%v attempts=%d, want acked at once", e.ID, e.Type, e.Subtype, e.Delivered, e.Attempts)
 		}
 	}
-	// The four message echoes took the cheap path; the reaction (no
-	// bot_id on reactions) was decoded and found to be the bot's.
-	if n := strings.Count(rig.logs.String(), `msg="slack socket mode: bot event ignored"`); n != 4 {
-		t.Errorf("%d echoes recognised without decoding, want 4", n)
-	}
-	if !strings.Contains(rig.logs.String(), `msg="slack socket mode: event ignored" event_id=`+events[3].ID) {
-		t.Errorf("the bot's reaction %s was not ignored after decoding", events[3].ID)
+	for _, e := range events[:5] {
+		if !strings.Contains(rig.logs.String(), `msg="slack socket mode: event ignored" event_id=`+e.ID) {
+			t.Errorf("the bot's event %s (%s %s) was not logged as ignored", e.ID, e.Type, e.Subtype)
+		}
 	}
 }
 
@@ -145,6 +145,8 @@ func eventPayloads(t *testing.T) map[string][]byte {
 		}
 	}
 
+	// A dozen human and bot actions in a row, to capture their payloads:
+	// pacing is not under test.
 	fake := slackfake.New(slackfake.WithRateLimit(false))
 	defer fake.Close()
 	fake.AddChannel(eventsChannel, "care-network", "U0ALICE", "U0BOB")
@@ -230,7 +232,8 @@ func httpOutcome(t *testing.T, payload []byte) []bridge.ChatEvent {
 }
 
 // socketOutcome is what the Socket Mode receiver hands to its handler for
-// a payload, and whether it acked the envelope.
+// a payload arriving in an events_api envelope, and whether it acked the
+// envelope.
 func socketOutcome(t *testing.T, payload []byte) ([]bridge.ChatEvent, bool) {
 	t.Helper()
 	rec := &chatRecorder{}
@@ -240,27 +243,30 @@ func socketOutcome(t *testing.T, payload []byte) ([]bridge.ChatEvent, bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acks := &frameAcks{}
-	if s.handleFrame(t.Context(), frame, acks.ack) {
-		t.Fatal("taken for a disconnect")
+	acks := &recordedAcks{}
+	ev, _ := smEvent(frame)
+	conns := 0
+	if err := s.dispatch(t.Context(), acks, ev, &conns); err != nil {
+		t.Fatal(err)
 	}
 	calls, _ := rec.snapshot()
 	return calls, len(acks.ids) == 1 && acks.ids[0] == "env-1"
 }
 
-// TestSocketModeMatchesHTTP feeds the same payloads to both receivers:
-// Socket Mode hands on exactly the events the HTTP receiver hands on,
-// less bots' events, and acks every envelope (the handler succeeds); the
-// cheap bot check only ever skips events the full path ignores or marks
-// Bot.
+// TestSocketModeMatchesHTTP feeds the same payloads to both receivers,
+// whether slack-go's parser accepts them or not: Socket Mode hands on
+// exactly the events the HTTP receiver hands on, less bots' events, and
+// acks every envelope (the handler succeeds).
 func TestSocketModeMatchesHTTP(t *testing.T) {
 	payloads := eventPayloads(t)
-	skipped, delivered := 0, 0
+	bots, delivered, refused := 0, 0, 0
 	for name, p := range payloads {
 		httpGot := httpOutcome(t, p)
 		var want []bridge.ChatEvent
 		for _, ev := range httpGot {
-			if !ev.Bot {
+			if ev.Bot {
+				bots++
+			} else {
 				want = append(want, ev)
 			}
 		}
@@ -271,63 +277,15 @@ func TestSocketModeMatchesHTTP(t *testing.T) {
 		if len(got) != len(want) || (len(got) == 1 && got[0] != want[0]) {
 			t.Errorf("%s:\nsocket %+v\n  http %+v", name, got, httpGot)
 		}
-		if _, bot := botEvent(p); bot {
-			skipped++
-			if len(want) != 0 {
-				t.Errorf("%s: the bot check skips an event the full path delivers: %+v", name, want)
-			}
+		if _, err := slackevents.ParseEvent(p, slackevents.OptionNoVerifyToken()); err != nil {
+			refused++
 		}
 		delivered += len(got)
 	}
-	if skipped < 10 || delivered < 8 {
-		t.Errorf("vacuous: %d payloads skipped by the bot check, %d delivered, of %d", skipped, delivered, len(payloads))
+	if bots < 5 || delivered < 8 || refused < 3 {
+		t.Errorf("vacuous: %d bots' events, %d delivered, %d refused by slack-go's parser, of %d payloads", bots, delivered, refused, len(payloads))
 	}
-	t.Logf("%d payloads: %d skipped by the bot check, %d delivered", len(payloads), skipped, delivered)
-}
-
-// TestBotEvent pins the cheap check's decisions.
-func TestBotEvent(t *testing.T) {
-	payloads := eventPayloads(t)
-	for name, want := range map[string]bool{
-		"fixture zulip_message_from_bot.json":    true,
-		"fixture zulip_message_normal_text.json": false,
-		"fixture MessageBotPayload.json":         false, // its type is "" (a shape sample): the full path decides
-		"case bot_message":                       true,
-		"case bot reply broadcast":               true,
-		"case bot message without ts":            true,
-		"case bot_id key in capitals":            true,
-		"case empty bot_id":                      false,
-		"case duplicate bot_id, last empty":      false,
-		"case edit of a bot message":             true,
-		"case edit, nested bot_message":          true,
-		"case edit without message":              true,
-		"case edit, message null":                true,
-		"case edit by a human":                   false,
-		"case edit, top-level bot_id":            false,
-		"case deletion of a bot message":         true,
-		"case deletion, no previous":             false,
-		"case deletion by a human":               false,
-		"case channel_join":                      true,
-		"case message_replied":                   true,
-		"case bot's own user, no bot_id":         false,
-		"case bot_id of the wrong type":          false,
-		"case blocks slack-go cannot read":       true,
-		"case bot reaction":                      false,
-		"case event not an object":               false,
-		"case duplicate event key":               false,
-		"case no event_id":                       false,
-	} {
-		p, ok := payloads[name]
-		if !ok {
-			if strings.HasPrefix(name, "fixture ") {
-				continue // fixtures absent
-			}
-			t.Fatalf("no payload %q", name)
-		}
-		if _, got := botEvent(p); got != want {
-			t.Errorf("%s: botEvent = %v, want %v", name, got, want)
-		}
-	}
+	t.Logf("%d payloads: %d bots' events, %d delivered, %d refused by slack-go's parser", len(payloads), bots, delivered, refused)
 }
 
 // TestSocketModeDisconnectInFlight: a disconnect frame arriving while an
@@ -357,9 +315,6 @@ func TestSocketModeDisconnectInFlight(t *testing.T) {
 		}
 	}
 	logs := rig.logs.String()
-	if !strings.Contains(logs, `msg="slack socket mode disconnect requested" reason=warning`) {
-		t.Error("the disconnect request was not logged with its reason")
-	}
 	if n := strings.Count(logs, `msg="slack socket mode connected"`); n != 2 {
 		t.Errorf("connected %d times, want 2", n)
 	}
@@ -369,8 +324,9 @@ func TestSocketModeDisconnectInFlight(t *testing.T) {
 }
 
 // TestSocketModeDroppedConnection: the connection is cut while an event is
-// being handled; the ack cannot reach Slack, the receiver reconnects and
-// the event is delivered again and acked; nothing is lost.
+// being handled; the receiver reconnects, the event is acked (on the new
+// connection, or after Slack delivered it again) and later events
+// arrive; nothing is lost.
 func TestSocketModeDroppedConnection(t *testing.T) {
 	g := newGate()
 	rig := newSMRigWith(t, g, []EventsOption{WithEventTimeout(10 * time.Second)})
@@ -389,8 +345,11 @@ func TestSocketModeDroppedConnection(t *testing.T) {
 	fakeIdle(t, f)
 	calls, handled := g.rec.snapshot()
 	events := f.Events()
-	if ev := events[0]; !ev.Delivered || ev.Attempts != 2 {
-		t.Errorf("the event in flight: delivered=%v attempts=%d, want redelivered once and acked", ev.Delivered, ev.Attempts)
+	// slack-go queues the ack of the event in flight and sends it on the
+	// next connection; the fake takes it there (whether Slack does is
+	// not verified). Otherwise the event is redelivered and handled again.
+	if ev := events[0]; !ev.Delivered || ev.Attempts > 2 {
+		t.Errorf("the event in flight: delivered=%v attempts=%d, want acked, at most after one redelivery", ev.Delivered, ev.Attempts)
 	}
 	if ev := events[1]; !ev.Delivered {
 		t.Errorf("the later event was not delivered")
@@ -399,21 +358,18 @@ func TestSocketModeDroppedConnection(t *testing.T) {
 	for _, ev := range handled {
 		texts[ev.Text]++
 	}
-	if texts["in flight"] != 2 || texts["after"] != 1 || calls[0] != first {
-		t.Errorf("handled %+v", handled)
+	if texts["in flight"] != events[0].Attempts || texts["after"] != 1 || calls[0] != first {
+		t.Errorf("handled %+v after %d deliveries of the event in flight", handled, events[0].Attempts)
 	}
 	logs := rig.logs.String()
-	if !strings.Contains(logs, `msg="slack socket mode connection failed; retrying" attempt=1`) {
-		t.Error("the dropped connection was not logged")
-	}
 	if n := strings.Count(logs, `msg="slack socket mode connected"`); n != 2 {
 		t.Errorf("connected %d times, want 2", n)
 	}
 }
 
-// TestSocketModeSilentConnection: without frames or pings for the ping
-// timeout the receiver opens a new connection; Slack's pings keep a quiet
-// connection open.
+// TestSocketModeSilentConnection: without pings for the ping timeout the
+// receiver opens a new connection; Slack's pings keep a quiet connection
+// open.
 func TestSocketModeSilentConnection(t *testing.T) {
 	t.Run("no pings", func(t *testing.T) {
 		rec := &chatRecorder{}
@@ -421,9 +377,6 @@ func TestSocketModeSilentConnection(t *testing.T) {
 		waitUntil(t, "a reconnection", func() bool {
 			return strings.Count(rig.logs.String(), `msg="slack socket mode connected"`) >= 2
 		})
-		if !strings.Contains(rig.logs.String(), "no frame or ping from Slack for 200ms") {
-			t.Error("the reason was not logged")
-		}
 		if _, err := rig.fake.UserPosts(eventsChannel, "U0ALICE", "", "still received"); err != nil {
 			t.Fatal(err)
 		}
@@ -472,7 +425,12 @@ func TestSocketModeTokenRefused(t *testing.T) {
 			if !strings.Contains(logs.String(), `level=ERROR msg="slack socket mode: invalid app-level token" error_code=`+tc.code) {
 				t.Error("not logged")
 			}
-			if n := fake.Calls("apps.connections.open"); n != 1 {
+			// slack-go gives up by itself on invalid_auth, not_authed and
+			// token_revoked; for the other codes the receiver stops it
+			// from slack-go's connection error event, before slack-go's
+			// first backoff (100 ms) ends, unless this machine is so busy
+			// that one more attempt slips in.
+			if n := fake.Calls("apps.connections.open"); n < 1 || n > 2 || (n == 2 && tc.code != "not_allowed_token_type") {
 				t.Errorf("apps.connections.open called %d times, want 1", n)
 			}
 			checkNoSocketModeGoroutines(t)

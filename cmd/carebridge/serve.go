@@ -137,18 +137,17 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 	slackTransport.MaxIdleConnsPerHost = max(cfg.Outbox.Workers, 2)
 	slackTransport.MaxIdleConns = max(cfg.Outbox.Workers, 100)
 	slackHTTP := &http.Client{Transport: slackTransport}
-	slackOpts := []slackapi.Option{slackapi.OptionAPIURL(apiURL), slackapi.OptionHTTPClient(slackHTTP)}
+	slackOpts := []slackapi.Option{slackapi.OptionAPIURL(apiURL)}
 	if cfg.Slack.AppToken.IsSet() {
 		slackOpts = append(slackOpts, slackapi.OptionAppLevelToken(cfg.Slack.AppToken.Reveal()))
 	}
-	sapi := slackapi.New(cfg.Slack.BotToken.Reveal(), slackOpts...)
+	sapi := slack.NewClient(cfg.Slack.BotToken.Reveal(), slackHTTP, slackOpts...)
 	auth, err := sapi.AuthTestContext(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("slack: the bot token was refused (auth.test): %w", slack.Classify(err))
 	}
 	log.Info("slack connected", "team", auth.Team, "bot_user", auth.UserID)
-	// Messages are posted without decoding Slack's echo of each one.
-	publisher := slack.NewPublisher(sapi, cfg.Location, slack.WithDirectPost(slackHTTP, apiURL, cfg.Slack.BotToken.Reveal()))
+	publisher := slack.NewPublisher(sapi, cfg.Location)
 
 	xc := x.NewClient(cfg.X.APIBaseURL, x.Bearer(cfg.X.BearerToken.Reveal()), x.WithLogger(log))
 	var accounts []x.Account

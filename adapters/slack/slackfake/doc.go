@@ -10,7 +10,7 @@
 //	api := slack.New(id.BotToken,
 //		slack.OptionAPIURL(fake.APIURL()), // fake.URL()+"/api/"
 //		slack.OptionAppLevelToken(id.AppToken))
-//	sm := socketmode.New(api)
+//	sm := socketmode.New(api) // or carebridge's slack.NewSocketMode, built on it
 //
 // Tests then act as humans (UserPosts, UserEdits, UserDeletes, UserReacts,
 // UserUnreacts), inject faults (FailNext, RateLimitStorm, SetOutage,
@@ -31,9 +31,16 @@
 //     invalid_blocks, unknown_method, ...). Rate limiting is HTTP 429 with
 //     `Retry-After: <seconds>` and {"ok":false,"error":"ratelimited"}, which
 //     slack-go turns into *slack.RateLimitedError.
-//   - chat.postMessage is paced per channel (token bucket on the injected
-//     clock; default 1 message/s with a burst of 3). A refused message is not
-//     recorded and produces no event.
+//   - Slack's limits by default, on the injected clock: chat.postMessage is
+//     paced per channel (token bucket; 1 message/s with a burst of 3; a
+//     refused message is not recorded and produces no event), and
+//     conversations.history and conversations.replies have the limits of an
+//     app not listed in the Marketplace, the app carebridge's README has
+//     operators create (each method 1 call a minute, at most 15 messages a
+//     call). WithMarketplaceHistory gives a listed app's (Tier 3: 50 calls
+//     a minute, pages of up to 1,000). WithRateLimit(false),
+//     WithChannelRateLimit and WithUnlimitedHistory loosen them for tests
+//     that say why; a fake clock is usually the better way.
 //   - Timestamps look like Slack's ("1700000000.000100"), are unique and
 //     strictly increasing; thread replies carry thread_ts and parent_user_id.
 //   - Events have the Events API envelope of the captured fixtures in
@@ -74,9 +81,12 @@
 //     (auth.test, chat.postMessage, chat.update, chat.delete,
 //     chat.postEphemeral, chat.getPermalink, reactions.add, reactions.remove,
 //     usergroups.users.list, conversations.members, conversations.info,
-//     users.info, apps.connections.open); others answer unknown_method.
-//     Method tiers other than chat.postMessage's per-channel pacing, and the
-//     workspace-wide caps, are not modelled (use RateLimitStorm).
+//     users.info, conversations.list, conversations.history,
+//     conversations.replies, apps.connections.open); others answer
+//     unknown_method.
+//     Method tiers other than chat.postMessage's per-channel pacing and the
+//     history methods' limits, and the workspace-wide caps, are not
+//     modelled (use RateLimitStorm).
 //   - Text is stored verbatim: no link parsing or re-escaping. When a message
 //     has no blocks, events and responses carry a synthesised rich_text block
 //     (text, user/channel/user-group mentions, broadcasts and links) like the
@@ -99,7 +109,9 @@
 //
 // The retry_reason of a Socket Mode redelivery ("timeout"), whether a
 // redelivery reuses the envelope_id (here it does not), the Socket Mode
-// retry schedule (here the same as HTTP), the ping interval (here 10 s), the
+// retry schedule (here the same as HTTP), the ping interval (here 10 s),
+// whether an ack sent on a newer connection counts (here it does: slack-go
+// sends acks queued while it reconnects on the new connection), the
 // error for a wrong token type (here not_allowed_token_type), Slack's
 // treatment of a thread_ts naming no message or a reply (here stored as
 // given), whether chat.update and reactions.add accept channel names (here

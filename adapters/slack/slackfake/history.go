@@ -11,14 +11,6 @@ import (
 	"time"
 )
 
-// Limits Slack applies to conversations.history and conversations.replies
-// for apps not listed in the Marketplace (new installs since 2025-05,
-// existing ones since 2026-03-03): one call a minute, 15 messages a call.
-const (
-	unlistedHistoryPerMinute = 1
-	unlistedHistoryMaxItems  = 15
-)
-
 // conversationsList lists public and private channels (no paging beyond
 // the first page: the fake has few channels).
 func (s *Server) conversationsList(p params) result {
@@ -40,7 +32,8 @@ func (s *Server) conversationsList(p params) result {
 	return okResult(map[string]any{"channels": out, "response_metadata": map[string]any{"next_cursor": ""}})
 }
 
-// historyLimitLocked enforces the unlisted-app limit for method.
+// historyLimitLocked enforces the calls-a-minute limit of method (the
+// unlisted app's by default, WithMarketplaceHistory's, or none).
 func (s *Server) historyLimitLocked(method string) (result, bool) {
 	if s.cfg.historyUnlimited {
 		return result{}, true
@@ -55,7 +48,7 @@ func (s *Server) historyLimitLocked(method string) (result, bool) {
 			recent = append(recent, t)
 		}
 	}
-	if len(recent) >= unlistedHistoryPerMinute {
+	if len(recent) >= s.cfg.historyPerMinute {
 		res := errResult("ratelimited")
 		res.status = http.StatusTooManyRequests
 		res.retryAfter = retryAfterSeconds(time.Minute - now.Sub(recent[0]))
@@ -72,7 +65,7 @@ func (s *Server) historyLimit(p params) int {
 		limit = min(l, 1000)
 	}
 	if !s.cfg.historyUnlimited {
-		limit = min(limit, unlistedHistoryMaxItems)
+		limit = min(limit, s.cfg.historyMaxItems)
 	}
 	return limit
 }

@@ -9,18 +9,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/carebridge/carebridge/bridge"
 )
-
-// Clock is the time source of the fake. It drives message timestamps,
-// event_time, chat.postMessage pacing and signature timestamps.
-// clockwork.Clock and similar fake clocks satisfy it.
-type Clock interface {
-	Now() time.Time
-}
-
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
 
 // Defaults used when no Option overrides them.
 const (
@@ -36,6 +27,27 @@ const (
 	DefaultVerificationToken = "slackfake-verification-token"
 )
 
+// Slack's limits, which the fake enforces unless an Option loosens them.
+const (
+	// DefaultPostsPerSecond and DefaultPostBurst pace chat.postMessage per
+	// channel: Slack allows about one message a second per channel, with
+	// short bursts over it.
+	DefaultPostsPerSecond = 1
+	DefaultPostBurst      = 3
+
+	// UnlistedHistoryPerMinute and UnlistedHistoryMaxItems limit
+	// conversations.history and conversations.replies (each method
+	// separately) for apps not listed in the Slack Marketplace: new
+	// installs since 2025-05, existing ones since 2026-03-03.
+	UnlistedHistoryPerMinute = 1
+	UnlistedHistoryMaxItems  = 15
+
+	// MarketplaceHistoryPerMinute and MarketplaceHistoryMaxItems are the
+	// same limits for a Marketplace app (Tier 3; WithMarketplaceHistory).
+	MarketplaceHistoryPerMinute = 50
+	MarketplaceHistoryMaxItems  = 1000
+)
+
 type config struct {
 	botToken, appToken  string
 	botUserID, botName  string
@@ -43,7 +55,7 @@ type config struct {
 	teamID, teamDomain  string
 	appID               string
 	signingSecret       string
-	clock               Clock
+	clock               bridge.Clock
 	ratePerSec          float64
 	burst               int
 	enforceRate         bool
@@ -53,6 +65,8 @@ type config struct {
 	verificationToken   string
 	createdAtUnixSecond int64
 	historyUnlimited    bool
+	historyPerMinute    int // conversations.history/replies calls a minute, per method
+	historyMaxItems     int // messages a page at most
 }
 
 // Option configures a Server.
@@ -85,17 +99,22 @@ func WithAppID(appID string) Option { return func(c *config) { c.appID = appID }
 // WithSigningSecret sets the secret used to sign HTTP event deliveries.
 func WithSigningSecret(secret string) Option { return func(c *config) { c.signingSecret = secret } }
 
-// WithClock injects the clock (default: the wall clock).
-func WithClock(clock Clock) Option { return func(c *config) { c.clock = clock } }
+// WithClock injects the clock, the core's bridge.Clock (default: the wall
+// clock). It drives message timestamps, event_time, chat.postMessage
+// pacing, the history limits and signature timestamps.
+func WithClock(clock bridge.Clock) Option { return func(c *config) { c.clock = clock } }
 
 // WithChannelRateLimit sets chat.postMessage pacing per channel: perSecond
 // messages per second on average with bursts of up to burst messages
-// (default 1/s, burst 3).
+// (default Slack's: DefaultPostsPerSecond, DefaultPostBurst). A test that
+// loosens it says why.
 func WithChannelRateLimit(perSecond float64, burst int) Option {
 	return func(c *config) { c.ratePerSec, c.burst = perSecond, burst }
 }
 
-// WithRateLimit turns chat.postMessage pacing on (the default) or off.
+// WithRateLimit turns chat.postMessage pacing on (the default) or off. A
+// test that turns it off says why; a fake clock is usually the better
+// way.
 func WithRateLimit(enforce bool) Option { return func(c *config) { c.enforceRate = enforce } }
 
 // WithAckTimeout sets how long an HTTP delivery may take to answer and how
@@ -114,10 +133,23 @@ func WithRetryDelays(delays ...time.Duration) Option {
 // pings (default 10 s; slack-go reconnects after 30 s without one).
 func WithPingInterval(d time.Duration) Option { return func(c *config) { c.pingInterval = d } }
 
-// WithUnlimitedHistory lifts the limits Slack puts on conversations.history
-// and conversations.replies for apps not listed in the Marketplace (one
-// call a minute per method, 15 messages a call), which the fake enforces
-// by default.
+// WithMarketplaceHistory gives conversations.history and
+// conversations.replies the limits of an app listed in the Slack
+// Marketplace (Tier 3: MarketplaceHistoryPerMinute calls a minute per
+// method, up to MarketplaceHistoryMaxItems messages a call) instead of the
+// unlisted app's the fake enforces by default (UnlistedHistoryPerMinute,
+// UnlistedHistoryMaxItems). carebridge's README has operators create a
+// Socket Mode app from a manifest, which cannot be listed: the default is
+// what they get.
+func WithMarketplaceHistory() Option {
+	return func(c *config) {
+		c.historyPerMinute, c.historyMaxItems = MarketplaceHistoryPerMinute, MarketplaceHistoryMaxItems
+	}
+}
+
+// WithUnlimitedHistory lifts every limit on conversations.history and
+// conversations.replies (calls a minute and messages a call, up to 1,000
+// when asked). Slack has no such app; a test that uses it says why.
 func WithUnlimitedHistory() Option { return func(c *config) { c.historyUnlimited = true } }
 
 // Identity is what the fake workspace calls itself: the credentials a client
@@ -204,7 +236,7 @@ type Server struct {
 	tickets      map[string]bool
 	envelopes    map[string]*job
 	timers       map[*time.Timer]struct{}
-	historyCalls map[string][]time.Time // conversations.history/replies calls, for the unlisted-app limit
+	historyCalls map[string][]time.Time // conversations.history/replies calls in the last minute, per method
 }
 
 type channel struct {
@@ -253,9 +285,11 @@ func New(opts ...Option) *Server {
 		appID:             DefaultAppID,
 		signingSecret:     DefaultSigningSecret,
 		verificationToken: DefaultVerificationToken,
-		clock:             wallClock{},
-		ratePerSec:        1,
-		burst:             3,
+		clock:             bridge.SystemClock{},
+		ratePerSec:        DefaultPostsPerSecond,
+		burst:             DefaultPostBurst,
+		historyPerMinute:  UnlistedHistoryPerMinute,
+		historyMaxItems:   UnlistedHistoryMaxItems,
 		enforceRate:       true,
 		ackTimeout:        3 * time.Second,
 		retryDelays:       []time.Duration{0, time.Minute, 5 * time.Minute},
@@ -265,7 +299,7 @@ func New(opts ...Option) *Server {
 		o(&cfg)
 	}
 	if cfg.clock == nil {
-		cfg.clock = wallClock{}
+		cfg.clock = bridge.SystemClock{}
 	}
 	if cfg.ratePerSec <= 0 {
 		cfg.ratePerSec = 1

@@ -203,7 +203,12 @@ func TestPostMessageErrors(t *testing.T) {
 	}
 }
 
+// TestPacingPerChannel: by default chat.postMessage is paced per channel
+// at Slack's one message a second with a burst of 3.
 func TestPacingPerChannel(t *testing.T) {
+	if slackfake.DefaultPostsPerSecond != 1 || slackfake.DefaultPostBurst != 3 {
+		t.Fatalf("default pacing %v/s burst %d, want Slack's 1/s with a small burst (3)", slackfake.DefaultPostsPerSecond, slackfake.DefaultPostBurst)
+	}
 	clk := newTestClock()
 	f := newFake(t, slackfake.WithClock(clk))
 	f.AddChannel("C0OTHER", "other")
@@ -242,6 +247,8 @@ func TestPacingPerChannel(t *testing.T) {
 		t.Fatalf("raw 429 = %d %v %v", resp.status, resp.header, resp.body)
 	}
 
+	// The option that turns pacing off, for tests that post faster than
+	// Slack allows on purpose (benchmarks): it must turn it off.
 	g := newFake(t, slackfake.WithClock(clk), slackfake.WithRateLimit(false))
 	for range 10 {
 		post(t, apiFor(g), chanCare, slack.MsgOptionText("unpaced", false))
@@ -326,16 +333,27 @@ func TestSetFaults(t *testing.T) {
 	}
 }
 
-// TestHistoryPages: conversations.history pages with cursors and honours
-// oldest, as Slack does.
-func TestHistoryPages(t *testing.T) {
-	f := newFake(t, slackfake.WithUnlimitedHistory(), slackfake.WithRateLimit(false))
-	api := apiFor(f)
-	var all []string
-	for i := range 25 {
+// postPaced posts n messages to a channel at Slack's pace (one a second
+// on the fake clock) and returns their ts.
+func postPaced(t *testing.T, api *slack.Client, clk *testClock, n int) []string {
+	t.Helper()
+	var out []string
+	for i := range n {
+		clk.Advance(time.Second)
 		_, ts := post(t, api, chanCare, slack.MsgOptionText(fmt.Sprint(i), false))
-		all = append(all, ts)
+		out = append(out, ts)
 	}
+	return out
+}
+
+// TestHistoryPages: conversations.history pages with cursors and honours
+// oldest, as Slack does, within the default (unlisted app) limits: the
+// pages come a minute apart on the fake clock.
+func TestHistoryPages(t *testing.T) {
+	clk := newTestClock()
+	f := newFake(t, slackfake.WithClock(clk))
+	api := apiFor(f)
+	all := postPaced(t, api, clk, 25)
 	var got []string
 	cursor := ""
 	pages := 0
@@ -352,9 +370,90 @@ func TestHistoryPages(t *testing.T) {
 			break
 		}
 		cursor = h.ResponseMetaData.NextCursor
+		clk.Advance(time.Minute)
 	}
 	if pages != 2 || len(got) != 20 || got[0] != all[24] || got[19] != all[5] {
 		t.Fatalf("%d pages, %d messages (%v…%v), want 2 pages of the 20 after oldest, newest first", pages, len(got), got[0], got[len(got)-1])
+	}
+}
+
+// TestHistoryLimitsByDefault: without options the fake gives
+// conversations.history and conversations.replies the limits of an app
+// not listed in the Marketplace (the app the README has operators
+// create): one call a minute per method, then 429 with the Retry-After
+// left of the minute, and at most 15 messages a call.
+func TestHistoryLimitsByDefault(t *testing.T) {
+	clk := newTestClock()
+	f := newFake(t, slackfake.WithClock(clk))
+	api := apiFor(f)
+	all := postPaced(t, api, clk, 20)
+	for range 17 {
+		clk.Advance(time.Second)
+		post(t, api, chanCare, slack.MsgOptionText("reply", false), slack.MsgOptionTS(all[0]))
+	}
+	h, err := api.GetConversationHistory(&slack.GetConversationHistoryParameters{ChannelID: chanCare, Limit: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Messages) != slackfake.UnlistedHistoryMaxItems || !h.HasMore || slackfake.UnlistedHistoryMaxItems != 15 {
+		t.Errorf("history page of %d messages (has_more %v), want 15 and more", len(h.Messages), h.HasMore)
+	}
+	msgs, _, _, err := api.GetConversationReplies(&slack.GetConversationRepliesParameters{ChannelID: chanCare, Timestamp: all[0], Limit: 200})
+	if err != nil {
+		t.Fatalf("replies have a budget of their own: %v", err)
+	}
+	if len(msgs) != 15 {
+		t.Errorf("replies page of %d messages, want 15", len(msgs))
+	}
+	clk.Advance(20 * time.Second)
+	for _, call := range []func() error{
+		func() error {
+			_, err := api.GetConversationHistory(&slack.GetConversationHistoryParameters{ChannelID: chanCare})
+			return err
+		},
+		func() error {
+			_, _, _, err := api.GetConversationReplies(&slack.GetConversationRepliesParameters{ChannelID: chanCare, Timestamp: all[0]})
+			return err
+		},
+	} {
+		var rl *slack.RateLimitedError
+		if err := call(); !errors.As(err, &rl) || rl.RetryAfter != 40*time.Second {
+			t.Errorf("a second call within the minute: %v, want 429 with Retry-After 40s", err)
+		}
+	}
+	resp := rawCall(t, f, "conversations.history", url.Values{"token": {f.Identity().BotToken}, "channel": {chanCare}})
+	if resp.status != http.StatusTooManyRequests || resp.header.Get("Retry-After") != "40" || resp.body["error"] != "ratelimited" {
+		t.Errorf("raw answer %d %v %v", resp.status, resp.header, resp.body)
+	}
+	clk.Advance(40 * time.Second)
+	if _, err := api.GetConversationHistory(&slack.GetConversationHistoryParameters{ChannelID: chanCare}); err != nil {
+		t.Errorf("a minute after the first call: %v", err)
+	}
+}
+
+// TestMarketplaceHistory: WithMarketplaceHistory gives the Marketplace
+// app's limits: 50 calls a minute per method, pages of up to 1,000.
+func TestMarketplaceHistory(t *testing.T) {
+	clk := newTestClock()
+	f := newFake(t, slackfake.WithClock(clk), slackfake.WithMarketplaceHistory())
+	api := apiFor(f)
+	postPaced(t, api, clk, 20)
+	for i := range slackfake.MarketplaceHistoryPerMinute {
+		h, err := api.GetConversationHistory(&slack.GetConversationHistoryParameters{ChannelID: chanCare, Limit: 200})
+		if err != nil {
+			t.Fatalf("call %d: %v", i+1, err)
+		}
+		if len(h.Messages) != 20 || h.HasMore {
+			t.Fatalf("page of %d messages (has_more %v), want all 20", len(h.Messages), h.HasMore)
+		}
+	}
+	var rl *slack.RateLimitedError
+	if _, err := api.GetConversationHistory(&slack.GetConversationHistoryParameters{ChannelID: chanCare}); !errors.As(err, &rl) {
+		t.Errorf("call 51 within the minute: %v, want 429", err)
+	}
+	clk.Advance(time.Minute)
+	if _, err := api.GetConversationHistory(&slack.GetConversationHistoryParameters{ChannelID: chanCare}); err != nil {
+		t.Errorf("a minute later: %v", err)
 	}
 }
 
