@@ -466,7 +466,7 @@ func (w *work) approve(d *Draft, vis Visibility, emoji string, auto bool) error 
 		}
 		return w.blocked(d, res)
 	}
-	wasBlocked := d.State == DraftBlocked
+	wasBlocked, wasFailed := d.State == DraftBlocked, d.State == DraftFailed
 	d.Visibility, d.State, d.GuardReason, d.Error = vis, DraftApproved, "", ""
 	d.ApprovedBy, d.ApprovedAt, d.UpdatedAt = w.ev.User, w.now, w.now
 	if d.Visibility == VisibilityDM && d.Recipient == "" {
@@ -491,6 +491,12 @@ func (w *work) approve(d *Draft, vis Visibility, emoji string, auto bool) error 
 	}
 	if wasBlocked {
 		if err := w.s.enqueueReact(w.ctx, w.tx, w.look.ticket, ChatRef{Channel: d.Channel, TS: d.TS}, ReactionBlocked, false, w.now); err != nil {
+			return err
+		}
+	}
+	if wasFailed {
+		// Approved again after a permanent failure: the warning goes.
+		if err := w.s.enqueueReact(w.ctx, w.tx, w.look.ticket, ChatRef{Channel: d.Channel, TS: d.TS}, ReactionFailed, false, w.now); err != nil {
 			return err
 		}
 	}

@@ -224,13 +224,26 @@ func sameCustomer(c *conv) postOption {
 	return func(p *bridge.Post) { p.AuthorID, p.AuthorHandle = c.post.AuthorID, c.post.AuthorHandle }
 }
 
-// inConversation makes the post the customer's reply in c's conversation.
-func inConversation(c *conv) postOption {
-	return func(p *bridge.Post) {
-		p.ConversationKey, p.InReplyTo = c.post.ConversationKey, c.post.ExternalID
-		p.AuthorID, p.AuthorHandle = c.post.AuthorID, c.post.AuthorHandle
-		p.Source, p.Mentions, p.Eligibility = c.post.Source, c.post.Mentions, c.post.Eligibility
+// replyingTo makes the post its author's reply to p, in p's
+// conversation (the author is p's unless another option says otherwise).
+func replyingTo(p bridge.Post) postOption {
+	return func(q *bridge.Post) {
+		q.ConversationKey, q.InReplyTo = p.ConversationKey, p.ExternalID
+		q.AuthorID, q.AuthorHandle = p.AuthorID, p.AuthorHandle
+		q.Source, q.Mentions, q.Eligibility = p.Source, p.Mentions, p.Eligibility
 	}
+}
+
+// fromUs makes the post one of our official account's (give it after
+// replyingTo).
+func fromUs(p *bridge.Post) {
+	p.AuthorID, p.AuthorHandle = accountID, account
+	p.Source, p.Mentions, p.Eligibility = bridge.SourceSearch, nil, bridge.EligiblePublic
+}
+
+// withID gives the post the platform id id.
+func withID(id string) postOption {
+	return func(p *bridge.Post) { p.ExternalID = id }
 }
 
 // newPost builds a customer post with a fresh id and author.
@@ -284,7 +297,7 @@ func (h *harness) customerPost(text string, opts ...postOption) *conv {
 // followUp ingests a later post of the customer in c's conversation.
 func (h *harness) followUp(c *conv, text string) bridge.Post {
 	h.t.Helper()
-	p := h.newPost(text, inConversation(c))
+	p := h.newPost(text, replyingTo(c.post))
 	h.ingest(nil, p)
 	return p
 }
@@ -557,6 +570,23 @@ func (h *harness) waitChatAttempts(n int) {
 	h.waitFor(fmt.Sprintf("%d chat post attempts finish", n), func() (bool, string) {
 		got := h.metrics.count(bridge.KindChatPost)
 		return got >= n, fmt.Sprint(got)
+	})
+}
+
+// waitChatIdle waits until no chat post is queued or being posted.
+func (h *harness) waitChatIdle() {
+	h.t.Helper()
+	h.waitFor("no chat post is queued", func() (bool, string) {
+		stats, err := h.store.OutboxStats(h.ctx, h.clock.Now())
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, s := range stats {
+			if s.Kind == bridge.KindChatPost && s.Pending > 0 {
+				return false, fmt.Sprint(s.Pending, " chat posts queued")
+			}
+		}
+		return true, ""
 	})
 }
 

@@ -180,6 +180,11 @@ func (s *Service) sendFailed(ctx context.Context, it *OutboxItem, d *Draft, t *T
 		if err != nil {
 			return err
 		}
+		if cur.State != DraftSending {
+			// Another attempt settled it meanwhile (this one stalled past
+			// its lease and the row was taken over): its outcome stands.
+			return nil
+		}
 		firstFailure := cur.Error == ""
 		cur.Error, cur.UpdatedAt = why, now
 		kind := AuditSendRetrying
