@@ -218,6 +218,11 @@ func byDM(p *bridge.Post) {
 	p.Source, p.Mentions, p.Eligibility = bridge.SourceDM, nil, bridge.EligibleDM
 }
 
+// by makes the customer with the numeric id author the post's author.
+func by(author string) postOption {
+	return func(p *bridge.Post) { p.AuthorID, p.AuthorHandle = author, "customer"+author }
+}
+
 // sameCustomer makes the post one of c's customer's, in a new
 // conversation.
 func sameCustomer(c *conv) postOption {
