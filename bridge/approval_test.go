@@ -544,3 +544,34 @@ func TestDepartmentWithoutApproval(t *testing.T) {
 		t.Errorf("the automatic release is not audited as such: %+v", rec)
 	}
 }
+
+func TestCloseReaction(t *testing.T) {
+	h := newHarness(t)
+	c := h.customerPost("@SBCare ipad charger broken")
+
+	// A watcher may not close a department's conversation.
+	h.closeThread(observer, c)
+	if tk := h.ticket(c); tk.State != bridge.TicketOpen {
+		t.Fatalf("a watcher closed the ticket: %s", tk.State)
+	}
+	if e := h.ephemerals(observer); len(e) != 1 || !strings.Contains(e[0], "Only members of Devices can close its conversations") {
+		t.Errorf("the watcher was not told: %q", e)
+	}
+
+	h.closeThread(staff, c)
+	if tk := h.ticket(c); tk.State != bridge.TicketClosed {
+		t.Fatalf("ticket after the close reaction: %s", tk.State)
+	}
+	h.wantNotice(c, "Closed by <@"+staff+">. A new post from the customer reopens it.")
+	if n := len(h.auditByKind(bridge.AuditTicketClosed)); n != 1 {
+		t.Errorf("%d close records", n)
+	}
+
+	h.followUp(c, "the new charger is broken too")
+	if tk := h.ticket(c); tk.State != bridge.TicketOpen {
+		t.Errorf("ticket after the customer's follow-up: %s, want open", tk.State)
+	}
+	if n := len(h.auditByKind(bridge.AuditTicketReopened)); n != 1 {
+		t.Errorf("%d reopen records", n)
+	}
+}

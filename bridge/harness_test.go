@@ -32,6 +32,7 @@ const (
 	manager2  = "U0MANAGER2" // second approver of devices
 	lead      = "U0LEAD0001" // approver of devices through the user group S0LEADS01
 	executive = "U0EXEC0001" // a watcher, also (wrongly) listed among devices' approvers
+	observer  = "U0EXEC0002" // a watcher only
 	botUser   = "U0CAREBOT1" // carebridge itself
 )
 
@@ -57,7 +58,7 @@ slack:
   pacing:
     per_second: 1
     burst: 50
-  watchers: [U0EXEC0001]
+  watchers: [U0EXEC0001, U0EXEC0002]
 x:
   accounts:
     - handle: SBCare
@@ -165,6 +166,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	t.Cleanup(func() {
 		h.x.releaseAll()
+		h.chat.releaseAll()
 		h.stop()
 		st.Close()
 		if t.Failed() {
@@ -608,6 +610,36 @@ func (h *harness) waitNotice(c *conv, sub string) {
 	})
 }
 
+// holdChat makes the chat surface keep the next post waiting, as hold
+// does for the platform's sends.
+func (h *harness) holdChat(delivered bool) (release func(err error)) {
+	h.mu.Lock()
+	h.holding = true
+	h.mu.Unlock()
+	rel := h.chat.holdNext(delivered)
+	return func(err error) {
+		h.mu.Lock()
+		h.holding = false
+		h.mu.Unlock()
+		rel(err)
+	}
+}
+
+// waitChatHeld waits until a held chat post has been called.
+func (h *harness) waitChatHeld() {
+	h.t.Helper()
+	h.waitFor("the held chat post is called", func() (bool, string) {
+		n := h.chat.heldCalls()
+		return n > 0, fmt.Sprint(n, " held calls")
+	})
+}
+
+// closeThread puts the close reaction on c's parent message, as user.
+func (h *harness) closeThread(user string, c *conv) {
+	h.t.Helper()
+	h.react(user, c.thread, h.cfg.Approvals.CloseEmoji)
+}
+
 // waitHeld waits until a held send has been called.
 func (h *harness) waitHeld() {
 	h.t.Helper()
@@ -791,6 +823,22 @@ func (h *harness) ticket(c *conv) *bridge.Ticket {
 	return t
 }
 
+// ticketThreadOf returns the thread recorded for p's ticket (empty while
+// none is).
+func (h *harness) ticketThreadOf(p bridge.Post) bridge.ChatRef {
+	h.t.Helper()
+	var t *bridge.Ticket
+	err := h.store.WithTx(h.ctx, func(tx bridge.Tx) error {
+		var err error
+		t, err = tx.TicketByConversation(h.ctx, p.Platform, p.ConversationKey)
+		return err
+	})
+	if err != nil {
+		h.t.Fatalf("ticket of %s: %v", p.ExternalID, err)
+	}
+	return bridge.ChatRef{Channel: t.SlackChannel, TS: t.SlackTS}
+}
+
 // cursor reads a saved source cursor.
 func (h *harness) cursor(key string) string {
 	h.t.Helper()
@@ -916,8 +964,9 @@ type chatRecorder struct {
 	reactions  map[bridge.ChatRef][]string
 	ephemeral  []ephemeral
 	groups     map[string][]string
-	failNext   []error // errors for the next Publish calls
-	publishing int     // Publish calls made
+	failNext   []error     // errors for the next Publish calls
+	held       []*heldSend // the next Publish calls wait
+	publishing int         // Publish calls made
 }
 
 var (
@@ -933,7 +982,7 @@ func (c *chatRecorder) newTS() string {
 	return fmt.Sprintf("%d.%06d", c.clock.Now().Unix(), c.seq)
 }
 
-func (c *chatRecorder) Publish(_ context.Context, msg bridge.ChatMessage) (bridge.ChatRef, error) {
+func (c *chatRecorder) Publish(ctx context.Context, msg bridge.ChatMessage) (bridge.ChatRef, error) {
 	c.mu.Lock()
 	c.publishing++
 	if len(c.failNext) > 0 {
@@ -942,16 +991,80 @@ func (c *chatRecorder) Publish(_ context.Context, msg bridge.ChatMessage) (bridg
 		c.mu.Unlock()
 		return bridge.ChatRef{}, err
 	}
-	c.mu.Unlock()
-	m := chatMessage{Kind: msg.Kind, ThreadTS: msg.ThreadTS, Text: msg.Text, History: msg.History, OutboxID: msg.OutboxID}
-	if msg.Post != nil {
-		m.Text, m.PostID = msg.Post.Text, msg.Post.ExternalID
+	var hold *heldSend
+	for _, hs := range c.held {
+		if !hs.called {
+			hold = hs
+			hold.called = true
+			break
+		}
 	}
-	m.Ref = bridge.ChatRef{Channel: msg.Channel, TS: c.newTS()}
+	c.mu.Unlock()
+	post := func() bridge.ChatRef {
+		m := chatMessage{Kind: msg.Kind, ThreadTS: msg.ThreadTS, Text: msg.Text, History: msg.History, OutboxID: msg.OutboxID}
+		if msg.Post != nil {
+			m.Text, m.PostID = msg.Post.Text, msg.Post.ExternalID
+		}
+		m.Ref = bridge.ChatRef{Channel: msg.Channel, TS: c.newTS()}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.messages = append(c.messages, m)
+		return m.Ref
+	}
+	if hold == nil {
+		return post(), nil
+	}
+	var ref bridge.ChatRef
+	if hold.delivered {
+		ref = post()
+	}
+	select {
+	case err := <-hold.release:
+		if err != nil {
+			return bridge.ChatRef{}, err
+		}
+	case <-ctx.Done():
+		return bridge.ChatRef{}, ctx.Err()
+	}
+	if !hold.delivered {
+		ref = post()
+	}
+	return ref, nil
+}
+
+// holdNext keeps the next Publish waiting until the returned func is
+// called with its outcome; with delivered, the message is posted first.
+func (c *chatRecorder) holdNext(delivered bool) func(error) {
+	hs := &heldSend{delivered: delivered, release: make(chan error, 1)}
+	c.mu.Lock()
+	c.held = append(c.held, hs)
+	c.mu.Unlock()
+	var once sync.Once
+	return func(err error) { once.Do(func() { hs.release <- err }) }
+}
+
+// releaseAll lets every held post finish (successfully).
+func (c *chatRecorder) releaseAll() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.messages = append(c.messages, m)
-	return m.Ref, nil
+	for _, hs := range c.held {
+		select {
+		case hs.release <- nil:
+		default:
+		}
+	}
+}
+
+func (c *chatRecorder) heldCalls() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, hs := range c.held {
+		if hs.called {
+			n++
+		}
+	}
+	return n
 }
 
 func (c *chatRecorder) Permalink(_ context.Context, ref bridge.ChatRef) (string, error) {

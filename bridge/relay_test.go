@@ -205,3 +205,37 @@ func TestMirrorGivenUp(t *testing.T) {
 		t.Fatalf("sent: %+v", s)
 	}
 }
+
+// TestMirrorCrashAfterPosting: the chat surface took the parent message,
+// but the worker hung before recording it and its lease ran out. The
+// relay looks for the message (it carries its outbox id) before posting
+// again, so the channel shows the post once.
+func TestMirrorCrashAfterPosting(t *testing.T) {
+	h := newHarness(t)
+	release := h.holdChat(true)
+	p := h.newPost("@SBCare my ipad screen has a green line")
+	h.ingest(nil, p)
+	h.waitChatHeld()
+	h.advance(61 * time.Second)
+	h.waitFor("the taken-over row is recorded", func() (bool, string) {
+		return h.ticketThreadOf(p).TS != "", "no thread yet"
+	})
+	release(&bridge.SendError{Platform: "slack", Code: "network", Err: errors.New("connection reset by peer")})
+	h.waitChatAttempts(2)
+	h.settle()
+
+	posted := h.posted()
+	if len(posted) != 1 {
+		t.Fatalf("%d messages for one post: %+v", len(posted), posted)
+	}
+	c := &conv{post: p, thread: posted[0].Ref}
+	if got := h.ticket(c); got.SlackTS != posted[0].Ref.TS {
+		t.Errorf("the ticket's thread is %q, the message is %q", got.SlackTS, posted[0].Ref.TS)
+	}
+	// The thread works: an answer written there goes out.
+	draft := h.staffReply(staff, c, "Please send us a photo by DM.")
+	h.approve(manager, draft)
+	if len(h.repliesTo(c)) != 1 {
+		t.Errorf("sent: %+v", h.sent())
+	}
+}
