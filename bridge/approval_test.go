@@ -121,7 +121,7 @@ func TestEnvelopeTurnsPublicDraftIntoDM(t *testing.T) {
 	h.wantNotice(c, "Sent by DM as @SBCare")
 	h.wantDraft(draft, bridge.DraftSent, bridge.VisibilityDM)
 	approved := h.auditRecord(draft, bridge.AuditApproved)
-	if !strings.Contains(string(approved.Details), `"visibility":"dm"`) || !strings.Contains(string(approved.Details), h.cfg.Approvals.ApproveDMEmoji) {
+	if !strings.Contains(string(approved.Details), `"visibility":"dm"`) || !strings.Contains(string(approved.Details), strings.Trim(h.dmGesture(), ":")) {
 		t.Errorf("approval record: %s", approved.Details)
 	}
 }
@@ -470,7 +470,7 @@ func TestSameEventDeliveredThreeTimes(t *testing.T) {
 			// another note and write another record.
 			var refused string
 			if direct {
-				refused = h.deliverDirect(h.reactionEvent(staff, draft, h.cfg.Approvals.ApproveEmoji))
+				refused = h.approveDirect(staff, draft)
 			} else {
 				refused = h.approve(staff, draft)
 			}
@@ -482,7 +482,7 @@ func TestSameEventDeliveredThreeTimes(t *testing.T) {
 
 			var approved string
 			if direct {
-				approved = h.deliverDirect(h.reactionEvent(manager, draft, h.cfg.Approvals.ApproveEmoji))
+				approved = h.approveDirect(manager, draft)
 			} else {
 				approved = h.approve(manager, draft)
 			}

@@ -96,7 +96,6 @@ var userGroups = map[string][]string{"S0LEADS01": {lead}}
 // of the chat surface (chat) and the platform (x), and a stopped clock.
 type harness struct {
 	t       *testing.T
-	ctx     context.Context
 	cfg     *config.Config
 	store   *store.Store
 	svc     *bridge.Service
@@ -116,7 +115,7 @@ type harness struct {
 // newHarness starts a core for one test; it is stopped when the test ends.
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	cfg, err := config.Parse([]byte(testConfig), "harness.yaml", config.LevelRouting, config.Options{})
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -134,7 +133,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	clock := &stubClock{now: time.Date(2026, 3, 9, 10, 0, 0, 0, time.UTC)}
 	h := &harness{
-		t: t, ctx: ctx, cfg: cfg, store: st, clock: clock, logs: logs,
+		t: t, cfg: cfg, store: st, clock: clock, logs: logs,
 		chat:    &chatRecorder{clock: clock, reactions: map[bridge.ChatRef][]string{}, groups: userGroups},
 		x:       &platformRecorder{},
 		metrics: &metricsRecorder{done: map[string]int{}},
@@ -185,7 +184,8 @@ func (h *harness) stop() {
 	if stopped {
 		return
 	}
-	ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
+	// It runs in the test's cleanup, after the test's context ended.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := h.svc.Stop(ctx); err != nil {
 		h.t.Errorf("stop: %v", err)
@@ -284,7 +284,7 @@ func (h *harness) newPost(text string, opts ...postOption) bridge.Post {
 // given) and waits for the relay.
 func (h *harness) ingest(cursor *bridge.Cursor, posts ...bridge.Post) bridge.IngestResult {
 	h.t.Helper()
-	res, err := h.svc.Ingest(h.ctx, bridge.Batch{Posts: posts, Cursor: cursor})
+	res, err := h.svc.Ingest(h.t.Context(), bridge.Batch{Posts: posts, Cursor: cursor})
 	if err != nil {
 		h.t.Fatalf("ingest: %v", err)
 	}
@@ -392,7 +392,7 @@ func (h *harness) deliver(ev bridge.ChatEvent) string {
 	h.mu.Lock()
 	h.events[ev.ID] = ev
 	h.mu.Unlock()
-	if err := h.svc.Inbox().HandleChatEvent(h.ctx, ev); err != nil {
+	if err := h.svc.Inbox().HandleChatEvent(h.t.Context(), ev); err != nil {
 		h.t.Fatalf("inbox refused %s: %v", ev.Kind, err)
 	}
 	h.afterAction()
@@ -412,9 +412,9 @@ func (h *harness) redeliver(id string, direct bool) {
 	}
 	var err error
 	if direct {
-		err = h.svc.HandleChatEvent(h.ctx, ev)
+		err = h.svc.HandleChatEvent(h.t.Context(), ev)
 	} else {
-		err = h.svc.Inbox().HandleChatEvent(h.ctx, ev)
+		err = h.svc.Inbox().HandleChatEvent(h.t.Context(), ev)
 	}
 	if err != nil {
 		h.t.Fatalf("redeliver %s: %v", id, err)
@@ -433,16 +433,33 @@ func (h *harness) deliverDirect(ev bridge.ChatEvent) string {
 	h.mu.Lock()
 	h.events[ev.ID] = ev
 	h.mu.Unlock()
-	if err := h.svc.HandleChatEvent(h.ctx, ev); err != nil {
+	if err := h.svc.HandleChatEvent(h.t.Context(), ev); err != nil {
 		h.t.Fatalf("HandleChatEvent %s: %v", ev.Kind, err)
 	}
 	h.afterAction()
 	return ev.ID
 }
 
-// reactionEvent builds (without delivering) user's reaction on msg.
-func (h *harness) reactionEvent(user string, msg bridge.ChatRef, emoji string) bridge.ChatEvent {
-	return bridge.ChatEvent{Kind: bridge.EventReactionAdded, Channel: msg.Channel, User: user, ItemTS: msg.TS, Reaction: emoji}
+// approveDirect delivers user's approval of msg straight to
+// HandleChatEvent (no inbox) and returns the event id.
+func (h *harness) approveDirect(user string, msg bridge.ChatRef) string {
+	h.t.Helper()
+	return h.deliverDirect(bridge.ChatEvent{Kind: bridge.EventReactionAdded, Channel: msg.Channel, User: user, ItemTS: msg.TS, Reaction: h.cfg.Approvals.ApproveEmoji})
+}
+
+// dmGesture is the reaction that sends a draft as a DM, as people see it
+// named in notes (":incoming_envelope:").
+func (h *harness) dmGesture() string { return ":" + h.cfg.Approvals.ApproveDMEmoji + ":" }
+
+// seen asks the core which of the platform ids are stored, as a DM
+// poller does.
+func (h *harness) seen(ids ...string) map[string]bool {
+	h.t.Helper()
+	got, err := h.svc.Seen(h.t.Context(), bridge.PlatformX, ids)
+	if err != nil {
+		h.t.Fatalf("seen: %v", err)
+	}
+	return got
 }
 
 // afterAction waits for the inbox to apply what was delivered and, unless
@@ -477,7 +494,7 @@ func (h *harness) settle() {
 		if err != nil {
 			return false, err.Error()
 		}
-		stats, err := h.store.OutboxStats(h.ctx, h.clock.Now())
+		stats, err := h.store.OutboxStats(h.t.Context(), h.clock.Now())
 		if err != nil {
 			return false, err.Error()
 		}
@@ -493,7 +510,7 @@ func (h *harness) settle() {
 }
 
 func (h *harness) inboxPending() (int, error) {
-	st, err := h.store.InboxStats(h.ctx, h.clock.Now())
+	st, err := h.store.InboxStats(h.t.Context(), h.clock.Now())
 	return st.Pending, err
 }
 
@@ -584,7 +601,7 @@ func (h *harness) waitChatAttempts(n int) {
 func (h *harness) waitChatIdle() {
 	h.t.Helper()
 	h.waitFor("no chat post is queued", func() (bool, string) {
-		stats, err := h.store.OutboxStats(h.ctx, h.clock.Now())
+		stats, err := h.store.OutboxStats(h.t.Context(), h.clock.Now())
 		if err != nil {
 			return false, err.Error()
 		}
@@ -775,9 +792,9 @@ func (h *harness) dmsTo(c *conv) []sentAnswer {
 func (h *harness) draft(msg bridge.ChatRef) *bridge.Draft {
 	h.t.Helper()
 	var d *bridge.Draft
-	err := h.store.WithTx(h.ctx, func(tx bridge.Tx) error {
+	err := h.store.WithTx(h.t.Context(), func(tx bridge.Tx) error {
 		var err error
-		d, err = tx.DraftByMessage(h.ctx, msg.Channel, msg.TS)
+		d, err = tx.DraftByMessage(h.t.Context(), msg.Channel, msg.TS)
 		return err
 	})
 	if err != nil {
@@ -789,8 +806,8 @@ func (h *harness) draft(msg bridge.ChatRef) *bridge.Draft {
 // noDraft checks that msg did not become a draft.
 func (h *harness) noDraft(msg bridge.ChatRef) {
 	h.t.Helper()
-	err := h.store.WithTx(h.ctx, func(tx bridge.Tx) error {
-		_, err := tx.DraftByMessage(h.ctx, msg.Channel, msg.TS)
+	err := h.store.WithTx(h.t.Context(), func(tx bridge.Tx) error {
+		_, err := tx.DraftByMessage(h.t.Context(), msg.Channel, msg.TS)
 		return err
 	})
 	if !errors.Is(err, bridge.ErrNotFound) {
@@ -812,9 +829,9 @@ func (h *harness) wantDraft(msg bridge.ChatRef, state bridge.DraftState, vis bri
 func (h *harness) ticket(c *conv) *bridge.Ticket {
 	h.t.Helper()
 	var t *bridge.Ticket
-	err := h.store.WithTx(h.ctx, func(tx bridge.Tx) error {
+	err := h.store.WithTx(h.t.Context(), func(tx bridge.Tx) error {
 		var err error
-		t, err = tx.TicketByConversation(h.ctx, c.post.Platform, c.post.ConversationKey)
+		t, err = tx.TicketByConversation(h.t.Context(), c.post.Platform, c.post.ConversationKey)
 		return err
 	})
 	if err != nil {
@@ -828,9 +845,9 @@ func (h *harness) ticket(c *conv) *bridge.Ticket {
 func (h *harness) ticketThreadOf(p bridge.Post) bridge.ChatRef {
 	h.t.Helper()
 	var t *bridge.Ticket
-	err := h.store.WithTx(h.ctx, func(tx bridge.Tx) error {
+	err := h.store.WithTx(h.t.Context(), func(tx bridge.Tx) error {
 		var err error
-		t, err = tx.TicketByConversation(h.ctx, p.Platform, p.ConversationKey)
+		t, err = tx.TicketByConversation(h.t.Context(), p.Platform, p.ConversationKey)
 		return err
 	})
 	if err != nil {
@@ -842,7 +859,7 @@ func (h *harness) ticketThreadOf(p bridge.Post) bridge.ChatRef {
 // cursor reads a saved source cursor.
 func (h *harness) cursor(key string) string {
 	h.t.Helper()
-	v, err := h.svc.Cursor(h.ctx, key)
+	v, err := h.svc.Cursor(h.t.Context(), key)
 	if err != nil {
 		h.t.Fatalf("cursor %s: %v", key, err)
 	}
@@ -853,9 +870,9 @@ func (h *harness) cursor(key string) string {
 func (h *harness) audit() []bridge.AuditRecord {
 	h.t.Helper()
 	var recs []bridge.AuditRecord
-	err := h.store.WithTx(h.ctx, func(tx bridge.Tx) error {
+	err := h.store.WithTx(h.t.Context(), func(tx bridge.Tx) error {
 		var err error
-		recs, err = tx.AuditRecords(h.ctx, bridge.AuditFilter{})
+		recs, err = tx.AuditRecords(h.t.Context(), bridge.AuditFilter{})
 		return err
 	})
 	if err != nil {
@@ -958,15 +975,14 @@ type ephemeral struct{ Channel, User, Text string }
 type chatRecorder struct {
 	clock *stubClock
 
-	mu         sync.Mutex
-	seq        int
-	messages   []chatMessage
-	reactions  map[bridge.ChatRef][]string
-	ephemeral  []ephemeral
-	groups     map[string][]string
-	failNext   []error     // errors for the next Publish calls
-	held       []*heldSend // the next Publish calls wait
-	publishing int         // Publish calls made
+	mu        sync.Mutex
+	seq       int
+	messages  []chatMessage
+	reactions map[bridge.ChatRef][]string
+	ephemeral []ephemeral
+	groups    map[string][]string
+	failNext  []error     // errors for the next Publish calls
+	held      []*heldSend // the next Publish calls wait
 }
 
 var (
@@ -984,7 +1000,6 @@ func (c *chatRecorder) newTS() string {
 
 func (c *chatRecorder) Publish(ctx context.Context, msg bridge.ChatMessage) (bridge.ChatRef, error) {
 	c.mu.Lock()
-	c.publishing++
 	if len(c.failNext) > 0 {
 		err := c.failNext[0]
 		c.failNext = c.failNext[1:]

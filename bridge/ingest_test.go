@@ -54,10 +54,7 @@ func TestIngestSamePostOnce(t *testing.T) {
 	if n := len(h.posted()); n != 1 {
 		t.Errorf("%d messages for one post: %+v", n, h.posted())
 	}
-	seen, err := h.svc.Seen(h.ctx, bridge.PlatformX, []string{p.ExternalID, "1999999999999999999"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	seen := h.seen(p.ExternalID, "1999999999999999999")
 	if !seen[p.ExternalID] || seen["1999999999999999999"] {
 		t.Errorf("Seen: %v", seen)
 	}
@@ -101,7 +98,7 @@ func TestIngestCursorSavedWithTheBatch(t *testing.T) {
 func TestIngestReturningCustomer(t *testing.T) {
 	h := newHarness(t)
 	first := h.customerPost("@SBCare my iphone battery dies by noon")
-	h.clock.Advance(24 * time.Hour)
+	h.advance(24 * time.Hour)
 	second := h.customerPost("@SBCare now my ipad battery too", sameCustomer(first))
 	if second.thread.TS == first.thread.TS {
 		t.Fatal("a new conversation went into the old thread")

@@ -136,7 +136,7 @@ func TestSendRefusedForGood(t *testing.T) {
 	h.settle()
 
 	line := h.wantNotice(c, "Not sent: X refused a public reply because the customer didn't mention or quote @SBCare.")
-	if !strings.Contains(line, ":"+h.cfg.Approvals.ApproveDMEmoji+":") {
+	if !strings.Contains(line, h.dmGesture()) {
 		t.Errorf("the notice does not say how to send it as a DM: %q", line)
 	}
 	h.wantDraft(draft, bridge.DraftFailed, bridge.VisibilityPublic)
