@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/carebridge/carebridge/bridge"
 )
@@ -573,5 +574,32 @@ func TestCloseReaction(t *testing.T) {
 	}
 	if n := len(h.auditByKind(bridge.AuditTicketReopened)); n != 1 {
 		t.Errorf("%d reopen records", n)
+	}
+}
+
+// TestReplyBeforeTheThreadIsRecorded: staff answer a mirrored post the
+// moment it appears, before carebridge has committed which thread it
+// opened. The event waits in the inbox and becomes a draft once the
+// thread is known.
+func TestReplyBeforeTheThreadIsRecorded(t *testing.T) {
+	h := newHarness(t)
+	release := h.holdChat(true) // posted, not yet recorded
+	p := h.newPost("@SBCare my iphone won't charge")
+	h.ingest(nil, p)
+	h.waitChatHeld()
+	parent := h.posted()[0].Ref
+	draft := h.staffReplyEarly(staff, parent, "Please try another cable.")
+	if len(h.reactions(draft)) != 0 {
+		t.Fatal("a draft in an unknown thread")
+	}
+
+	release(nil)
+	h.waitFor("the thread is recorded", func() (bool, string) { return h.ticketThreadOf(p) == parent, "" })
+	h.advance(time.Second) // the event's next attempt falls due
+	h.wantDraft(draft, bridge.DraftPending, bridge.VisibilityPublic)
+	h.wantReactions(draft, bridge.ReactionPending)
+	h.approve(manager, draft)
+	if s := h.sent(); len(s) != 1 || s[0].To != p.ExternalID {
+		t.Errorf("sent: %+v", s)
 	}
 }

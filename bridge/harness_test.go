@@ -332,6 +332,25 @@ func (h *harness) staffReply(user string, c *conv, text string) bridge.ChatRef {
 	return bridge.ChatRef{Channel: c.thread.Channel, TS: ts}
 }
 
+// staffReplyEarly posts text as user in the thread of the parent message
+// parent before carebridge has recorded that thread (its post is on the
+// chat surface, its record not yet committed). It waits until the inbox
+// has tried the event once and returns the message.
+func (h *harness) staffReplyEarly(user string, parent bridge.ChatRef, text string) bridge.ChatRef {
+	h.t.Helper()
+	ts := h.newTS()
+	ev := bridge.ChatEvent{ID: fmt.Sprintf("Ev%08d", h.next()), Kind: bridge.EventMessage, Channel: parent.Channel, User: user,
+		TS: ts, ThreadTS: parent.TS, Text: text, At: h.clock.Now()}
+	if err := h.svc.Inbox().HandleChatEvent(h.t.Context(), ev); err != nil {
+		h.t.Fatalf("inbox refused the reply: %v", err)
+	}
+	h.waitFor("the inbox tries the reply", func() (bool, string) {
+		n := h.metrics.count("inbox:retry")
+		return n > 0, fmt.Sprint(n, " retries")
+	})
+	return bridge.ChatRef{Channel: parent.Channel, TS: ts}
+}
+
 // react adds user's reaction emoji to msg and returns the event id.
 func (h *harness) react(user string, msg bridge.ChatRef, emoji string) string {
 	h.t.Helper()
@@ -1363,7 +1382,10 @@ type metricsRecorder struct {
 	done map[string]int
 }
 
-var _ bridge.Metrics = (*metricsRecorder)(nil)
+var (
+	_ bridge.Metrics      = (*metricsRecorder)(nil)
+	_ bridge.InboxMetrics = (*metricsRecorder)(nil)
+)
 
 func (m *metricsRecorder) PostIngested(bridge.SourceKind, bridge.Platform, bool) {}
 func (m *metricsRecorder) PostRouted(string)                                     {}
@@ -1374,6 +1396,13 @@ func (m *metricsRecorder) OutboxDone(kind string, _ error, _ bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.done[kind]++
+}
+
+// InboxDone implements bridge.InboxMetrics.
+func (m *metricsRecorder) InboxDone(result string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.done["inbox:"+result]++
 }
 
 func (m *metricsRecorder) count(kind string) int {
