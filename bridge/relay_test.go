@@ -115,12 +115,11 @@ func TestSendRetriedAfterRateLimit(t *testing.T) {
 	if len(h.sent()) != 0 {
 		t.Fatalf("sent: %+v", h.sent())
 	}
-	h.advance(4 * time.Minute) // not yet
 	h.wantDraft(draft, bridge.DraftSending, bridge.VisibilityPublic)
-	h.advance(time.Minute)
+	h.advance(5 * time.Minute)
 	h.settle()
-	if r := h.repliesTo(c); len(r) != 1 {
-		t.Fatalf("replies: %+v", r)
+	if r := h.repliesTo(c); len(r) != 1 || h.sendCalls() != 2 {
+		t.Fatalf("%d send calls (want the refused one and one more), replies: %+v", h.sendCalls(), r)
 	}
 	h.wantNotice(c, "Sent publicly")
 	h.wantNotice(c, "Not sent yet") // said once, not at every attempt
