@@ -164,8 +164,8 @@ func newHarness(t *testing.T) *harness {
 		t.Fatalf("start: %v", err)
 	}
 	t.Cleanup(func() {
-		h.x.releaseAll()
-		h.chat.releaseAll()
+		h.x.held.releaseAll()
+		h.chat.held.releaseAll()
 		h.stop()
 		st.Close()
 		if t.Failed() {
@@ -568,7 +568,7 @@ func (h *harness) hold(delivered bool) (release func(err error)) {
 	h.mu.Lock()
 	h.holding = true
 	h.mu.Unlock()
-	rel := h.x.holdNext(delivered)
+	rel := h.x.held.add(delivered)
 	return func(err error) {
 		h.mu.Lock()
 		h.holding = false
@@ -652,7 +652,7 @@ func (h *harness) holdChat(delivered bool) (release func(err error)) {
 	h.mu.Lock()
 	h.holding = true
 	h.mu.Unlock()
-	rel := h.chat.holdNext(delivered)
+	rel := h.chat.held.add(delivered)
 	return func(err error) {
 		h.mu.Lock()
 		h.holding = false
@@ -665,7 +665,7 @@ func (h *harness) holdChat(delivered bool) (release func(err error)) {
 func (h *harness) waitChatHeld() {
 	h.t.Helper()
 	h.waitFor("the held chat post is called", func() (bool, string) {
-		n := h.chat.heldCalls()
+		n := h.chat.held.made()
 		return n > 0, fmt.Sprint(n, " held calls")
 	})
 }
@@ -680,7 +680,7 @@ func (h *harness) closeThread(user string, c *conv) {
 func (h *harness) waitHeld() {
 	h.t.Helper()
 	h.waitFor("the held send is called", func() (bool, string) {
-		n := h.x.heldCalls()
+		n := h.x.held.made()
 		return n > 0, fmt.Sprint(n, " held calls")
 	})
 }
@@ -976,6 +976,88 @@ func (c *stubClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
+// heldCall is a call a double keeps waiting.
+type heldCall struct {
+	delivered bool       // the message or answer goes out before the wait
+	release   chan error // the outcome to report
+	called    bool
+}
+
+// heldCalls are the calls a double is told to keep waiting, in order.
+type heldCalls struct {
+	mu    sync.Mutex
+	calls []*heldCall
+}
+
+// add holds the next call not yet held; the returned func releases it
+// with the outcome to report.
+func (q *heldCalls) add(delivered bool) func(error) {
+	hc := &heldCall{delivered: delivered, release: make(chan error, 1)}
+	q.mu.Lock()
+	q.calls = append(q.calls, hc)
+	q.mu.Unlock()
+	var once sync.Once
+	return func(err error) { once.Do(func() { hc.release <- err }) }
+}
+
+// take returns the hold for the call being made, or nil.
+func (q *heldCalls) take() *heldCall {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, hc := range q.calls {
+		if !hc.called {
+			hc.called = true
+			return hc
+		}
+	}
+	return nil
+}
+
+// wait keeps a held call until its release or ctx's end. It goes out
+// (do) before the wait if delivered, else after a successful release.
+func (hc *heldCall) wait(ctx context.Context, do func()) error {
+	if hc.delivered {
+		do()
+	}
+	select {
+	case err := <-hc.release:
+		if err != nil {
+			return err
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if !hc.delivered {
+		do()
+	}
+	return nil
+}
+
+// releaseAll lets every held call finish (successfully).
+func (q *heldCalls) releaseAll() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, hc := range q.calls {
+		select {
+		case hc.release <- nil:
+		default:
+		}
+	}
+}
+
+// made counts the held calls made so far.
+func (q *heldCalls) made() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for _, hc := range q.calls {
+		if hc.called {
+			n++
+		}
+	}
+	return n
+}
+
 // chatMessage is one message carebridge posted.
 type chatMessage struct {
 	Ref      bridge.ChatRef
@@ -1000,8 +1082,8 @@ type chatRecorder struct {
 	reactions map[bridge.ChatRef][]string
 	ephemeral []ephemeral
 	groups    map[string][]string
-	failNext  []error     // errors for the next Publish calls
-	held      []*heldSend // the next Publish calls wait
+	failNext  []error   // errors for the next Publish calls
+	held      heldCalls // the next Publish calls wait
 }
 
 var (
@@ -1025,16 +1107,9 @@ func (c *chatRecorder) Publish(ctx context.Context, msg bridge.ChatMessage) (bri
 		c.mu.Unlock()
 		return bridge.ChatRef{}, err
 	}
-	var hold *heldSend
-	for _, hs := range c.held {
-		if !hs.called {
-			hold = hs
-			hold.called = true
-			break
-		}
-	}
 	c.mu.Unlock()
-	post := func() bridge.ChatRef {
+	var ref bridge.ChatRef
+	post := func() {
 		m := chatMessage{Kind: msg.Kind, ThreadTS: msg.ThreadTS, Text: msg.Text, History: msg.History, OutboxID: msg.OutboxID}
 		if msg.Post != nil {
 			m.Text, m.PostID = msg.Post.Text, msg.Post.ExternalID
@@ -1043,62 +1118,16 @@ func (c *chatRecorder) Publish(ctx context.Context, msg bridge.ChatMessage) (bri
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		c.messages = append(c.messages, m)
-		return m.Ref
+		ref = m.Ref
 	}
-	if hold == nil {
-		return post(), nil
-	}
-	var ref bridge.ChatRef
-	if hold.delivered {
-		ref = post()
-	}
-	select {
-	case err := <-hold.release:
-		if err != nil {
+	if hc := c.held.take(); hc != nil {
+		if err := hc.wait(ctx, post); err != nil {
 			return bridge.ChatRef{}, err
 		}
-	case <-ctx.Done():
-		return bridge.ChatRef{}, ctx.Err()
+		return ref, nil
 	}
-	if !hold.delivered {
-		ref = post()
-	}
+	post()
 	return ref, nil
-}
-
-// holdNext keeps the next Publish waiting until the returned func is
-// called with its outcome; with delivered, the message is posted first.
-func (c *chatRecorder) holdNext(delivered bool) func(error) {
-	hs := &heldSend{delivered: delivered, release: make(chan error, 1)}
-	c.mu.Lock()
-	c.held = append(c.held, hs)
-	c.mu.Unlock()
-	var once sync.Once
-	return func(err error) { once.Do(func() { hs.release <- err }) }
-}
-
-// releaseAll lets every held post finish (successfully).
-func (c *chatRecorder) releaseAll() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, hs := range c.held {
-		select {
-		case hs.release <- nil:
-		default:
-		}
-	}
-}
-
-func (c *chatRecorder) heldCalls() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, hs := range c.held {
-		if hs.called {
-			n++
-		}
-	}
-	return n
 }
 
 func (c *chatRecorder) Permalink(_ context.Context, ref bridge.ChatRef) (string, error) {
@@ -1180,13 +1209,6 @@ type sentAnswer struct {
 	ID      string
 }
 
-// heldSend is a send the platform keeps waiting.
-type heldSend struct {
-	delivered bool       // the answer reaches the customer before the wait
-	release   chan error // the outcome to report
-	called    bool
-}
-
 // platformRecorder is the social network as the replier sees it: it
 // records every answer that reached a customer, can fail, drop the
 // connection after delivering, or hold a call, and looks answers up for
@@ -1195,11 +1217,11 @@ type platformRecorder struct {
 	mu       sync.Mutex
 	seq      int
 	sent     []sentAnswer
-	failNext []error     // the next sends fail with these, sending nothing
-	dropNext int         // the next sends deliver, then lose the connection
-	held     []*heldSend // the next sends wait
-	calls    int         // Reply and SendDM calls
-	finds    int         // FindReply and FindDM calls
+	failNext []error   // the next sends fail with these, sending nothing
+	dropNext int       // the next sends deliver, then lose the connection
+	held     heldCalls // the next sends wait
+	calls    int       // Reply and SendDM calls
+	finds    int       // FindReply and FindDM calls
 }
 
 var _ bridge.Replier = (*platformRecorder)(nil)
@@ -1225,47 +1247,29 @@ func (p *platformRecorder) send(ctx context.Context, a sentAnswer) (bridge.SentR
 		p.mu.Unlock()
 		return bridge.SentRef{}, err
 	}
-	var hold *heldSend
-	for _, hs := range p.held {
-		if !hs.called {
-			hold = hs
-			hold.called = true
-			break
-		}
-	}
-	drop := false
-	if hold == nil && p.dropNext > 0 {
-		p.dropNext--
-		drop = true
-	}
 	p.mu.Unlock()
-	deliver := func() bridge.SentRef {
+	var ref bridge.SentRef
+	deliver := func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		p.seq++
 		a.ID = fmt.Sprintf("20000000000%08d", p.seq)
 		p.sent = append(p.sent, a)
-		return bridge.SentRef{ID: a.ID, URL: "https://x.com/" + a.Account + "/status/" + a.ID}
+		ref = bridge.SentRef{ID: a.ID, URL: "https://x.com/" + a.Account + "/status/" + a.ID}
 	}
-	if hold != nil {
-		var ref bridge.SentRef
-		if hold.delivered {
-			ref = deliver()
-		}
-		select {
-		case err := <-hold.release:
-			if err != nil {
-				return bridge.SentRef{}, err
-			}
-		case <-ctx.Done():
-			return bridge.SentRef{}, ctx.Err()
-		}
-		if !hold.delivered {
-			ref = deliver()
+	if hc := p.held.take(); hc != nil {
+		if err := hc.wait(ctx, deliver); err != nil {
+			return bridge.SentRef{}, err
 		}
 		return ref, nil
 	}
-	ref := deliver()
+	deliver()
+	p.mu.Lock()
+	drop := p.dropNext > 0
+	if drop {
+		p.dropNext--
+	}
+	p.mu.Unlock()
 	if drop {
 		return bridge.SentRef{}, errDropped
 	}
@@ -1305,40 +1309,6 @@ func (p *platformRecorder) dropAfterSend() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.dropNext++
-}
-
-// holdNext keeps the next send waiting until the returned func is called.
-func (p *platformRecorder) holdNext(delivered bool) func(error) {
-	hs := &heldSend{delivered: delivered, release: make(chan error, 1)}
-	p.mu.Lock()
-	p.held = append(p.held, hs)
-	p.mu.Unlock()
-	var once sync.Once
-	return func(err error) { once.Do(func() { hs.release <- err }) }
-}
-
-// releaseAll lets every held send finish (successfully).
-func (p *platformRecorder) releaseAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, hs := range p.held {
-		select {
-		case hs.release <- nil:
-		default:
-		}
-	}
-}
-
-func (p *platformRecorder) heldCalls() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for _, hs := range p.held {
-		if hs.called {
-			n++
-		}
-	}
-	return n
 }
 
 func (p *platformRecorder) sentAnswers() []sentAnswer {
