@@ -516,7 +516,7 @@ func (w *work) approve(d *Draft, vis Visibility, emoji string, auto bool) error 
 		}
 		return w.blocked(d, res)
 	}
-	wasBlocked := d.State == DraftBlocked
+	wasBlocked, wasFailed := d.State == DraftBlocked, d.State == DraftFailed
 	d.Visibility, d.State, d.GuardReason, d.Error = vis, DraftApproved, "", ""
 	d.ApprovedBy, d.ApprovedAt, d.UpdatedAt = w.ev.User, w.now, w.now
 	if d.Visibility == VisibilityDM && d.Recipient == "" {
@@ -541,6 +541,12 @@ func (w *work) approve(d *Draft, vis Visibility, emoji string, auto bool) error 
 	}
 	if wasBlocked {
 		if err := enqueueReact(w.ctx, w.tx, w.look.ticket, ChatRef{Channel: d.Channel, TS: d.TS}, w.s.marks.Blocked, false, w.now); err != nil {
+			return err
+		}
+	}
+	if wasFailed {
+		// Approved again after a permanent failure: the warning goes.
+		if err := enqueueReact(w.ctx, w.tx, w.look.ticket, ChatRef{Channel: d.Channel, TS: d.TS}, w.s.marks.Failed, false, w.now); err != nil {
 			return err
 		}
 	}

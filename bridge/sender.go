@@ -161,6 +161,11 @@ func (s *relay) sendFailed(ctx context.Context, it *OutboxItem, d *Draft, t *Tic
 		if err != nil {
 			return err
 		}
+		if cur.State != DraftSending {
+			// Another attempt settled it meanwhile (this one stalled past
+			// its lease and the row was taken over): its outcome stands.
+			return nil
+		}
 		firstFailure := cur.Error == ""
 		cur.Error, cur.UpdatedAt = why, now
 		kind := AuditSendRetrying
