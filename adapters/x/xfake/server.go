@@ -151,6 +151,7 @@ type Server struct {
 	connects    int
 	buckets     map[Endpoint]*bucket
 	faults      map[Endpoint]*fault
+	afterFaults map[Endpoint][]answerFault
 	logs        []RequestLog
 	sentTweets  []string
 	sentDMs     []*dmRec
@@ -189,6 +190,7 @@ func New(opts ...Option) *Server {
 		usedIDs:     map[uint64]bool{},
 		buckets:     map[Endpoint]*bucket{},
 		faults:      map[Endpoint]*fault{},
+		afterFaults: map[Endpoint][]answerFault{},
 	}
 	now := time.Now
 	s.clock.Store(&now)
@@ -252,13 +254,18 @@ func (s *Server) Requests() []RequestLog {
 	return append([]RequestLog(nil), s.logs...)
 }
 
-// SentTweets returns the tweets created through POST /2/tweets, oldest first.
+// SentTweets returns the tweets created through POST /2/tweets, oldest
+// first, with Text as the client sent it. The API (and Tweet) return a
+// reply's text as X stores it, with the @handles X put in front.
 func (s *Server) SentTweets() []Tweet {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]Tweet, 0, len(s.sentTweets))
 	for _, id := range s.sentTweets {
-		out = append(out, cloneTweet(&s.tweets[id].Tweet))
+		rec := s.tweets[id]
+		t := cloneTweet(&rec.Tweet)
+		t.Text = rec.requestText
+		out = append(out, t)
 	}
 	return out
 }
@@ -471,7 +478,74 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, need
 		return
 	}
 	w.Header().Set("api-version", "2.160")
-	fn(&call{w: w, r: r, ep: ep, auth: a, body: body, now: now})
+	s.mu.Lock()
+	after := s.afterFaults[ep]
+	if len(after) > 0 {
+		s.afterFaults[ep] = after[1:]
+	}
+	s.mu.Unlock()
+	if len(after) == 0 {
+		fn(&call{w: w, r: r, ep: ep, auth: a, body: body, now: now})
+		return
+	}
+	// The request is carried out; its answer is held back or lost.
+	rec := httptest.NewRecorder()
+	for k, v := range w.Header() {
+		rec.Header()[k] = v
+	}
+	fn(&call{w: rec, r: r, ep: ep, auth: a, body: body, now: now})
+	f := after[0]
+	if f.release != nil {
+		select {
+		case <-f.release:
+		case <-s.closing:
+		case <-r.Context().Done():
+		}
+	}
+	if f.drop {
+		sr.entry.Status = 0 // logged as unanswered
+		s.mu.Lock()
+		s.logs = append(s.logs, sr.entry)
+		s.mu.Unlock()
+		if conn, _, err := http.NewResponseController(sr.ResponseWriter).Hijack(); err == nil {
+			conn.Close()
+		}
+		return
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// answerFault changes what happens to the answer of a request the fake
+// carried out.
+type answerFault struct {
+	drop    bool            // close the connection without an answer
+	release <-chan struct{} // hold the answer until closed
+}
+
+// DropAnswerNext makes the next n requests to endpoint take effect (a post
+// is created, a DM sent) and then close the connection without an answer:
+// the client cannot know whether X acted, as after a network failure.
+// RequestLog records them with Status 0.
+func (s *Server) DropAnswerNext(endpoint Endpoint, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.afterFaults[endpoint] = append(s.afterFaults[endpoint], answerFault{drop: true})
+	}
+}
+
+// HoldAnswerNext makes the next request to endpoint take effect at once
+// (a created post is visible to search, timelines and the stream) and
+// hold its answer until release is closed, as when X is slow to answer a
+// POST it already carried out.
+func (s *Server) HoldAnswerNext(endpoint Endpoint, release <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.afterFaults[endpoint] = append(s.afterFaults[endpoint], answerFault{release: release})
 }
 
 func (s *Server) bucketLocked(ep Endpoint, now time.Time) *bucket {

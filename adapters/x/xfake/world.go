@@ -64,7 +64,9 @@ type Hashtag struct {
 type Tweet struct {
 	// ID is the snowflake id. Empty: assigned from CreatedAt (or the clock).
 	ID string
-	// Text is the post text as the API returns it.
+	// Text is the post text as the API returns it. A reply created through
+	// POST /2/tweets starts with the @handles X puts in front of it (the
+	// replied-to author, and the others leading that post's text).
 	Text string
 	// AuthorID is the author's user id. Unknown authors get a placeholder
 	// user "user<id>" (replace it by calling AddUser first).
@@ -126,6 +128,9 @@ type tweetRec struct {
 	Tweet
 	n    uint64
 	sent bool // created through POST /2/tweets
+	// requestText is the text of the POST /2/tweets request, before X put
+	// a reply's @handles in front of it.
+	requestText string
 }
 
 type dmRec struct {

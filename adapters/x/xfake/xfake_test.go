@@ -869,9 +869,10 @@ func TestStream(t *testing.T) {
 	if users := m["includes"].(map[string]any)["users"].([]any); users[0].(map[string]any)["id"] != aliceID {
 		t.Fatalf("includes %v", users)
 	}
-	// A reply created over the API is streamed as well.
+	// A reply created over the API is streamed as well, as X stores it:
+	// with the replied-to author's @handle in front.
 	do(t, s, "POST", "/2/tweets", user, map[string]any{"text": "wifi fixed?", "reply": map[string]any{"in_reply_to_tweet_id": tw.ID}})
-	if m := sr.next(t); m["data"].(map[string]any)["text"] != "wifi fixed?" {
+	if m := sr.next(t); m["data"].(map[string]any)["text"] != "@alice wifi fixed?" {
 		t.Fatalf("reply not streamed: %v", m)
 	}
 
@@ -1260,5 +1261,104 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if n := len(s.SentTweets()); n != 80 {
 		t.Fatalf("sent %d", n)
+	}
+}
+
+// A reply is stored as X stores it: the replied-to author's @handle and
+// the other handles leading that post in front of the text sent; search,
+// mentions and the user timeline return it that way.
+func TestReplyStoredWithLeadingMentions(t *testing.T) {
+	s, c := newServer(t)
+	root := s.AddTweet(Tweet{AuthorID: aliceID, Text: "@SBCare @bob my wifi is down"})
+	reply := func(to, text string, exclude ...string) response {
+		body := map[string]any{"text": text, "reply": map[string]any{"in_reply_to_tweet_id": to, "exclude_reply_user_ids": exclude}}
+		return do(t, s, "POST", "/2/tweets", user, body)
+	}
+	c.advance(time.Minute)
+	r := reply(root.ID, "Sorry, we're on it")
+	if r.status != 201 {
+		t.Fatalf("reply: %d %s", r.status, r.raw)
+	}
+	id := r.body["data"].(map[string]any)["id"].(string)
+	if got, _ := s.Tweet(id); got.Text != "@alice @bob Sorry, we're on it" {
+		t.Fatalf("stored text %q", got.Text)
+	}
+	if sent := s.SentTweets(); len(sent) != 1 || sent[0].Text != "Sorry, we're on it" {
+		t.Fatalf("SentTweets %+v, want the text as sent", sent)
+	}
+	for _, path := range []string{"/2/users/" + meID + "/tweets", "/2/users/" + aliceID + "/mentions",
+		"/2/tweets/search/recent?query=" + url.QueryEscape("from:"+meName)} {
+		r := get(t, s, path)
+		data, _ := r.body["data"].([]any)
+		if len(data) == 0 || data[0].(map[string]any)["text"] != "@alice @bob Sorry, we're on it" {
+			t.Errorf("%s: %s", path, r.raw)
+		}
+	}
+	// The same answer again is X's duplicate, whichever form it is sent in.
+	c.advance(time.Minute)
+	if r := reply(root.ID, "Sorry, we're on it"); r.status != 403 || !strings.Contains(string(r.raw), "duplicate") {
+		t.Errorf("duplicate: %d %s", r.status, r.raw)
+	}
+	if r := reply(root.ID, "@alice @bob Sorry, we're on it"); r.status != 403 {
+		t.Errorf("duplicate with the handles written out: %d %s", r.status, r.raw)
+	}
+	// exclude_reply_user_ids leaves out a participant, never the author.
+	r = reply(root.ID, "Checking the line now", bobID, aliceID)
+	if got, _ := s.Tweet(r.body["data"].(map[string]any)["id"].(string)); got.Text != "@alice Checking the line now" {
+		t.Errorf("with exclusions: %q", got.Text)
+	}
+	// A reply to our own reply keeps the thread's participants; a reply to
+	// our own original post has nothing in front.
+	r = reply(id, "Fixed now")
+	if got, _ := s.Tweet(r.body["data"].(map[string]any)["id"].(string)); got.Text != "@alice @bob Fixed now" {
+		t.Errorf("self-thread: %q", got.Text)
+	}
+	own := do(t, s, "POST", "/2/tweets", user, map[string]any{"text": "Maintenance tonight"})
+	r = reply(own.body["data"].(map[string]any)["id"].(string), "Done")
+	if got, _ := s.Tweet(r.body["data"].(map[string]any)["id"].(string)); got.Text != "Done" {
+		t.Errorf("reply to our own post: %q", got.Text)
+	}
+}
+
+// DropAnswerNext carries a request out and loses its answer;
+// HoldAnswerNext carries it out and answers when released.
+func TestAnswerFaults(t *testing.T) {
+	s, _ := newServer(t)
+	s.DropAnswerNext(EndpointCreateTweet, 1)
+	b, _ := json.Marshal(map[string]any{"text": "lost answer"})
+	req, _ := http.NewRequest("POST", s.URL()+"/2/tweets", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", user)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("got an answer %d, want a dropped connection", resp.StatusCode)
+	}
+	if sent := s.SentTweets(); len(sent) != 1 || sent[0].Text != "lost answer" {
+		t.Fatalf("the post was not created: %+v", sent)
+	}
+	if logs := s.Requests(); logs[len(logs)-1].Status != 0 {
+		t.Errorf("logged status %d, want 0", logs[len(logs)-1].Status)
+	}
+
+	release := make(chan struct{})
+	s.HoldAnswerNext(EndpointCreateTweet, release)
+	done := make(chan response, 1)
+	go func() { done <- do(t, s, "POST", "/2/tweets", user, map[string]any{"text": "slow answer"}) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(s.SentTweets()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	r := get(t, s, "/2/tweets/search/recent?query="+url.QueryEscape("from:"+meName+" slow"))
+	if ids := dataIDs(t, r); len(ids) != 1 {
+		t.Fatalf("the held post is not searchable: %s", r.raw)
+	}
+	select {
+	case <-done:
+		t.Fatal("answered before release")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if r := <-done; r.status != 201 {
+		t.Fatalf("held answer: %d %s", r.status, r.raw)
 	}
 }
