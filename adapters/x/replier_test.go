@@ -2,6 +2,7 @@ package x
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/carebridge/carebridge/adapters/x/xfake"
@@ -90,5 +91,29 @@ func TestFindDMAfterDroppedAnswer(t *testing.T) {
 	}
 	if _, found, _ := r.FindDM(t.Context(), ourHandle, "42", "@kim Could you send us your account e-mail & order number?"); found {
 		t.Error("a DM matched another text")
+	}
+}
+
+// A post whose author limited replies (reply_settings) is answered with
+// X's reply_settings 403: a permanent "not eligible" failure, not an auth
+// or a retryable one. This post quotes ours, so the 2026 rule allows it.
+func TestReplyRestrictedByReplySettings(t *testing.T) {
+	w := newWorld(t)
+	r := NewReplier(w.c, []Account{{Handle: ourHandle, UserID: ourID}}, map[string]Authorizer{ourHandle: Bearer("user-token")})
+	ours, err := r.Post(t.Context(), ourHandle, "Maintenance tonight from 1 am")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quote := w.tweet("42", "again?!", func(tw *xfake.Tweet) { tw.QuotedTweetID, tw.ReplySettings = ours.ID, xfake.ReplyMentionedUsers })
+	_, err = r.Reply(t.Context(), ourHandle, quote.ID, "Sorry, it's needed for the new routers.")
+	var se *bridge.SendError
+	if !errors.As(err, &se) || se.Code != CodeNotEligible || !se.Permanent {
+		t.Fatalf("reply: %v, want a permanent %s", err, CodeNotEligible)
+	}
+	if !strings.Contains(err.Error(), "Reply to this conversation is not allowed") {
+		t.Errorf("error %v does not say why", err)
+	}
+	if n := len(w.fake.SentTweets()); n != 1 {
+		t.Errorf("%d posts on X, want only ours", n)
 	}
 }

@@ -5,7 +5,9 @@
 // Seed the world with AddUser, AddTweet and AddDM; inspect what the client
 // did with SentTweets, SentDMs, Requests, Tweet, StreamRules and
 // StreamConnected; inject faults with SetRateLimit, FailNext,
-// DisconnectStream and StallStream; control time with SetNow.
+// DropAnswerNext and HoldAnswerNext (the request takes effect, its answer
+// is lost or late), DisconnectStream and StallStream; control time with
+// SetNow.
 //
 // Authentication: reads accept the app-only Bearer token (WithAppToken,
 // default DefaultAppToken) or user context; POST /2/tweets, DMs and
@@ -40,6 +42,9 @@
 //     400 (cursor older than 7 days), 429 Too Many Requests, duplicate-content
 //     403, the 2026 not-authorized-for-resource 403 for replies/quotes to
 //     posts that did not mention or quote the account (unless WithEnterprise),
+//     the reply_settings 403 "Reply to this conversation is not allowed"
+//     (Tweet.ReplySettings mentionedUsers or following, on the post or its
+//     conversation's first post; Enterprise apps too),
 //     partial "Not Found Error" entries in a 200 for missing ids, stream 429
 //     TooManyConnections and the in-stream operational-disconnect message.
 //   - x-rate-limit-limit/-remaining/-reset (Unix seconds) on every
@@ -57,6 +62,13 @@
 //   - Filtered stream: NDJSON lines ending in "\r\n" with data, includes and
 //     matching_rules[{id,tag}], "\r\n" keep-alives (WithKeepAlive; 20 s by
 //     default), 409 without rules, one connection at a time, backfill_minutes.
+//   - A reply is stored as X stores it: the replied-to author's @handle,
+//     then the handles leading the replied-to post (the thread's other
+//     participants; exclude_reply_user_ids leaves those out), in front of
+//     the text sent, so search, mentions, the stream and timelines return
+//     "@kim Thanks" for "Thanks" (reference §1.2; every recorded reply has
+//     it). Handles the text already begins with are not repeated (an
+//     assumption). Duplicate detection compares the stored text.
 //   - Weighted post length (280): twitter-text v3 weights (CJK and emoji 2,
 //     URLs 23), leading @mentions of a reply not counted.
 //

@@ -34,7 +34,17 @@ type User struct {
 	// user fail with 403, like an account whose DMs are closed to us. It is
 	// also reported as user.fields=receives_your_dm=false.
 	RejectsDMs bool
+	// Follows lists the ids of the accounts this user follows (it matters
+	// for posts with ReplySettings ReplyFollowing).
+	Follows []string
 }
+
+// Reply settings of a post (reply_settings).
+const (
+	ReplyEveryone       = "everyone"
+	ReplyMentionedUsers = "mentionedUsers"
+	ReplyFollowing      = "following"
+)
 
 // ReferencedTweet is an entry of a tweet's referenced_tweets.
 type ReferencedTweet struct {
@@ -83,6 +93,11 @@ type Tweet struct {
 	QuotedTweetID string
 	// RetweetedTweetID makes the tweet a retweet (referenced_tweets retweeted).
 	RetweetedTweetID string
+	// ReplySettings is who may reply, as its author chose: ReplyEveryone
+	// (the default), ReplyMentionedUsers or ReplyFollowing. It restricts
+	// replies to this post and, set on a conversation's first post, to
+	// the whole conversation.
+	ReplySettings string
 	// Lang is the BCP47 language; by default a crude script guess: "ja" for
 	// kana, "ko" for Hangul, "zh" for other Han text, otherwise "en".
 	Lang string

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -74,6 +75,27 @@ func (s *Server) canEngageLocked(target *tweetRec, me *User) bool {
 		}
 	}
 	return false
+}
+
+// mayReplyLocked applies reply_settings: the post's author, and the
+// author of its conversation's first post, may limit replies to the
+// accounts they mention (mentionedUsers) or, in addition, follow
+// (following). It applies to every app, Enterprise included.
+func (s *Server) mayReplyLocked(target *tweetRec, me *User) bool {
+	for _, p := range []*tweetRec{target, s.tweets[target.ConversationID]} {
+		if p == nil || p.AuthorID == me.ID || mentionsUser(&p.Tweet, me) {
+			continue
+		}
+		switch p.ReplySettings {
+		case ReplyMentionedUsers:
+			return false
+		case ReplyFollowing:
+			if a := s.users[p.AuthorID]; a == nil || !slices.Contains(a.Follows, me.ID) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // replyMentionsLocked returns the @handles X puts in front of a reply to
@@ -174,6 +196,11 @@ func (s *Server) handleCreateTweet(c *call) {
 		if t == nil {
 			s.mu.Unlock()
 			writeProblem(c.w, http.StatusForbidden, problemReplyTargetGone)
+			return
+		}
+		if target == replyTo && !s.mayReplyLocked(t, me) {
+			s.mu.Unlock()
+			writeProblem(c.w, http.StatusForbidden, problemReplyRestricted)
 			return
 		}
 		if !s.canEngageLocked(t, me) {

@@ -1362,3 +1362,41 @@ func TestAnswerFaults(t *testing.T) {
 		t.Fatalf("held answer: %d %s", r.status, r.raw)
 	}
 }
+
+// reply_settings: an author who limits replies to the accounts mentioned
+// (or followed) gets X's "Reply to this conversation is not allowed" 403
+// for anyone else, Enterprise apps included, in the whole conversation.
+func TestReplySettings(t *testing.T) {
+	s, _ := newServer(t, WithEnterprise())
+	s.AddUser(User{ID: bobID, Username: "bob", Name: "Bob", Follows: []string{meID}})
+	reply := func(to string, text string) response {
+		return do(t, s, "POST", "/2/tweets", user, map[string]any{"text": text, "reply": map[string]any{"in_reply_to_tweet_id": to}})
+	}
+	closed := s.AddTweet(Tweet{AuthorID: aliceID, Text: "wifi down, only my friends may answer", ReplySettings: ReplyMentionedUsers})
+	r := reply(closed.ID, "can we help?")
+	if r.status != 403 {
+		t.Fatalf("restricted reply: %d %s", r.status, r.raw)
+	}
+	mustJSON(t, r.raw, `{"detail":"Reply to this conversation is not allowed because you have not been mentioned or otherwise engaged by the author of the post you are replying to.","type":"about:blank","title":"Forbidden","status":403}`)
+	if got := get(t, s, "/2/tweets/"+closed.ID+"?tweet.fields=reply_settings"); got.body["data"].(map[string]any)["reply_settings"] != "mentionedUsers" {
+		t.Errorf("reply_settings rendered %s", got.raw)
+	}
+	// Inside the conversation, too.
+	inside := s.AddTweet(Tweet{AuthorID: bobID, Text: "same here", InReplyToTweetID: closed.ID})
+	if r := reply(inside.ID, "can we help you both?"); r.status != 403 {
+		t.Errorf("reply inside a restricted conversation: %d %s", r.status, r.raw)
+	}
+	// Mentioned accounts may reply; so may followed ones under "following".
+	open := s.AddTweet(Tweet{AuthorID: aliceID, Text: "@SBCare wifi down", ReplySettings: ReplyMentionedUsers})
+	if r := reply(open.ID, "on it"); r.status != 201 {
+		t.Errorf("mentioned: %d %s", r.status, r.raw)
+	}
+	followed := s.AddTweet(Tweet{AuthorID: bobID, Text: "router dead", ReplySettings: ReplyFollowing})
+	if r := reply(followed.ID, "sorry to hear"); r.status != 201 {
+		t.Errorf("followed: %d %s", r.status, r.raw)
+	}
+	notFollowed := s.AddTweet(Tweet{AuthorID: aliceID, Text: "router dead too", ReplySettings: ReplyFollowing})
+	if r := reply(notFollowed.ID, "sorry to hear"); r.status != 403 {
+		t.Errorf("not followed: %d %s", r.status, r.raw)
+	}
+}
