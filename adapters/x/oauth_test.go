@@ -41,6 +41,66 @@ func TestOAuth1SignatureMatchesXDocumentation(t *testing.T) {
 	}
 }
 
+// A test vector for what production sends: an X API v2 POST with a JSON
+// body. RFC 5849 §3.4.1.3.1 puts only query and form-body parameters in
+// the signature base string, so the body is not signed; with the keys,
+// nonce and timestamp of X's documented example the base string is
+//
+//	POST&https%3A%2F%2Fapi.x.com%2F2%2Ftweets&oauth_consumer_key%3Dxvz1evFS4wEEPTGEFPHBog%26oauth_nonce%3DkYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg%26oauth_signature_method%3DHMAC-SHA1%26oauth_timestamp%3D1318622958%26oauth_token%3D370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb%26oauth_version%3D1.0
+//
+// and its HMAC-SHA1 is lr+tV/DKclEvXKVjG6tgaSSLV0k= (computed independently
+// with Python's hmac and urllib.parse.quote(safe="-._~")).
+func TestOAuth1SignatureJSONBodyVector(t *testing.T) {
+	o := &OAuth1{
+		ConsumerKey:    "xvz1evFS4wEEPTGEFPHBog",
+		ConsumerSecret: "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw",
+		Token:          "370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb",
+		TokenSecret:    "LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE",
+		Clock:          fixedClock(time.Unix(1318622958, 0)),
+		nonce:          func() string { return "kYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg" },
+	}
+	for _, body := range []string{`{"text":"Hello Ladies + Gentlemen, a signed OAuth request!"}`, `{"text":"status=other","reply":{"in_reply_to_tweet_id":"1"}}`} {
+		req, _ := http.NewRequest("POST", "https://api.x.com/2/tweets", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if err := o.Authorize(context.Background(), req, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		if h := req.Header.Get("Authorization"); !strings.Contains(h, `oauth_signature="lr%2BtV%2FDKclEvXKVjG6tgaSSLV0k%3D"`) {
+			t.Errorf("body %s: Authorization = %s", body, h)
+		}
+	}
+}
+
+// The fake X verifies OAuth 1.0a signatures: replies and DMs signed by
+// OAuth1 go out; a wrong token secret is refused with a permanent error.
+func TestOAuth1SignedRequestsAcceptedByX(t *testing.T) {
+	cred := xfake.OAuth1Credentials{ConsumerKey: "ck-app", ConsumerSecret: "cs-app", AccessToken: "at-sbcare", AccessSecret: "as-sbcare"}
+	w := newWorld(t, xfake.WithOAuth1(cred, ourID))
+	o := &OAuth1{ConsumerKey: cred.ConsumerKey, ConsumerSecret: cred.ConsumerSecret, Token: cred.AccessToken, TokenSecret: cred.AccessSecret, Clock: w}
+	r := NewReplier(w.c, []Account{{Handle: ourHandle, UserID: ourID}}, map[string]Authorizer{ourHandle: o})
+	root := w.tweet("42", "@SBCare Q&A: is the 5G outage over? 100% down here")
+	if _, err := r.Reply(t.Context(), ourHandle, root.ID, "Yes — fixed at 10:05. Sorry! (details: https://status.example.com/?id=5&x=é)"); err != nil {
+		t.Fatalf("signed reply: %v", err)
+	}
+	if _, err := r.SendDM(t.Context(), ourHandle, "42", "Could you DM us your line number?"); err != nil {
+		t.Fatalf("signed DM: %v", err)
+	}
+	if _, found, err := r.FindDM(t.Context(), ourHandle, "42", "Could you DM us your line number?"); err != nil || !found {
+		t.Fatalf("signed DM read: %v %v", found, err)
+	}
+	for _, l := range w.fake.Requests() {
+		if l.Method == "POST" && (l.Auth != xfake.AuthOAuth1 || l.Status/100 != 2) {
+			t.Errorf("%s %s: auth %s, status %d", l.Method, l.Path, l.Auth, l.Status)
+		}
+	}
+	wrong := *o
+	wrong.TokenSecret = "not-the-secret"
+	r2 := NewReplier(w.c, []Account{{Handle: ourHandle, UserID: ourID}}, map[string]Authorizer{ourHandle: &wrong})
+	if _, err := r2.Post(t.Context(), ourHandle, "Good morning"); err == nil || !bridge.IsPermanent(err) || !strings.Contains(err.Error(), "HTTP 401") {
+		t.Errorf("wrong token secret: %v, want a permanent 401", err)
+	}
+}
+
 func TestOAuth2RefreshesExpiredToken(t *testing.T) {
 	calls := 0
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

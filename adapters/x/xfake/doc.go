@@ -12,7 +12,7 @@
 // Authentication: reads accept the app-only Bearer token (WithAppToken,
 // default DefaultAppToken) or user context; POST /2/tweets, DMs and
 // /2/users/me need user context, registered with WithUserToken (OAuth 2.0
-// Bearer) or WithOAuth1Token (OAuth 1.0a); the filtered stream and its
+// Bearer) or WithOAuth1 (OAuth 1.0a, signatures verified); the filtered stream and its
 // rules need the app-only token.
 //
 // # Endpoints
@@ -76,8 +76,8 @@
 //
 //   - One rate-limit bucket per endpoint, not per app and per user; no
 //     monthly post cap.
-//   - Authentication checks tokens, not OAuth 1.0a signatures (the
-//     oauth_token parameter selects the user, see WithOAuth1Token).
+//   - OAuth 1.0a: signatures and nonce reuse are checked (see WithOAuth1),
+//     timestamps are not compared with the clock.
 //   - Keyword matching is a token match without stemming, accent folding
 //     or stop words; terms containing CJK characters match by substring.
 //     Bare domains are not recognised as URLs; text is not NFC-normalised.

@@ -91,11 +91,11 @@ type RequestLog struct {
 type Option func(*config)
 
 type config struct {
-	appToken     string
-	userTokens   map[string]string
-	oauth1Tokens map[string]string
-	enterprise   bool
-	keepAlive    time.Duration
+	appToken   string
+	userTokens map[string]string
+	oauth1     map[string]oauth1User // by access token
+	enterprise bool
+	keepAlive  time.Duration
 }
 
 // WithAppToken sets the app-only Bearer token (default DefaultAppToken).
@@ -114,13 +114,6 @@ func (s *Server) AddUserToken(token, userID string) {
 	s.tokMu.Lock()
 	s.cfg.userTokens[token] = userID
 	s.tokMu.Unlock()
-}
-
-// WithOAuth1Token registers an OAuth 1.0a access token: a request whose
-// "Authorization: OAuth ..." header carries oauth_token="accessToken"
-// authenticates as userID. Signatures are not verified.
-func WithOAuth1Token(accessToken, userID string) Option {
-	return func(c *config) { c.oauth1Tokens[accessToken] = userID }
 }
 
 // WithEnterprise makes the fake behave like an Enterprise app: replies and
@@ -146,6 +139,7 @@ type Server struct {
 	tweetList   []*tweetRec // newest first
 	dms         []*dmRec    // newest first
 	usedIDs     map[uint64]bool
+	nonces      map[string]bool // OAuth 1.0a token, timestamp and nonce seen
 	rules       []*ruleRec
 	stream      *streamConn
 	connects    int
@@ -173,10 +167,10 @@ type fault struct {
 // New starts a fake X API server. Close it when done.
 func New(opts ...Option) *Server {
 	cfg := config{
-		appToken:     DefaultAppToken,
-		userTokens:   map[string]string{},
-		oauth1Tokens: map[string]string{},
-		keepAlive:    DefaultKeepAlive,
+		appToken:   DefaultAppToken,
+		userTokens: map[string]string{},
+		oauth1:     map[string]oauth1User{},
+		keepAlive:  DefaultKeepAlive,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -188,6 +182,7 @@ func New(opts ...Option) *Server {
 		usersByName: map[string]*User{},
 		tweets:      map[string]*tweetRec{},
 		usedIDs:     map[uint64]bool{},
+		nonces:      map[string]bool{},
 		buckets:     map[Endpoint]*bucket{},
 		faults:      map[Endpoint]*fault{},
 		afterFaults: map[Endpoint][]answerFault{},
@@ -300,7 +295,7 @@ type auth struct {
 
 func (a auth) user() bool { return a.kind == AuthUserBearer || a.kind == AuthOAuth1 }
 
-func (s *Server) authenticate(r *http.Request) auth {
+func (s *Server) authenticate(r *http.Request, body []byte) auth {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return auth{kind: AuthNone}
@@ -319,15 +314,8 @@ func (s *Server) authenticate(r *http.Request) auth {
 			return auth{kind: AuthUserBearer, userID: uid}
 		}
 	case "oauth":
-		for _, part := range strings.Split(rest, ",") {
-			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-			if !ok || k != "oauth_token" {
-				continue
-			}
-			v, _ = url.QueryUnescape(strings.Trim(v, `"`))
-			if uid, ok := s.cfg.oauth1Tokens[v]; ok {
-				return auth{kind: AuthOAuth1, userID: uid}
-			}
+		if uid, ok := s.authenticateOAuth1(r, rest, body); ok {
+			return auth{kind: AuthOAuth1, userID: uid}
 		}
 	}
 	return auth{kind: AuthInvalid}
@@ -437,7 +425,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, need
 		body, _ = io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
-	a := s.authenticate(r)
+	a := s.authenticate(r, body)
 	sr := s.recorder(w, r, ep, a, body)
 	w = sr
 	switch {

@@ -30,6 +30,8 @@ const (
 	oauthToken = "oauth-access"
 )
 
+var oauth1Cred = OAuth1Credentials{ConsumerKey: "ckey", ConsumerSecret: "csecret", AccessToken: oauthToken, AccessSecret: "asecret"}
+
 var base = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 
 // clock is a settable test clock.
@@ -47,7 +49,7 @@ func (c *clock) advance(d time.Duration) {
 
 func newServer(t *testing.T, opts ...Option) (*Server, *clock) {
 	t.Helper()
-	opts = append([]Option{WithUserToken(userToken, meID), WithOAuth1Token(oauthToken, meID), WithKeepAlive(50 * time.Millisecond)}, opts...)
+	opts = append([]Option{WithUserToken(userToken, meID), WithOAuth1(oauth1Cred, meID), WithKeepAlive(50 * time.Millisecond)}, opts...)
 	s := New(opts...)
 	t.Cleanup(s.Close)
 	c := &clock{t: base}
@@ -447,8 +449,9 @@ func TestFailNextAndAuth(t *testing.T) {
 	if r := do(t, s, "GET", "/2/tweets/search/stream/rules", user, nil); r.status != 403 || r.body["title"] != "Unsupported Authentication" {
 		t.Fatalf("user token on stream rules: %d %s", r.status, r.raw)
 	}
-	// Reads accept user context too; OAuth 1.0a maps oauth_token to a user.
-	if r := do(t, s, "GET", "/2/users/me", `OAuth oauth_consumer_key="k", oauth_token="`+oauthToken+`", oauth_signature="x"`, nil); r.status != 200 || r.body["data"].(map[string]any)["username"] != meName {
+	// Reads accept user context too; a signed OAuth 1.0a request
+	// authenticates as the token's user.
+	if r := do(t, s, "GET", "/2/users/me", signOAuth1(s, "GET", "/2/users/me", "n1"), nil); r.status != 200 || r.body["data"].(map[string]any)["username"] != meName {
 		t.Fatalf("users/me over OAuth1: %d %s", r.status, r.raw)
 	}
 	logs := s.Requests()
@@ -1398,5 +1401,66 @@ func TestReplySettings(t *testing.T) {
 	notFollowed := s.AddTweet(Tweet{AuthorID: aliceID, Text: "router dead too", ReplySettings: ReplyFollowing})
 	if r := reply(notFollowed.ID, "sorry to hear"); r.status != 403 {
 		t.Errorf("not followed: %d %s", r.status, r.raw)
+	}
+}
+
+// signOAuth1 is the Authorization header of a request signed with
+// oauth1Cred (the fake's signature function, checked against X's
+// documented example in TestOAuth1SignatureVerified).
+func signOAuth1(s *Server, method, pathQuery, nonce string) string {
+	u, _ := url.Parse(s.URL() + pathQuery)
+	oauth := map[string]string{"oauth_consumer_key": oauth1Cred.ConsumerKey, "oauth_nonce": nonce, "oauth_signature_method": "HMAC-SHA1",
+		"oauth_timestamp": "1773144000", "oauth_token": oauth1Cred.AccessToken, "oauth_version": "1.0"}
+	oauth["oauth_signature"] = oauth1Signature(method, u, nil, oauth, oauth1Cred.ConsumerSecret, oauth1Cred.AccessSecret)
+	var parts []string
+	for k, v := range oauth {
+		parts = append(parts, k+`="`+enc(v)+`"`)
+	}
+	sort.Strings(parts)
+	return "OAuth " + strings.Join(parts, ", ")
+}
+
+// The fake checks OAuth 1.0a signatures: X's documented example signs as
+// documented; a request signed for another query, another method, with a
+// wrong secret or replayed is a 401; a JSON body is not signed.
+func TestOAuth1SignatureVerified(t *testing.T) {
+	// X's "Creating a signature" example (a form body, v1.1).
+	u, _ := url.Parse("https://api.twitter.com/1.1/statuses/update.json?include_entities=true")
+	form, _ := url.ParseQuery("status=Hello%20Ladies%20%2b%20Gentlemen%2c%20a%20signed%20OAuth%20request%21")
+	got := oauth1Signature("POST", u, form, map[string]string{
+		"oauth_consumer_key": "xvz1evFS4wEEPTGEFPHBog", "oauth_nonce": "kYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg",
+		"oauth_signature_method": "HMAC-SHA1", "oauth_timestamp": "1318622958",
+		"oauth_token": "370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb", "oauth_version": "1.0",
+	}, "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw", "LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE")
+	if got != "hCtSmYh+iHYCEqBWrE7C7hYmtUk=" {
+		t.Fatalf("X's example signs as %s", got)
+	}
+
+	s, _ := newServer(t)
+	if r := do(t, s, "GET", "/2/users/me", signOAuth1(s, "GET", "/2/users/me", "a"), nil); r.status != 200 {
+		t.Fatalf("signed: %d %s", r.status, r.raw)
+	}
+	if r := do(t, s, "GET", "/2/users/me", signOAuth1(s, "GET", "/2/users/me", "a"), nil); r.status != 401 {
+		t.Errorf("replayed nonce: %d", r.status)
+	}
+	q := "/2/users/" + meID + "/tweets?max_results=5"
+	if r := do(t, s, "GET", "/2/users/"+meID+"/tweets?max_results=6", signOAuth1(s, "GET", q, "b"), nil); r.status != 401 {
+		t.Errorf("signed for another query: %d", r.status)
+	}
+	if r := do(t, s, "GET", q, signOAuth1(s, "POST", q, "c"), nil); r.status != 401 {
+		t.Errorf("signed for another method: %d", r.status)
+	}
+	bad := strings.Replace(signOAuth1(s, "GET", "/2/users/me", "d"), `oauth_consumer_key="ckey"`, `oauth_consumer_key="other"`, 1)
+	if r := do(t, s, "GET", "/2/users/me", bad, nil); r.status != 401 {
+		t.Errorf("another consumer key: %d", r.status)
+	}
+	// A JSON body is not part of the signature: the same header signs any
+	// body.
+	r := do(t, s, "POST", "/2/tweets", signOAuth1(s, "POST", "/2/tweets", "e"), map[string]any{"text": "signed without the body"})
+	if r.status != 201 {
+		t.Fatalf("JSON POST: %d %s", r.status, r.raw)
+	}
+	if l := s.Requests(); l[len(l)-1].Auth != AuthOAuth1 || l[len(l)-1].UserID != meID {
+		t.Errorf("logged as %+v", l[len(l)-1])
 	}
 }
