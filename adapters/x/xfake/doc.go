@@ -47,9 +47,15 @@
 //     conversation's first post; Enterprise apps too),
 //     partial "Not Found Error" entries in a 200 for missing ids, stream 429
 //     TooManyConnections and the in-stream operational-disconnect message.
-//   - x-rate-limit-limit/-remaining/-reset (Unix seconds) on every
-//     authenticated response (not on 401s), per endpoint, in fixed windows on the injected
-//     clock; POST /2/tweets also carries x-app-limit-24hour-*.
+//   - Rate limits at X's published figures by default (defaultLimits:
+//     15-minute windows, one per endpoint for the app-only token and one
+//     per endpoint and user for user context, e.g. 450/300 searches, 100
+//     posts per user, 10,000 posts per app per 24 hours), 429 Too Many
+//     Requests beyond them, and x-rate-limit-limit/-remaining/-reset (Unix
+//     seconds) on every authenticated response (not on 401s), in fixed
+//     windows on the injected clock; POST /2/tweets also carries
+//     x-app-limit-24hour-*. A test that loosens a limit (SetRateLimit)
+//     should say why.
 //   - Snowflake ids: created_ms = (id>>22) + 1288834974657, so ids grow with
 //     time; since_id/until_id are exclusive; pages go newest first and
 //     stitching pages covers every result exactly once.
@@ -74,8 +80,7 @@
 //
 // # Simplified
 //
-//   - One rate-limit bucket per endpoint, not per app and per user; no
-//     monthly post cap.
+//   - No monthly post cap, no per-app 24-hour DM cap.
 //   - OAuth 1.0a: signatures and nonce reuse are checked (see WithOAuth1),
 //     timestamps are not compared with the clock.
 //   - Keyword matching is a token match without stemming, accent folding

@@ -41,25 +41,32 @@ const (
 	EndpointStreamRulesPost   Endpoint = "POST /2/tweets/search/stream/rules"
 )
 
-// defaultLimits are generous published limits so that ordinary tests never
-// hit them; SetRateLimit overrides them.
+// defaultLimits are X's published limits per 15-minute window (24 hours
+// for the app's post cap): app is the limit of requests made with the
+// app-only token (shared by the whole app), user the limit of each user's
+// user-context requests; 0 where X does not allow that kind. Reference §1.8:
+// the pay-per-use table where it has the endpoint, else the per-endpoint
+// pages it cites (mentions [x24], DM reads [x27] — 300, not the secondary
+// 15 of [x33] — DM sends [x26]). User timelines and user lookups are not
+// in the reference: X's v2 pages give 1,500/900 and 300/900.
+// SetRateLimit overrides an endpoint's limits.
 var defaultLimits = map[Endpoint]struct {
-	limit  int
-	window time.Duration
+	app, user int
+	window    time.Duration
 }{
-	EndpointSearchRecent:      {450, 15 * time.Minute},
-	EndpointTweetLookup:       {3500, 15 * time.Minute},
-	EndpointCreateTweet:       {200, 15 * time.Minute},
-	EndpointCreateTweetApp24h: {10000, 24 * time.Hour},
-	EndpointMentions:          {450, 15 * time.Minute},
-	EndpointUserTweets:        {1500, 15 * time.Minute},
-	EndpointUsersMe:           {75, 15 * time.Minute},
-	EndpointUserLookup:        {300, 15 * time.Minute},
-	EndpointDMEvents:          {300, 15 * time.Minute},
-	EndpointSendDM:            {200, 15 * time.Minute},
-	EndpointStream:            {50, 15 * time.Minute},
-	EndpointStreamRulesGet:    {450, 15 * time.Minute},
-	EndpointStreamRulesPost:   {100, 15 * time.Minute},
+	EndpointSearchRecent:      {450, 300, 15 * time.Minute},
+	EndpointTweetLookup:       {3500, 5000, 15 * time.Minute},
+	EndpointCreateTweet:       {0, 100, 15 * time.Minute},
+	EndpointCreateTweetApp24h: {10000, 0, 24 * time.Hour},
+	EndpointMentions:          {450, 180, 15 * time.Minute},
+	EndpointUserTweets:        {1500, 900, 15 * time.Minute},
+	EndpointUsersMe:           {0, 75, 15 * time.Minute},
+	EndpointUserLookup:        {300, 900, 15 * time.Minute},
+	EndpointDMEvents:          {0, 300, 15 * time.Minute},
+	EndpointSendDM:            {0, 200, 15 * time.Minute},
+	EndpointStream:            {50, 0, 15 * time.Minute},
+	EndpointStreamRulesGet:    {450, 0, 15 * time.Minute},
+	EndpointStreamRulesPost:   {100, 0, 15 * time.Minute},
 }
 
 // AuthKind is how a request authenticated.
@@ -143,7 +150,8 @@ type Server struct {
 	rules       []*ruleRec
 	stream      *streamConn
 	connects    int
-	buckets     map[Endpoint]*bucket
+	buckets     map[bucketKey]*bucket
+	limits      map[Endpoint]rateLimit
 	faults      map[Endpoint]*fault
 	afterFaults map[Endpoint][]answerFault
 	logs        []RequestLog
@@ -183,7 +191,8 @@ func New(opts ...Option) *Server {
 		tweets:      map[string]*tweetRec{},
 		usedIDs:     map[uint64]bool{},
 		nonces:      map[string]bool{},
-		buckets:     map[Endpoint]*bucket{},
+		buckets:     map[bucketKey]*bucket{},
+		limits:      map[Endpoint]rateLimit{},
 		faults:      map[Endpoint]*fault{},
 		afterFaults: map[Endpoint][]answerFault{},
 	}
@@ -220,13 +229,32 @@ func (s *Server) SetNow(now func() time.Time) {
 
 func (s *Server) now() time.Time { return (*s.clock.Load())().UTC() }
 
-// SetRateLimit sets an endpoint's limit per window and starts a fresh window.
-// Beyond the limit the endpoint answers 429 with x-rate-limit-* headers until
-// the window resets by the server clock.
+// SetRateLimit sets an endpoint's limit per window, for the app and for
+// each user alike, and starts fresh windows. Beyond the limit the endpoint
+// answers 429 with x-rate-limit-* headers until the window resets by the
+// server clock.
 func (s *Server) SetRateLimit(endpoint Endpoint, limit int, window time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.buckets[endpoint] = &bucket{limit: limit, window: window, reset: s.now().Add(window)}
+	s.limits[endpoint] = rateLimit{limit: limit, window: window}
+	for k := range s.buckets {
+		if k.ep == endpoint {
+			delete(s.buckets, k)
+		}
+	}
+}
+
+// rateLimit is an override set by SetRateLimit.
+type rateLimit struct {
+	limit  int
+	window time.Duration
+}
+
+// bucketKey names a rate-limit window: an endpoint and who spends it (a
+// user id, or "" for the app).
+type bucketKey struct {
+	ep   Endpoint
+	user string
 }
 
 // FailNext makes the next n requests to endpoint fail with status and a
@@ -447,7 +475,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, need
 	if f := s.faults[ep]; f != nil && f.n > 0 {
 		f.n--
 		status := f.status
-		s.setRateHeadersLocked(w.Header(), ep, now, false)
+		s.setRateHeadersLocked(w.Header(), ep, a, now, false)
 		s.mu.Unlock()
 		if status == http.StatusTooManyRequests {
 			writeProblem(w, status, problemTooManyRequests)
@@ -456,9 +484,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, need
 		}
 		return
 	}
-	ok := s.setRateHeadersLocked(w.Header(), ep, now, true)
+	ok := s.setRateHeadersLocked(w.Header(), ep, a, now, true)
 	if ok && ep == EndpointCreateTweet {
-		ok = s.setApp24hHeadersLocked(w.Header(), now)
+		ok = s.setApp24hHeadersLocked(w.Header(), a, now)
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -536,15 +564,26 @@ func (s *Server) HoldAnswerNext(endpoint Endpoint, release <-chan struct{}) {
 	s.afterFaults[endpoint] = append(s.afterFaults[endpoint], answerFault{release: release})
 }
 
-func (s *Server) bucketLocked(ep Endpoint, now time.Time) *bucket {
-	b := s.buckets[ep]
+func (s *Server) bucketLocked(ep Endpoint, a auth, now time.Time) *bucket {
+	k := bucketKey{ep: ep}
+	if a.user() {
+		k.user = a.userID
+	}
+	b := s.buckets[k]
 	if b == nil {
-		d, ok := defaultLimits[ep]
-		if !ok {
-			d.limit, d.window = 900, 15*time.Minute
+		b = &bucket{}
+		if o, ok := s.limits[ep]; ok {
+			b.limit, b.window = o.limit, o.window
+		} else if d, ok := defaultLimits[ep]; ok {
+			b.limit, b.window = d.app, d.window
+			if k.user != "" {
+				b.limit = d.user
+			}
+		} else {
+			b.limit, b.window = 900, 15*time.Minute
 		}
-		b = &bucket{limit: d.limit, window: d.window, reset: now.Add(d.window)}
-		s.buckets[ep] = b
+		b.reset = now.Add(b.window)
+		s.buckets[k] = b
 	}
 	if !now.Before(b.reset) {
 		b.used = 0
@@ -553,10 +592,11 @@ func (s *Server) bucketLocked(ep Endpoint, now time.Time) *bucket {
 	return b
 }
 
-// setRateHeadersLocked sets the x-rate-limit-* headers, consuming one
-// request when consume is set. It reports false when the limit is exhausted.
-func (s *Server) setRateHeadersLocked(h http.Header, ep Endpoint, now time.Time, consume bool) bool {
-	b := s.bucketLocked(ep, now)
+// setRateHeadersLocked sets the x-rate-limit-* headers of a's window,
+// consuming one request when consume is set. It reports false when the
+// limit is exhausted.
+func (s *Server) setRateHeadersLocked(h http.Header, ep Endpoint, a auth, now time.Time, consume bool) bool {
+	b := s.bucketLocked(ep, a, now)
 	ok := b.used < b.limit
 	if ok && consume {
 		b.used++
@@ -569,15 +609,15 @@ func (s *Server) setRateHeadersLocked(h http.Header, ep Endpoint, now time.Time,
 
 // setApp24hHeadersLocked handles POST /2/tweets' additional per-app 24-hour
 // limit and its x-app-limit-24hour-* headers.
-func (s *Server) setApp24hHeadersLocked(h http.Header, now time.Time) bool {
-	b := s.bucketLocked(EndpointCreateTweetApp24h, now)
+func (s *Server) setApp24hHeadersLocked(h http.Header, a auth, now time.Time) bool {
+	b := s.bucketLocked(EndpointCreateTweetApp24h, auth{kind: AuthApp}, now)
 	ok := b.used < b.limit
 	if ok {
 		b.used++
 	} else {
 		// The 15-minute request was not sent after all.
-		s.buckets[EndpointCreateTweet].used--
-		s.setRateHeadersLocked(h, EndpointCreateTweet, now, false)
+		s.bucketLocked(EndpointCreateTweet, a, now).used--
+		s.setRateHeadersLocked(h, EndpointCreateTweet, a, now, false)
 	}
 	h.Set("x-app-limit-24hour-limit", strconv.Itoa(b.limit))
 	h.Set("x-app-limit-24hour-remaining", strconv.Itoa(max(b.limit-b.used, 0)))

@@ -1464,3 +1464,38 @@ func TestOAuth1SignatureVerified(t *testing.T) {
 		t.Errorf("logged as %+v", l[len(l)-1])
 	}
 }
+
+// By default the fake holds X's published limits, per app for app-only
+// requests and per user for user-context ones: 100 posts per user per 15
+// minutes, then 429 until the window resets on the fake clock; another
+// user's window is their own.
+func TestDefaultRateLimitsPerAppAndUser(t *testing.T) {
+	s, c := newServer(t, WithUserToken("other-token", bobID))
+	if r := search(t, s, "wifi"); r.header.Get("x-rate-limit-limit") != "450" {
+		t.Errorf("app search limit %s, want 450", r.header.Get("x-rate-limit-limit"))
+	}
+	if r := do(t, s, "GET", "/2/tweets/search/recent?query=wifi", user, nil); r.header.Get("x-rate-limit-limit") != "300" || r.header.Get("x-rate-limit-remaining") != "299" {
+		t.Errorf("user search headers %v, want 300 and its own window", r.header)
+	}
+	reset := strconv.FormatInt(c.now().Add(15*time.Minute).Unix(), 10)
+	for i := range 100 {
+		r := do(t, s, "POST", "/2/tweets", user, map[string]any{"text": "post " + strconv.Itoa(i)})
+		if r.status != 201 || r.header.Get("x-rate-limit-limit") != "100" || r.header.Get("x-rate-limit-remaining") != strconv.Itoa(99-i) {
+			t.Fatalf("post %d: %d %v", i, r.status, r.header)
+		}
+	}
+	r := do(t, s, "POST", "/2/tweets", user, map[string]any{"text": "one too many"})
+	if r.status != 429 || r.header.Get("x-rate-limit-remaining") != "0" || r.header.Get("x-rate-limit-reset") != reset {
+		t.Fatalf("101st post: %d %v", r.status, r.header)
+	}
+	if r := do(t, s, "POST", "/2/tweets", "Bearer other-token", map[string]any{"text": "another user"}); r.status != 201 {
+		t.Errorf("another user's post: %d %s", r.status, r.raw)
+	}
+	c.advance(15 * time.Minute)
+	if r := do(t, s, "POST", "/2/tweets", user, map[string]any{"text": "next window"}); r.status != 201 || r.header.Get("x-rate-limit-remaining") != "99" {
+		t.Errorf("after the window: %d %v", r.status, r.header)
+	}
+	if n := len(s.SentTweets()); n != 102 {
+		t.Errorf("%d posts created, want 102", n)
+	}
+}
