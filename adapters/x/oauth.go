@@ -17,22 +17,24 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/carebridge/carebridge/bridge"
 )
 
 // OAuth1 signs requests with OAuth 1.0a (HMAC-SHA1), user context.
 type OAuth1 struct {
 	ConsumerKey, ConsumerSecret, Token, TokenSecret string
-	now                                             func() time.Time
-	nonce                                           func() string
+	// Clock gives oauth_timestamp (default: the system clock).
+	Clock bridge.Clock
+	nonce func() string
 }
 
-// Authorize adds the OAuth 1.0a Authorization header. Form bodies are part
-// of the signature; JSON bodies (X API v2) are not.
+// Authorize adds the OAuth 1.0a Authorization header. The signature base
+// string holds the method, the URL, the oauth_* parameters, the query
+// parameters and the parameters of a form body (RFC 5849 §3.4.1.3.1); a
+// JSON body, as X API v2 posts send, is not part of it.
 func (o *OAuth1) Authorize(_ context.Context, req *http.Request, body []byte) error {
-	now := time.Now
-	if o.now != nil {
-		now = o.now
-	}
+	now := clockOrSystem(o.Clock).Now
 	nonce := randomNonce
 	if o.nonce != nil {
 		nonce = o.nonce
@@ -120,6 +122,10 @@ type OAuth2 struct {
 	ClientSecret string
 	HTTP         *http.Client
 
+	// Clock tells when the access token expires (default: the system
+	// clock).
+	Clock bridge.Clock
+
 	refreshing sync.Mutex // one refresh at a time: X rotates refresh tokens
 	mu         sync.Mutex
 	access     string
@@ -157,7 +163,23 @@ func (o *OAuth2) Authorize(ctx context.Context, req *http.Request, _ []byte) err
 func (o *OAuth2) expired() bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return !o.expiry.IsZero() && time.Until(o.expiry) < time.Minute
+	return !o.expiry.IsZero() && o.expiry.Sub(clockOrSystem(o.Clock).Now()) < time.Minute
+}
+
+func clockOrSystem(c bridge.Clock) bridge.Clock {
+	if c == nil {
+		return bridge.SystemClock{}
+	}
+	return c
+}
+
+// oauth2ErrorCodes are the error codes of RFC 6749 §5.2. A refused refresh
+// names the code when the answer carries one of these, and nothing else of
+// the answer: its other members (error_description, error_uri) are free
+// text that may quote the token sent.
+var oauth2ErrorCodes = map[string]bool{
+	"invalid_request": true, "invalid_client": true, "invalid_grant": true,
+	"unauthorized_client": true, "unsupported_grant_type": true, "invalid_scope": true,
 }
 
 // SetTokens replaces the tokens, e.g. with ones saved after an earlier
@@ -222,7 +244,13 @@ func (o *OAuth2) refresh1(ctx context.Context) error {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("oauth2 refresh: HTTP %d: %.300s", resp.StatusCode, strings.TrimSpace(string(body)))
+		var refused struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(body, &refused) == nil && oauth2ErrorCodes[refused.Error] {
+			return fmt.Errorf("oauth2 refresh: HTTP %d: %s", resp.StatusCode, refused.Error)
+		}
+		return fmt.Errorf("oauth2 refresh: HTTP %d (%d bytes not shown)", resp.StatusCode, len(body))
 	}
 	var tok struct {
 		AccessToken  string `json:"access_token"`
@@ -239,7 +267,7 @@ func (o *OAuth2) refresh1(ctx context.Context) error {
 		o.refresh = tok.RefreshToken
 	}
 	if tok.ExpiresIn > 0 {
-		o.expiry = time.Now().Add(time.Duration(tok.ExpiresIn) * time.Second)
+		o.expiry = clockOrSystem(o.Clock).Now().Add(time.Duration(tok.ExpiresIn) * time.Second)
 	}
 	access, newRefresh, expiry, cb := o.access, o.refresh, o.expiry, o.OnRefresh
 	o.mu.Unlock()

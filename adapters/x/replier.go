@@ -81,7 +81,9 @@ func (r *Replier) SendDM(ctx context.Context, account, recipient, text string) (
 }
 
 // FindReply implements bridge.Replier: it reads the account's newest
-// posts and looks for a reply to inReplyTo with the same text.
+// posts and looks for a reply to inReplyTo with the same answer, as
+// Network.SameAnswer compares them (X puts the replied-to author's
+// @handle in front of a reply's text).
 func (r *Replier) FindReply(ctx context.Context, account, inReplyTo, text string) (bridge.SentRef, bool, error) {
 	return r.findOwn(ctx, account, text, func(t Tweet) bool {
 		for _, ref := range t.ReferencedTweets {
@@ -94,7 +96,8 @@ func (r *Replier) FindReply(ctx context.Context, account, inReplyTo, text string
 }
 
 // findOwn reads the account's newest posts (the last 100) and returns the
-// first whose text is text and that match accepts.
+// first that is the answer text (Network.SameAnswer) and that match
+// accepts.
 func (r *Replier) findOwn(ctx context.Context, account, text string, match func(Tweet) bool) (bridge.SentRef, bool, error) {
 	a, err := r.account(account)
 	if err != nil {
@@ -105,10 +108,9 @@ func (r *Replier) findOwn(ctx context.Context, account, text string, match func(
 	if err := r.c.do(ctx, "user_tweets:"+a.UserID, "GET", "/2/users/"+a.UserID+"/tweets", q, nil, nil, &pg); err != nil {
 		return bridge.SentRef{}, false, err
 	}
-	want := strings.TrimSpace(text)
 	for _, raw := range pg.Data {
 		var t Tweet
-		if json.Unmarshal(raw, &t) != nil || strings.TrimSpace(t.Text) != want || !match(t) {
+		if json.Unmarshal(raw, &t) != nil || !(Network{}).SameAnswer(text, t.Text) || !match(t) {
 			continue
 		}
 		return bridge.SentRef{ID: t.ID, URL: "https://x.com/" + a.Handle + "/status/" + t.ID}, true, nil
@@ -117,7 +119,8 @@ func (r *Replier) findOwn(ctx context.Context, account, text string, match func(
 }
 
 // FindDM implements bridge.Replier: it reads the conversation with
-// recipient and looks for our message with the same text.
+// recipient and looks for our message with the same text (DMs are stored
+// as sent: no @handles in front).
 func (r *Replier) FindDM(ctx context.Context, account, recipient, text string) (bridge.SentRef, bool, error) {
 	a, err := r.account(account)
 	if err != nil {
@@ -131,9 +134,8 @@ func (r *Replier) FindDM(ctx context.Context, account, recipient, text string) (
 	if err := r.c.do(ctx, "dm_events:"+a.UserID, "GET", path, q, nil, a.auth, &resp); err != nil {
 		return bridge.SentRef{}, false, err
 	}
-	want := strings.TrimSpace(text)
 	for _, e := range resp.Data {
-		if e.SenderID == a.UserID && strings.TrimSpace(e.Text) == want {
+		if e.SenderID == a.UserID && sameDMText(text, e.Text) {
 			return bridge.SentRef{ID: "dm:" + e.ID, URL: "https://x.com/messages/" + e.DMConversationID}, true, nil
 		}
 	}

@@ -5,12 +5,14 @@
 // Seed the world with AddUser, AddTweet and AddDM; inspect what the client
 // did with SentTweets, SentDMs, Requests, Tweet, StreamRules and
 // StreamConnected; inject faults with SetRateLimit, FailNext,
-// DisconnectStream and StallStream; control time with SetNow.
+// DropAnswerNext and HoldAnswerNext (the request takes effect, its answer
+// is lost or late), DisconnectStream and StallStream; control time with
+// SetNow.
 //
 // Authentication: reads accept the app-only Bearer token (WithAppToken,
 // default DefaultAppToken) or user context; POST /2/tweets, DMs and
 // /2/users/me need user context, registered with WithUserToken (OAuth 2.0
-// Bearer) or WithOAuth1Token (OAuth 1.0a); the filtered stream and its
+// Bearer) or WithOAuth1 (OAuth 1.0a, signatures verified); the filtered stream and its
 // rules need the app-only token.
 //
 // # Endpoints
@@ -40,11 +42,20 @@
 //     400 (cursor older than 7 days), 429 Too Many Requests, duplicate-content
 //     403, the 2026 not-authorized-for-resource 403 for replies/quotes to
 //     posts that did not mention or quote the account (unless WithEnterprise),
+//     the reply_settings 403 "Reply to this conversation is not allowed"
+//     (Tweet.ReplySettings mentionedUsers or following, on the post or its
+//     conversation's first post; Enterprise apps too),
 //     partial "Not Found Error" entries in a 200 for missing ids, stream 429
 //     TooManyConnections and the in-stream operational-disconnect message.
-//   - x-rate-limit-limit/-remaining/-reset (Unix seconds) on every
-//     authenticated response (not on 401s), per endpoint, in fixed windows on the injected
-//     clock; POST /2/tweets also carries x-app-limit-24hour-*.
+//   - Rate limits at X's published figures by default (defaultLimits:
+//     15-minute windows, one per endpoint for the app-only token and one
+//     per endpoint and user for user context, e.g. 450/300 searches, 100
+//     posts per user, 10,000 posts per app per 24 hours), 429 Too Many
+//     Requests beyond them, and x-rate-limit-limit/-remaining/-reset (Unix
+//     seconds) on every authenticated response (not on 401s), in fixed
+//     windows on the injected clock; POST /2/tweets also carries
+//     x-app-limit-24hour-*. A test that loosens a limit (SetRateLimit)
+//     should say why.
 //   - Snowflake ids: created_ms = (id>>22) + 1288834974657, so ids grow with
 //     time; since_id/until_id are exclusive; pages go newest first and
 //     stitching pages covers every result exactly once.
@@ -57,15 +68,21 @@
 //   - Filtered stream: NDJSON lines ending in "\r\n" with data, includes and
 //     matching_rules[{id,tag}], "\r\n" keep-alives (WithKeepAlive; 20 s by
 //     default), 409 without rules, one connection at a time, backfill_minutes.
+//   - A reply is stored as X stores it: the replied-to author's @handle,
+//     then the handles leading the replied-to post (the thread's other
+//     participants; exclude_reply_user_ids leaves those out), in front of
+//     the text sent, so search, mentions, the stream and timelines return
+//     "@kim Thanks" for "Thanks" (reference §1.2; every recorded reply has
+//     it). Handles the text already begins with are not repeated (an
+//     assumption). Duplicate detection compares the stored text.
 //   - Weighted post length (280): twitter-text v3 weights (CJK and emoji 2,
 //     URLs 23), leading @mentions of a reply not counted.
 //
 // # Simplified
 //
-//   - One rate-limit bucket per endpoint, not per app and per user; no
-//     monthly post cap.
-//   - Authentication checks tokens, not OAuth 1.0a signatures (the
-//     oauth_token parameter selects the user, see WithOAuth1Token).
+//   - No monthly post cap, no per-app 24-hour DM cap.
+//   - OAuth 1.0a: signatures and nonce reuse are checked (see WithOAuth1),
+//     timestamps are not compared with the clock.
 //   - Keyword matching is a token match without stemming, accent folding
 //     or stop words; terms containing CJK characters match by substring.
 //     Bare domains are not recognised as URLs; text is not NFC-normalised.

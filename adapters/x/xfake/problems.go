@@ -41,6 +41,12 @@ var (
 		Status: 403, Title: "Authorization Error",
 		Type: "https://api.x.com/2/problems/not-authorized-for-resource",
 	}
+	// problemReplyRestricted is the conversation's author limiting who may
+	// reply (reply_settings; reference §1.2, first 403).
+	problemReplyRestricted = problem{
+		Detail: "Reply to this conversation is not allowed because you have not been mentioned or otherwise engaged by the author of the post you are replying to.",
+		Type:   "about:blank", Title: "Forbidden", Status: 403,
+	}
 	// problemReplyTargetGone: the v1.1-era wording X still uses when the
 	// reply target is deleted or invisible. Assumption: not verified for v2.
 	problemReplyTargetGone = problem{Detail: "You attempted to reply to a Tweet that is deleted or not visible to you.", Type: "about:blank", Title: "Forbidden", Status: 403}

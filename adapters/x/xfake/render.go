@@ -1,6 +1,7 @@
 package xfake
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"slices"
@@ -119,7 +120,7 @@ func (s *Server) renderTweetLocked(t *Tweet, v view) map[string]any {
 		m["possibly_sensitive"] = false
 	}
 	if f["reply_settings"] {
-		m["reply_settings"] = "everyone"
+		m["reply_settings"] = cmp.Or(t.ReplySettings, ReplyEveryone)
 	}
 	if f["edit_controls"] {
 		m["edit_controls"] = map[string]any{"edits_remaining": 5, "is_edit_eligible": true, "editable_until": fmtTime(t.CreatedAt.Add(time.Hour))}

@@ -41,25 +41,32 @@ const (
 	EndpointStreamRulesPost   Endpoint = "POST /2/tweets/search/stream/rules"
 )
 
-// defaultLimits are generous published limits so that ordinary tests never
-// hit them; SetRateLimit overrides them.
+// defaultLimits are X's published limits per 15-minute window (24 hours
+// for the app's post cap): app is the limit of requests made with the
+// app-only token (shared by the whole app), user the limit of each user's
+// user-context requests; 0 where X does not allow that kind. Reference §1.8:
+// the pay-per-use table where it has the endpoint, else the per-endpoint
+// pages it cites (mentions [x24], DM reads [x27] — 300, not the secondary
+// 15 of [x33] — DM sends [x26]). User timelines and user lookups are not
+// in the reference: X's v2 pages give 1,500/900 and 300/900.
+// SetRateLimit overrides an endpoint's limits.
 var defaultLimits = map[Endpoint]struct {
-	limit  int
-	window time.Duration
+	app, user int
+	window    time.Duration
 }{
-	EndpointSearchRecent:      {450, 15 * time.Minute},
-	EndpointTweetLookup:       {3500, 15 * time.Minute},
-	EndpointCreateTweet:       {200, 15 * time.Minute},
-	EndpointCreateTweetApp24h: {10000, 24 * time.Hour},
-	EndpointMentions:          {450, 15 * time.Minute},
-	EndpointUserTweets:        {1500, 15 * time.Minute},
-	EndpointUsersMe:           {75, 15 * time.Minute},
-	EndpointUserLookup:        {300, 15 * time.Minute},
-	EndpointDMEvents:          {300, 15 * time.Minute},
-	EndpointSendDM:            {200, 15 * time.Minute},
-	EndpointStream:            {50, 15 * time.Minute},
-	EndpointStreamRulesGet:    {450, 15 * time.Minute},
-	EndpointStreamRulesPost:   {100, 15 * time.Minute},
+	EndpointSearchRecent:      {450, 300, 15 * time.Minute},
+	EndpointTweetLookup:       {3500, 5000, 15 * time.Minute},
+	EndpointCreateTweet:       {0, 100, 15 * time.Minute},
+	EndpointCreateTweetApp24h: {10000, 0, 24 * time.Hour},
+	EndpointMentions:          {450, 180, 15 * time.Minute},
+	EndpointUserTweets:        {1500, 900, 15 * time.Minute},
+	EndpointUsersMe:           {0, 75, 15 * time.Minute},
+	EndpointUserLookup:        {300, 900, 15 * time.Minute},
+	EndpointDMEvents:          {0, 300, 15 * time.Minute},
+	EndpointSendDM:            {0, 200, 15 * time.Minute},
+	EndpointStream:            {50, 0, 15 * time.Minute},
+	EndpointStreamRulesGet:    {450, 0, 15 * time.Minute},
+	EndpointStreamRulesPost:   {100, 0, 15 * time.Minute},
 }
 
 // AuthKind is how a request authenticated.
@@ -91,11 +98,11 @@ type RequestLog struct {
 type Option func(*config)
 
 type config struct {
-	appToken     string
-	userTokens   map[string]string
-	oauth1Tokens map[string]string
-	enterprise   bool
-	keepAlive    time.Duration
+	appToken   string
+	userTokens map[string]string
+	oauth1     map[string]oauth1User // by access token
+	enterprise bool
+	keepAlive  time.Duration
 }
 
 // WithAppToken sets the app-only Bearer token (default DefaultAppToken).
@@ -114,13 +121,6 @@ func (s *Server) AddUserToken(token, userID string) {
 	s.tokMu.Lock()
 	s.cfg.userTokens[token] = userID
 	s.tokMu.Unlock()
-}
-
-// WithOAuth1Token registers an OAuth 1.0a access token: a request whose
-// "Authorization: OAuth ..." header carries oauth_token="accessToken"
-// authenticates as userID. Signatures are not verified.
-func WithOAuth1Token(accessToken, userID string) Option {
-	return func(c *config) { c.oauth1Tokens[accessToken] = userID }
 }
 
 // WithEnterprise makes the fake behave like an Enterprise app: replies and
@@ -146,11 +146,14 @@ type Server struct {
 	tweetList   []*tweetRec // newest first
 	dms         []*dmRec    // newest first
 	usedIDs     map[uint64]bool
+	nonces      map[string]bool // OAuth 1.0a token, timestamp and nonce seen
 	rules       []*ruleRec
 	stream      *streamConn
 	connects    int
-	buckets     map[Endpoint]*bucket
+	buckets     map[bucketKey]*bucket
+	limits      map[Endpoint]rateLimit
 	faults      map[Endpoint]*fault
+	afterFaults map[Endpoint][]answerFault
 	logs        []RequestLog
 	sentTweets  []string
 	sentDMs     []*dmRec
@@ -172,10 +175,10 @@ type fault struct {
 // New starts a fake X API server. Close it when done.
 func New(opts ...Option) *Server {
 	cfg := config{
-		appToken:     DefaultAppToken,
-		userTokens:   map[string]string{},
-		oauth1Tokens: map[string]string{},
-		keepAlive:    DefaultKeepAlive,
+		appToken:   DefaultAppToken,
+		userTokens: map[string]string{},
+		oauth1:     map[string]oauth1User{},
+		keepAlive:  DefaultKeepAlive,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -187,8 +190,11 @@ func New(opts ...Option) *Server {
 		usersByName: map[string]*User{},
 		tweets:      map[string]*tweetRec{},
 		usedIDs:     map[uint64]bool{},
-		buckets:     map[Endpoint]*bucket{},
+		nonces:      map[string]bool{},
+		buckets:     map[bucketKey]*bucket{},
+		limits:      map[Endpoint]rateLimit{},
 		faults:      map[Endpoint]*fault{},
+		afterFaults: map[Endpoint][]answerFault{},
 	}
 	now := time.Now
 	s.clock.Store(&now)
@@ -223,13 +229,32 @@ func (s *Server) SetNow(now func() time.Time) {
 
 func (s *Server) now() time.Time { return (*s.clock.Load())().UTC() }
 
-// SetRateLimit sets an endpoint's limit per window and starts a fresh window.
-// Beyond the limit the endpoint answers 429 with x-rate-limit-* headers until
-// the window resets by the server clock.
+// SetRateLimit sets an endpoint's limit per window, for the app and for
+// each user alike, and starts fresh windows. Beyond the limit the endpoint
+// answers 429 with x-rate-limit-* headers until the window resets by the
+// server clock.
 func (s *Server) SetRateLimit(endpoint Endpoint, limit int, window time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.buckets[endpoint] = &bucket{limit: limit, window: window, reset: s.now().Add(window)}
+	s.limits[endpoint] = rateLimit{limit: limit, window: window}
+	for k := range s.buckets {
+		if k.ep == endpoint {
+			delete(s.buckets, k)
+		}
+	}
+}
+
+// rateLimit is an override set by SetRateLimit.
+type rateLimit struct {
+	limit  int
+	window time.Duration
+}
+
+// bucketKey names a rate-limit window: an endpoint and who spends it (a
+// user id, or "" for the app).
+type bucketKey struct {
+	ep   Endpoint
+	user string
 }
 
 // FailNext makes the next n requests to endpoint fail with status and a
@@ -252,13 +277,18 @@ func (s *Server) Requests() []RequestLog {
 	return append([]RequestLog(nil), s.logs...)
 }
 
-// SentTweets returns the tweets created through POST /2/tweets, oldest first.
+// SentTweets returns the tweets created through POST /2/tweets, oldest
+// first, with Text as the client sent it. The API (and Tweet) return a
+// reply's text as X stores it, with the @handles X put in front.
 func (s *Server) SentTweets() []Tweet {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]Tweet, 0, len(s.sentTweets))
 	for _, id := range s.sentTweets {
-		out = append(out, cloneTweet(&s.tweets[id].Tweet))
+		rec := s.tweets[id]
+		t := cloneTweet(&rec.Tweet)
+		t.Text = rec.requestText
+		out = append(out, t)
 	}
 	return out
 }
@@ -293,7 +323,7 @@ type auth struct {
 
 func (a auth) user() bool { return a.kind == AuthUserBearer || a.kind == AuthOAuth1 }
 
-func (s *Server) authenticate(r *http.Request) auth {
+func (s *Server) authenticate(r *http.Request, body []byte) auth {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return auth{kind: AuthNone}
@@ -312,15 +342,8 @@ func (s *Server) authenticate(r *http.Request) auth {
 			return auth{kind: AuthUserBearer, userID: uid}
 		}
 	case "oauth":
-		for _, part := range strings.Split(rest, ",") {
-			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-			if !ok || k != "oauth_token" {
-				continue
-			}
-			v, _ = url.QueryUnescape(strings.Trim(v, `"`))
-			if uid, ok := s.cfg.oauth1Tokens[v]; ok {
-				return auth{kind: AuthOAuth1, userID: uid}
-			}
+		if uid, ok := s.authenticateOAuth1(r, rest, body); ok {
+			return auth{kind: AuthOAuth1, userID: uid}
 		}
 	}
 	return auth{kind: AuthInvalid}
@@ -430,7 +453,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, need
 		body, _ = io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
-	a := s.authenticate(r)
+	a := s.authenticate(r, body)
 	sr := s.recorder(w, r, ep, a, body)
 	w = sr
 	switch {
@@ -452,7 +475,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, need
 	if f := s.faults[ep]; f != nil && f.n > 0 {
 		f.n--
 		status := f.status
-		s.setRateHeadersLocked(w.Header(), ep, now, false)
+		s.setRateHeadersLocked(w.Header(), ep, a, now, false)
 		s.mu.Unlock()
 		if status == http.StatusTooManyRequests {
 			writeProblem(w, status, problemTooManyRequests)
@@ -461,9 +484,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, need
 		}
 		return
 	}
-	ok := s.setRateHeadersLocked(w.Header(), ep, now, true)
+	ok := s.setRateHeadersLocked(w.Header(), ep, a, now, true)
 	if ok && ep == EndpointCreateTweet {
-		ok = s.setApp24hHeadersLocked(w.Header(), now)
+		ok = s.setApp24hHeadersLocked(w.Header(), a, now)
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -471,18 +494,96 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, need
 		return
 	}
 	w.Header().Set("api-version", "2.160")
-	fn(&call{w: w, r: r, ep: ep, auth: a, body: body, now: now})
+	s.mu.Lock()
+	after := s.afterFaults[ep]
+	if len(after) > 0 {
+		s.afterFaults[ep] = after[1:]
+	}
+	s.mu.Unlock()
+	if len(after) == 0 {
+		fn(&call{w: w, r: r, ep: ep, auth: a, body: body, now: now})
+		return
+	}
+	// The request is carried out; its answer is held back or lost.
+	rec := httptest.NewRecorder()
+	for k, v := range w.Header() {
+		rec.Header()[k] = v
+	}
+	fn(&call{w: rec, r: r, ep: ep, auth: a, body: body, now: now})
+	f := after[0]
+	if f.release != nil {
+		select {
+		case <-f.release:
+		case <-s.closing:
+		case <-r.Context().Done():
+		}
+	}
+	if f.drop {
+		sr.entry.Status = 0 // logged as unanswered
+		s.mu.Lock()
+		s.logs = append(s.logs, sr.entry)
+		s.mu.Unlock()
+		if conn, _, err := http.NewResponseController(sr.ResponseWriter).Hijack(); err == nil {
+			conn.Close()
+		}
+		return
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
 }
 
-func (s *Server) bucketLocked(ep Endpoint, now time.Time) *bucket {
-	b := s.buckets[ep]
+// answerFault changes what happens to the answer of a request the fake
+// carried out.
+type answerFault struct {
+	drop    bool            // close the connection without an answer
+	release <-chan struct{} // hold the answer until closed
+}
+
+// DropAnswerNext makes the next n requests to endpoint take effect (a post
+// is created, a DM sent) and then close the connection without an answer:
+// the client cannot know whether X acted, as after a network failure.
+// RequestLog records them with Status 0.
+func (s *Server) DropAnswerNext(endpoint Endpoint, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.afterFaults[endpoint] = append(s.afterFaults[endpoint], answerFault{drop: true})
+	}
+}
+
+// HoldAnswerNext makes the next request to endpoint take effect at once
+// (a created post is visible to search, timelines and the stream) and
+// hold its answer until release is closed, as when X is slow to answer a
+// POST it already carried out.
+func (s *Server) HoldAnswerNext(endpoint Endpoint, release <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.afterFaults[endpoint] = append(s.afterFaults[endpoint], answerFault{release: release})
+}
+
+func (s *Server) bucketLocked(ep Endpoint, a auth, now time.Time) *bucket {
+	k := bucketKey{ep: ep}
+	if a.user() {
+		k.user = a.userID
+	}
+	b := s.buckets[k]
 	if b == nil {
-		d, ok := defaultLimits[ep]
-		if !ok {
-			d.limit, d.window = 900, 15*time.Minute
+		b = &bucket{}
+		if o, ok := s.limits[ep]; ok {
+			b.limit, b.window = o.limit, o.window
+		} else if d, ok := defaultLimits[ep]; ok {
+			b.limit, b.window = d.app, d.window
+			if k.user != "" {
+				b.limit = d.user
+			}
+		} else {
+			b.limit, b.window = 900, 15*time.Minute
 		}
-		b = &bucket{limit: d.limit, window: d.window, reset: now.Add(d.window)}
-		s.buckets[ep] = b
+		b.reset = now.Add(b.window)
+		s.buckets[k] = b
 	}
 	if !now.Before(b.reset) {
 		b.used = 0
@@ -491,10 +592,11 @@ func (s *Server) bucketLocked(ep Endpoint, now time.Time) *bucket {
 	return b
 }
 
-// setRateHeadersLocked sets the x-rate-limit-* headers, consuming one
-// request when consume is set. It reports false when the limit is exhausted.
-func (s *Server) setRateHeadersLocked(h http.Header, ep Endpoint, now time.Time, consume bool) bool {
-	b := s.bucketLocked(ep, now)
+// setRateHeadersLocked sets the x-rate-limit-* headers of a's window,
+// consuming one request when consume is set. It reports false when the
+// limit is exhausted.
+func (s *Server) setRateHeadersLocked(h http.Header, ep Endpoint, a auth, now time.Time, consume bool) bool {
+	b := s.bucketLocked(ep, a, now)
 	ok := b.used < b.limit
 	if ok && consume {
 		b.used++
@@ -507,15 +609,15 @@ func (s *Server) setRateHeadersLocked(h http.Header, ep Endpoint, now time.Time,
 
 // setApp24hHeadersLocked handles POST /2/tweets' additional per-app 24-hour
 // limit and its x-app-limit-24hour-* headers.
-func (s *Server) setApp24hHeadersLocked(h http.Header, now time.Time) bool {
-	b := s.bucketLocked(EndpointCreateTweetApp24h, now)
+func (s *Server) setApp24hHeadersLocked(h http.Header, a auth, now time.Time) bool {
+	b := s.bucketLocked(EndpointCreateTweetApp24h, auth{kind: AuthApp}, now)
 	ok := b.used < b.limit
 	if ok {
 		b.used++
 	} else {
 		// The 15-minute request was not sent after all.
-		s.buckets[EndpointCreateTweet].used--
-		s.setRateHeadersLocked(h, EndpointCreateTweet, now, false)
+		s.bucketLocked(EndpointCreateTweet, a, now).used--
+		s.setRateHeadersLocked(h, EndpointCreateTweet, a, now, false)
 	}
 	h.Set("x-app-limit-24hour-limit", strconv.Itoa(b.limit))
 	h.Set("x-app-limit-24hour-remaining", strconv.Itoa(max(b.limit-b.used, 0)))

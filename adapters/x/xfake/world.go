@@ -34,7 +34,17 @@ type User struct {
 	// user fail with 403, like an account whose DMs are closed to us. It is
 	// also reported as user.fields=receives_your_dm=false.
 	RejectsDMs bool
+	// Follows lists the ids of the accounts this user follows (it matters
+	// for posts with ReplySettings ReplyFollowing).
+	Follows []string
 }
+
+// Reply settings of a post (reply_settings).
+const (
+	ReplyEveryone       = "everyone"
+	ReplyMentionedUsers = "mentionedUsers"
+	ReplyFollowing      = "following"
+)
 
 // ReferencedTweet is an entry of a tweet's referenced_tweets.
 type ReferencedTweet struct {
@@ -64,7 +74,9 @@ type Hashtag struct {
 type Tweet struct {
 	// ID is the snowflake id. Empty: assigned from CreatedAt (or the clock).
 	ID string
-	// Text is the post text as the API returns it.
+	// Text is the post text as the API returns it. A reply created through
+	// POST /2/tweets starts with the @handles X puts in front of it (the
+	// replied-to author, and the others leading that post's text).
 	Text string
 	// AuthorID is the author's user id. Unknown authors get a placeholder
 	// user "user<id>" (replace it by calling AddUser first).
@@ -81,6 +93,11 @@ type Tweet struct {
 	QuotedTweetID string
 	// RetweetedTweetID makes the tweet a retweet (referenced_tweets retweeted).
 	RetweetedTweetID string
+	// ReplySettings is who may reply, as its author chose: ReplyEveryone
+	// (the default), ReplyMentionedUsers or ReplyFollowing. It restricts
+	// replies to this post and, set on a conversation's first post, to
+	// the whole conversation.
+	ReplySettings string
 	// Lang is the BCP47 language; by default a crude script guess: "ja" for
 	// kana, "ko" for Hangul, "zh" for other Han text, otherwise "en".
 	Lang string
@@ -126,6 +143,9 @@ type tweetRec struct {
 	Tweet
 	n    uint64
 	sent bool // created through POST /2/tweets
+	// requestText is the text of the POST /2/tweets request, before X put
+	// a reply's @handles in front of it.
+	requestText string
 }
 
 type dmRec struct {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -75,6 +77,78 @@ func (s *Server) canEngageLocked(target *tweetRec, me *User) bool {
 	return false
 }
 
+// mayReplyLocked applies reply_settings: the post's author, and the
+// author of its conversation's first post, may limit replies to the
+// accounts they mention (mentionedUsers) or, in addition, follow
+// (following). It applies to every app, Enterprise included.
+func (s *Server) mayReplyLocked(target *tweetRec, me *User) bool {
+	for _, p := range []*tweetRec{target, s.tweets[target.ConversationID]} {
+		if p == nil || p.AuthorID == me.ID || mentionsUser(&p.Tweet, me) {
+			continue
+		}
+		switch p.ReplySettings {
+		case ReplyMentionedUsers:
+			return false
+		case ReplyFollowing:
+			if a := s.users[p.AuthorID]; a == nil || !slices.Contains(a.Follows, me.ID) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// replyMentionsLocked returns the @handles X puts in front of a reply to
+// target written by me, each followed by a space: the target's author,
+// then the handles that lead the target's own text (the other
+// participants of the thread), leaving out me, anyone in exclude (except
+// the target's author, whom X does not let a reply leave out) and handles
+// the text already begins with. Every recorded reply starts this way
+// (reference §1.2); that the text's own leading handles are not repeated
+// is an ASSUMPTION.
+func (s *Server) replyMentionsLocked(target *tweetRec, me *User, text string, exclude []string) string {
+	skip := map[string]bool{strings.ToLower(me.Username): true}
+	for _, h := range leadingHandles(text) {
+		skip[strings.ToLower(h)] = true
+	}
+	excluded := map[string]bool{}
+	for _, id := range exclude {
+		excluded[id] = true
+	}
+	var b strings.Builder
+	add := func(handle string) {
+		if k := strings.ToLower(handle); !skip[k] {
+			skip[k] = true
+			b.WriteString("@" + handle + " ")
+		}
+	}
+	if u := s.users[target.AuthorID]; u != nil {
+		add(u.Username)
+	}
+	for _, h := range leadingHandles(target.Text) {
+		if u := s.userByNameLocked(h); u != nil {
+			if excluded[u.ID] {
+				continue
+			}
+			h = u.Username
+		}
+		add(h)
+	}
+	return b.String()
+}
+
+// leadingHandles returns the handles of the run of @mentions a text
+// starts with.
+func leadingHandles(text string) []string {
+	var out []string
+	for _, m := range leadingHandleRE.FindAllStringSubmatch(leadingMentionsRE.FindString(text), -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+var leadingHandleRE = regexp.MustCompile(`@([A-Za-z0-9_]{1,15})`)
+
 func (s *Server) handleCreateTweet(c *call) {
 	var req createTweetRequest
 	if !decodeBody(c, &req, "body") {
@@ -124,24 +198,38 @@ func (s *Server) handleCreateTweet(c *call) {
 			writeProblem(c.w, http.StatusForbidden, problemReplyTargetGone)
 			return
 		}
+		if target == replyTo && !s.mayReplyLocked(t, me) {
+			s.mu.Unlock()
+			writeProblem(c.w, http.StatusForbidden, problemReplyRestricted)
+			return
+		}
 		if !s.canEngageLocked(t, me) {
 			s.mu.Unlock()
 			writeProblem(c.w, http.StatusForbidden, problemReplyNotAllowed)
 			return
 		}
 	}
+	text := req.Text
+	if replyTo != "" {
+		var exclude []string
+		if req.Reply != nil {
+			exclude = req.Reply.ExcludeReplyUserIDs
+		}
+		text = s.replyMentionsLocked(s.tweets[replyTo], me, text, exclude) + text
+	}
 	cutoff := c.now.Add(-searchWindow)
 	for _, t := range s.tweetList {
 		if t.CreatedAt.Before(cutoff) {
 			break
 		}
-		if t.AuthorID == me.ID && t.Text == req.Text && req.Text != "" {
+		if t.AuthorID == me.ID && t.Text == text && req.Text != "" {
 			s.mu.Unlock()
 			writeProblem(c.w, http.StatusForbidden, problemDuplicate)
 			return
 		}
 	}
-	rec := s.addTweetLocked(Tweet{Text: req.Text, AuthorID: me.ID, CreatedAt: c.now, InReplyToTweetID: replyTo, QuotedTweetID: req.QuoteTweetID}, true)
+	rec := s.addTweetLocked(Tweet{Text: text, AuthorID: me.ID, CreatedAt: c.now, InReplyToTweetID: replyTo, QuotedTweetID: req.QuoteTweetID}, true)
+	rec.requestText = req.Text
 	s.sentTweets = append(s.sentTweets, rec.ID)
 	resp := map[string]any{"data": map[string]any{"id": rec.ID, "text": rec.Text, "edit_history_tweet_ids": []string{rec.ID}}}
 	s.mu.Unlock()

@@ -30,6 +30,8 @@ const (
 	oauthToken = "oauth-access"
 )
 
+var oauth1Cred = OAuth1Credentials{ConsumerKey: "ckey", ConsumerSecret: "csecret", AccessToken: oauthToken, AccessSecret: "asecret"}
+
 var base = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 
 // clock is a settable test clock.
@@ -47,7 +49,7 @@ func (c *clock) advance(d time.Duration) {
 
 func newServer(t *testing.T, opts ...Option) (*Server, *clock) {
 	t.Helper()
-	opts = append([]Option{WithUserToken(userToken, meID), WithOAuth1Token(oauthToken, meID), WithKeepAlive(50 * time.Millisecond)}, opts...)
+	opts = append([]Option{WithUserToken(userToken, meID), WithOAuth1(oauth1Cred, meID), WithKeepAlive(50 * time.Millisecond)}, opts...)
 	s := New(opts...)
 	t.Cleanup(s.Close)
 	c := &clock{t: base}
@@ -447,8 +449,9 @@ func TestFailNextAndAuth(t *testing.T) {
 	if r := do(t, s, "GET", "/2/tweets/search/stream/rules", user, nil); r.status != 403 || r.body["title"] != "Unsupported Authentication" {
 		t.Fatalf("user token on stream rules: %d %s", r.status, r.raw)
 	}
-	// Reads accept user context too; OAuth 1.0a maps oauth_token to a user.
-	if r := do(t, s, "GET", "/2/users/me", `OAuth oauth_consumer_key="k", oauth_token="`+oauthToken+`", oauth_signature="x"`, nil); r.status != 200 || r.body["data"].(map[string]any)["username"] != meName {
+	// Reads accept user context too; a signed OAuth 1.0a request
+	// authenticates as the token's user.
+	if r := do(t, s, "GET", "/2/users/me", signOAuth1(s, "GET", "/2/users/me", "n1"), nil); r.status != 200 || r.body["data"].(map[string]any)["username"] != meName {
 		t.Fatalf("users/me over OAuth1: %d %s", r.status, r.raw)
 	}
 	logs := s.Requests()
@@ -869,9 +872,10 @@ func TestStream(t *testing.T) {
 	if users := m["includes"].(map[string]any)["users"].([]any); users[0].(map[string]any)["id"] != aliceID {
 		t.Fatalf("includes %v", users)
 	}
-	// A reply created over the API is streamed as well.
+	// A reply created over the API is streamed as well, as X stores it:
+	// with the replied-to author's @handle in front.
 	do(t, s, "POST", "/2/tweets", user, map[string]any{"text": "wifi fixed?", "reply": map[string]any{"in_reply_to_tweet_id": tw.ID}})
-	if m := sr.next(t); m["data"].(map[string]any)["text"] != "wifi fixed?" {
+	if m := sr.next(t); m["data"].(map[string]any)["text"] != "@alice wifi fixed?" {
 		t.Fatalf("reply not streamed: %v", m)
 	}
 
@@ -1260,5 +1264,238 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if n := len(s.SentTweets()); n != 80 {
 		t.Fatalf("sent %d", n)
+	}
+}
+
+// A reply is stored as X stores it: the replied-to author's @handle and
+// the other handles leading that post in front of the text sent; search,
+// mentions and the user timeline return it that way.
+func TestReplyStoredWithLeadingMentions(t *testing.T) {
+	s, c := newServer(t)
+	root := s.AddTweet(Tweet{AuthorID: aliceID, Text: "@SBCare @bob my wifi is down"})
+	reply := func(to, text string, exclude ...string) response {
+		body := map[string]any{"text": text, "reply": map[string]any{"in_reply_to_tweet_id": to, "exclude_reply_user_ids": exclude}}
+		return do(t, s, "POST", "/2/tweets", user, body)
+	}
+	c.advance(time.Minute)
+	r := reply(root.ID, "Sorry, we're on it")
+	if r.status != 201 {
+		t.Fatalf("reply: %d %s", r.status, r.raw)
+	}
+	id := r.body["data"].(map[string]any)["id"].(string)
+	if got, _ := s.Tweet(id); got.Text != "@alice @bob Sorry, we're on it" {
+		t.Fatalf("stored text %q", got.Text)
+	}
+	if sent := s.SentTweets(); len(sent) != 1 || sent[0].Text != "Sorry, we're on it" {
+		t.Fatalf("SentTweets %+v, want the text as sent", sent)
+	}
+	for _, path := range []string{"/2/users/" + meID + "/tweets", "/2/users/" + aliceID + "/mentions",
+		"/2/tweets/search/recent?query=" + url.QueryEscape("from:"+meName)} {
+		r := get(t, s, path)
+		data, _ := r.body["data"].([]any)
+		if len(data) == 0 || data[0].(map[string]any)["text"] != "@alice @bob Sorry, we're on it" {
+			t.Errorf("%s: %s", path, r.raw)
+		}
+	}
+	// The same answer again is X's duplicate, whichever form it is sent in.
+	c.advance(time.Minute)
+	if r := reply(root.ID, "Sorry, we're on it"); r.status != 403 || !strings.Contains(string(r.raw), "duplicate") {
+		t.Errorf("duplicate: %d %s", r.status, r.raw)
+	}
+	if r := reply(root.ID, "@alice @bob Sorry, we're on it"); r.status != 403 {
+		t.Errorf("duplicate with the handles written out: %d %s", r.status, r.raw)
+	}
+	// exclude_reply_user_ids leaves out a participant, never the author.
+	r = reply(root.ID, "Checking the line now", bobID, aliceID)
+	if got, _ := s.Tweet(r.body["data"].(map[string]any)["id"].(string)); got.Text != "@alice Checking the line now" {
+		t.Errorf("with exclusions: %q", got.Text)
+	}
+	// A reply to our own reply keeps the thread's participants; a reply to
+	// our own original post has nothing in front.
+	r = reply(id, "Fixed now")
+	if got, _ := s.Tweet(r.body["data"].(map[string]any)["id"].(string)); got.Text != "@alice @bob Fixed now" {
+		t.Errorf("self-thread: %q", got.Text)
+	}
+	own := do(t, s, "POST", "/2/tweets", user, map[string]any{"text": "Maintenance tonight"})
+	r = reply(own.body["data"].(map[string]any)["id"].(string), "Done")
+	if got, _ := s.Tweet(r.body["data"].(map[string]any)["id"].(string)); got.Text != "Done" {
+		t.Errorf("reply to our own post: %q", got.Text)
+	}
+}
+
+// DropAnswerNext carries a request out and loses its answer;
+// HoldAnswerNext carries it out and answers when released.
+func TestAnswerFaults(t *testing.T) {
+	s, _ := newServer(t)
+	s.DropAnswerNext(EndpointCreateTweet, 1)
+	b, _ := json.Marshal(map[string]any{"text": "lost answer"})
+	req, _ := http.NewRequest("POST", s.URL()+"/2/tweets", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", user)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("got an answer %d, want a dropped connection", resp.StatusCode)
+	}
+	if sent := s.SentTweets(); len(sent) != 1 || sent[0].Text != "lost answer" {
+		t.Fatalf("the post was not created: %+v", sent)
+	}
+	if logs := s.Requests(); logs[len(logs)-1].Status != 0 {
+		t.Errorf("logged status %d, want 0", logs[len(logs)-1].Status)
+	}
+
+	release := make(chan struct{})
+	s.HoldAnswerNext(EndpointCreateTweet, release)
+	done := make(chan response, 1)
+	go func() { done <- do(t, s, "POST", "/2/tweets", user, map[string]any{"text": "slow answer"}) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(s.SentTweets()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	r := get(t, s, "/2/tweets/search/recent?query="+url.QueryEscape("from:"+meName+" slow"))
+	if ids := dataIDs(t, r); len(ids) != 1 {
+		t.Fatalf("the held post is not searchable: %s", r.raw)
+	}
+	select {
+	case <-done:
+		t.Fatal("answered before release")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if r := <-done; r.status != 201 {
+		t.Fatalf("held answer: %d %s", r.status, r.raw)
+	}
+}
+
+// reply_settings: an author who limits replies to the accounts mentioned
+// (or followed) gets X's "Reply to this conversation is not allowed" 403
+// for anyone else, Enterprise apps included, in the whole conversation.
+func TestReplySettings(t *testing.T) {
+	s, _ := newServer(t, WithEnterprise())
+	s.AddUser(User{ID: bobID, Username: "bob", Name: "Bob", Follows: []string{meID}})
+	reply := func(to string, text string) response {
+		return do(t, s, "POST", "/2/tweets", user, map[string]any{"text": text, "reply": map[string]any{"in_reply_to_tweet_id": to}})
+	}
+	closed := s.AddTweet(Tweet{AuthorID: aliceID, Text: "wifi down, only my friends may answer", ReplySettings: ReplyMentionedUsers})
+	r := reply(closed.ID, "can we help?")
+	if r.status != 403 {
+		t.Fatalf("restricted reply: %d %s", r.status, r.raw)
+	}
+	mustJSON(t, r.raw, `{"detail":"Reply to this conversation is not allowed because you have not been mentioned or otherwise engaged by the author of the post you are replying to.","type":"about:blank","title":"Forbidden","status":403}`)
+	if got := get(t, s, "/2/tweets/"+closed.ID+"?tweet.fields=reply_settings"); got.body["data"].(map[string]any)["reply_settings"] != "mentionedUsers" {
+		t.Errorf("reply_settings rendered %s", got.raw)
+	}
+	// Inside the conversation, too.
+	inside := s.AddTweet(Tweet{AuthorID: bobID, Text: "same here", InReplyToTweetID: closed.ID})
+	if r := reply(inside.ID, "can we help you both?"); r.status != 403 {
+		t.Errorf("reply inside a restricted conversation: %d %s", r.status, r.raw)
+	}
+	// Mentioned accounts may reply; so may followed ones under "following".
+	open := s.AddTweet(Tweet{AuthorID: aliceID, Text: "@SBCare wifi down", ReplySettings: ReplyMentionedUsers})
+	if r := reply(open.ID, "on it"); r.status != 201 {
+		t.Errorf("mentioned: %d %s", r.status, r.raw)
+	}
+	followed := s.AddTweet(Tweet{AuthorID: bobID, Text: "router dead", ReplySettings: ReplyFollowing})
+	if r := reply(followed.ID, "sorry to hear"); r.status != 201 {
+		t.Errorf("followed: %d %s", r.status, r.raw)
+	}
+	notFollowed := s.AddTweet(Tweet{AuthorID: aliceID, Text: "router dead too", ReplySettings: ReplyFollowing})
+	if r := reply(notFollowed.ID, "sorry to hear"); r.status != 403 {
+		t.Errorf("not followed: %d %s", r.status, r.raw)
+	}
+}
+
+// signOAuth1 is the Authorization header of a request signed with
+// oauth1Cred (the fake's signature function, checked against X's
+// documented example in TestOAuth1SignatureVerified).
+func signOAuth1(s *Server, method, pathQuery, nonce string) string {
+	u, _ := url.Parse(s.URL() + pathQuery)
+	oauth := map[string]string{"oauth_consumer_key": oauth1Cred.ConsumerKey, "oauth_nonce": nonce, "oauth_signature_method": "HMAC-SHA1",
+		"oauth_timestamp": "1773144000", "oauth_token": oauth1Cred.AccessToken, "oauth_version": "1.0"}
+	oauth["oauth_signature"] = oauth1Signature(method, u, nil, oauth, oauth1Cred.ConsumerSecret, oauth1Cred.AccessSecret)
+	var parts []string
+	for k, v := range oauth {
+		parts = append(parts, k+`="`+enc(v)+`"`)
+	}
+	sort.Strings(parts)
+	return "OAuth " + strings.Join(parts, ", ")
+}
+
+// The fake checks OAuth 1.0a signatures: X's documented example signs as
+// documented; a request signed for another query, another method, with a
+// wrong secret or replayed is a 401; a JSON body is not signed.
+func TestOAuth1SignatureVerified(t *testing.T) {
+	// X's "Creating a signature" example (a form body, v1.1).
+	u, _ := url.Parse("https://api.twitter.com/1.1/statuses/update.json?include_entities=true")
+	form, _ := url.ParseQuery("status=Hello%20Ladies%20%2b%20Gentlemen%2c%20a%20signed%20OAuth%20request%21")
+	got := oauth1Signature("POST", u, form, map[string]string{
+		"oauth_consumer_key": "xvz1evFS4wEEPTGEFPHBog", "oauth_nonce": "kYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg",
+		"oauth_signature_method": "HMAC-SHA1", "oauth_timestamp": "1318622958",
+		"oauth_token": "370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb", "oauth_version": "1.0",
+	}, "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw", "LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE")
+	if got != "hCtSmYh+iHYCEqBWrE7C7hYmtUk=" {
+		t.Fatalf("X's example signs as %s", got)
+	}
+
+	s, _ := newServer(t)
+	if r := do(t, s, "GET", "/2/users/me", signOAuth1(s, "GET", "/2/users/me", "a"), nil); r.status != 200 {
+		t.Fatalf("signed: %d %s", r.status, r.raw)
+	}
+	if r := do(t, s, "GET", "/2/users/me", signOAuth1(s, "GET", "/2/users/me", "a"), nil); r.status != 401 {
+		t.Errorf("replayed nonce: %d", r.status)
+	}
+	q := "/2/users/" + meID + "/tweets?max_results=5"
+	if r := do(t, s, "GET", "/2/users/"+meID+"/tweets?max_results=6", signOAuth1(s, "GET", q, "b"), nil); r.status != 401 {
+		t.Errorf("signed for another query: %d", r.status)
+	}
+	if r := do(t, s, "GET", q, signOAuth1(s, "POST", q, "c"), nil); r.status != 401 {
+		t.Errorf("signed for another method: %d", r.status)
+	}
+	bad := strings.Replace(signOAuth1(s, "GET", "/2/users/me", "d"), `oauth_consumer_key="ckey"`, `oauth_consumer_key="other"`, 1)
+	if r := do(t, s, "GET", "/2/users/me", bad, nil); r.status != 401 {
+		t.Errorf("another consumer key: %d", r.status)
+	}
+	// A JSON body is not part of the signature: the same header signs any
+	// body.
+	r := do(t, s, "POST", "/2/tweets", signOAuth1(s, "POST", "/2/tweets", "e"), map[string]any{"text": "signed without the body"})
+	if r.status != 201 {
+		t.Fatalf("JSON POST: %d %s", r.status, r.raw)
+	}
+	if l := s.Requests(); l[len(l)-1].Auth != AuthOAuth1 || l[len(l)-1].UserID != meID {
+		t.Errorf("logged as %+v", l[len(l)-1])
+	}
+}
+
+// By default the fake holds X's published limits, per app for app-only
+// requests and per user for user-context ones: 100 posts per user per 15
+// minutes, then 429 until the window resets on the fake clock; another
+// user's window is their own.
+func TestDefaultRateLimitsPerAppAndUser(t *testing.T) {
+	s, c := newServer(t, WithUserToken("other-token", bobID))
+	if r := search(t, s, "wifi"); r.header.Get("x-rate-limit-limit") != "450" {
+		t.Errorf("app search limit %s, want 450", r.header.Get("x-rate-limit-limit"))
+	}
+	if r := do(t, s, "GET", "/2/tweets/search/recent?query=wifi", user, nil); r.header.Get("x-rate-limit-limit") != "300" || r.header.Get("x-rate-limit-remaining") != "299" {
+		t.Errorf("user search headers %v, want 300 and its own window", r.header)
+	}
+	reset := strconv.FormatInt(c.now().Add(15*time.Minute).Unix(), 10)
+	for i := range 100 {
+		r := do(t, s, "POST", "/2/tweets", user, map[string]any{"text": "post " + strconv.Itoa(i)})
+		if r.status != 201 || r.header.Get("x-rate-limit-limit") != "100" || r.header.Get("x-rate-limit-remaining") != strconv.Itoa(99-i) {
+			t.Fatalf("post %d: %d %v", i, r.status, r.header)
+		}
+	}
+	r := do(t, s, "POST", "/2/tweets", user, map[string]any{"text": "one too many"})
+	if r.status != 429 || r.header.Get("x-rate-limit-remaining") != "0" || r.header.Get("x-rate-limit-reset") != reset {
+		t.Fatalf("101st post: %d %v", r.status, r.header)
+	}
+	if r := do(t, s, "POST", "/2/tweets", "Bearer other-token", map[string]any{"text": "another user"}); r.status != 201 {
+		t.Errorf("another user's post: %d %s", r.status, r.raw)
+	}
+	c.advance(15 * time.Minute)
+	if r := do(t, s, "POST", "/2/tweets", user, map[string]any{"text": "next window"}); r.status != 201 || r.header.Get("x-rate-limit-remaining") != "99" {
+		t.Errorf("after the window: %d %v", r.status, r.header)
+	}
+	if n := len(s.SentTweets()); n != 102 {
+		t.Errorf("%d posts created, want 102", n)
 	}
 }
