@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	slackad "github.com/carebridge/carebridge/adapters/slack"
 	"github.com/carebridge/carebridge/adapters/x/xfake"
-	"github.com/carebridge/carebridge/bridge"
 )
 
 // newDirectReplyWorld is a replyWorld whose carebridge talks to the fake X
@@ -67,7 +67,7 @@ func TestXReplyAsXStoresIt(t *testing.T) {
 				const text = "Hold the keyboard's power button for five seconds, then pair again."
 				w.x.DropAnswerNext(xfake.EndpointCreateTweet, 1)
 				draft := w.say(staff, thread, text)
-				w.waitReaction(draft, bridge.ReactionPending)
+				w.waitReaction(draft, slackad.DraftMarks.Pending)
 				w.react(manager, draft, a.ApproveEmoji)
 				w.waitNotice(thread, "Sent publicly")
 				time.Sleep(time.Second)
@@ -99,7 +99,7 @@ func TestXReplyAsXStoresIt(t *testing.T) {
 				release := make(chan struct{})
 				w.x.HoldAnswerNext(xfake.EndpointCreateTweet, release)
 				draft := w.say(staff, thread, text)
-				w.waitReaction(draft, bridge.ReactionPending)
+				w.waitReaction(draft, slackad.DraftMarks.Pending)
 				w.react(manager, draft, a.ApproveEmoji)
 				var replyID uint64
 				eventually(t, 20*time.Second, "the reply created on X", func() (bool, string) {

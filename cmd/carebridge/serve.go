@@ -165,6 +165,13 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		if auths[a.Handle], err = userAuth(ctx, cfg, a, st, log); err != nil {
 			return nil, err
 		}
+		// Token expiry and signature timestamps on the process's clock.
+		switch au := auths[a.Handle].(type) {
+		case *x.OAuth2:
+			au.Clock = opt.Clock
+		case *x.OAuth1:
+			au.Clock = opt.Clock
+		}
 	}
 	var sources []bridge.Source
 	for _, s := range cfg.X.Searches {
