@@ -102,10 +102,10 @@ func testPlatformOutages(t *testing.T, storeURL string) {
 	began := time.Now()
 	window := outageWindow()
 	rng := seededRNG(t)
-	w := newServeWorld(t, storeURL, serveWorldOptions{posts: 600})
+	w := newServeWorld(t, storeURL, serveWorldOptions{posts: 300, seed: rng.Uint64()})
 	realisticBackoff(w)
 	w.serve()
-	before, during := w.posts[:300], w.posts[300:]
+	before, during := w.posts[:150], w.posts[150:]
 	for _, p := range before {
 		w.publish(p)
 	}
@@ -113,13 +113,10 @@ func testPlatformOutages(t *testing.T, storeURL string) {
 	replies := w.prepareReplies(rng, 20, 2*time.Minute, nil)
 	waitReady(t, w.addr, 30*time.Second)
 
-	xEndpoints := []xfake.Endpoint{xfake.EndpointSearchRecent, xfake.EndpointMentions, xfake.EndpointCreateTweet}
-	// Short rate-limit windows, so that a 429's x-rate-limit-reset is
-	// seconds away, not 15 minutes.
+	// The rate-limited phase below uses a short window, so that a 429's
+	// x-rate-limit-reset is seconds away, not 15 minutes: the fault is
+	// X's answer to an exhausted window, compressed in time.
 	const rlWindow = 15 * time.Second
-	for _, ep := range xEndpoints {
-		w.x.SetRateLimit(ep, 1_000_000, rlWindow)
-	}
 	// X first: replies cannot go out, so the approvals queue up.
 	w.x.FailNext(xfake.EndpointCreateTweet, http.StatusServiceUnavailable, 1_000_000)
 	w.x.FailNext(xfake.EndpointSearchRecent, http.StatusServiceUnavailable, 1_000_000)
@@ -184,11 +181,11 @@ func testPlatformOutages(t *testing.T, storeURL string) {
 	phase(window * 2 / 3)
 	rlTo := time.Now()
 	for _, ep := range []xfake.Endpoint{xfake.EndpointSearchRecent, xfake.EndpointMentions} {
-		w.x.SetRateLimit(ep, 1_000_000, 15*time.Minute)
+		w.x.SetRateLimit(ep, xLimits[ep], 15*time.Minute) // X's own window again
 	}
 	phase(window)
 	w.x.FailNext(xfake.EndpointCreateTweet, 0, 0)
-	w.x.SetRateLimit(xfake.EndpointCreateTweet, 1_000_000, 15*time.Minute)
+	w.x.SetRateLimit(xfake.EndpointCreateTweet, xLimits[xfake.EndpointCreateTweet], 15*time.Minute)
 	w.slack.SetFaults(nil)
 	end := time.Now()
 	<-pubDone
@@ -276,10 +273,10 @@ func TestDatabaseOutage(t *testing.T) {
 	pg := startPGCluster(t)
 	down := envDuration("CAREBRIDGE_E2E_DB_OUTAGE", 30*time.Second)
 	rng := seededRNG(t)
-	w := newServeWorld(t, storetest.FreshPostgresSchema(t, pg.URL), serveWorldOptions{posts: 600})
+	w := newServeWorld(t, storetest.FreshPostgresSchema(t, pg.URL), serveWorldOptions{posts: 300, seed: rng.Uint64()})
 	realisticBackoff(w)
 	w.serve()
-	first, second, third := w.posts[:200], w.posts[200:400], w.posts[400:]
+	first, second, third := w.posts[:100], w.posts[100:200], w.posts[200:]
 	for _, p := range first {
 		w.publish(p)
 	}

@@ -516,7 +516,7 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 		w.waitReaction(draft, bridge.ReactionPending)
 		w.react(manager, draft, a.ApproveEmoji)
 		w.waitNotice(thread, "X is rate-limiting @SBCare. Retrying at")
-		w.x.SetRateLimit(xfake.EndpointCreateTweet, 200, 15*time.Minute)
+		w.x.SetRateLimit(xfake.EndpointCreateTweet, xLimits[xfake.EndpointCreateTweet], 15*time.Minute)
 		w.waitNotice(thread, "Sent publicly")
 		if n := len(w.repliesTo(tweet)); n != 1 {
 			t.Errorf("%d replies, want 1", n)
