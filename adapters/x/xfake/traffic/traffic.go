@@ -11,7 +11,8 @@
 // routing is exercised. An official account may answer (X puts the
 // customer's @handle in front of a reply), the customer may follow up and
 // the account answer again; some customers add to their own post, and some
-// posts name no product at all (triage). Conversations overlap in time;
+// posts name no product at all (triage). Every customer post mentions an
+// official account or names the company. Conversations overlap in time;
 // Generate returns their posts oldest first, every reply after its parent.
 //
 // The texts are written for this package from templates; no real post is
@@ -231,8 +232,9 @@ func (g *generator) conversation(at time.Time) []*Post {
 	}
 	last := add(&Post{Author: cust.handle, Text: text}, nil)
 	if g.chance(0.2) {
-		// The customer adds to their own post (no @ prefix on a self-reply).
-		last = add(&Post{Author: cust.handle, Text: g.fill(g.pick(byTopic(ph.more, topic)), lang)}, last)
+		// The customer adds to their own post (X puts no @ in front of a
+		// self-reply) and tags the account again.
+		last = add(&Post{Author: cust.handle, Text: g.fill(g.pick(byTopic(ph.more, topic)), lang) + " @" + brand}, last)
 	}
 	// The account's answer, the customer's follow-up, a second answer and
 	// a last word.

@@ -134,7 +134,7 @@ func TestConversations(t *testing.T) {
 				}
 			default:
 				selfReplies++
-				if parent.Author != p.Author || strings.HasPrefix(p.Text, "@") {
+				if parent.Author != p.Author || strings.HasPrefix(p.Text, "@") || !strings.Contains(p.Text, " @Acme") {
 					t.Errorf("self-reply %s: author %s, parent's %s, text %q", p.ID, p.Author, parent.Author, p.Text)
 				}
 			}
