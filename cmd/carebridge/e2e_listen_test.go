@@ -31,6 +31,9 @@ func e2eOutage() time.Duration {
 // that every post appears exactly once, in the right channel, threaded by
 // conversation, parent before reply, with its text intact.
 func TestListenAndMirror(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a minute and a half of replay at Slack's pace; skipped with -short")
+	}
 	for name, storeURL := range storeKinds(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel() // each store has its own fakes; most of the time is Slack's pacing
