@@ -17,6 +17,9 @@
 # fail if a skip's reason is not on the stage's allow list below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# -trimpath keeps file paths out of the build cache's keys: a fresh clone
+# reuses what an earlier clone on this machine compiled.
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath"
 
 began=$SECONDS
 stage_began=$SECONDS
@@ -127,24 +130,21 @@ run_tests() {
   return $rc
 }
 
-log "go test ./... (SQLite and PostgreSQL)"
-# This run includes the fault-injection tests of docs/RELIABILITY.md (the
-# real binary killed during a replay, two replicas with a killed leader,
-# Slack and X outages, PostgreSQL stopped and restarted in a cluster of
-# the test's own), against fakes at the platforms' limits. No skip is
-# allowed here: PostgreSQL is present, and nothing needs ../shared.
-run_tests test -- -count=1 -timeout 30m ./...
-
-log "go test -race -short (packages with concurrency)"
-# -short leaves out what the run above already covered end to end with
-# the real binary (kill, replicas, outages) and the longest in-process
-# replays; the packages' own tests and the app's reply workflow run under
-# the race detector. Allowed skips: the -short skips themselves, and the
-# router's pool test, which the race detector defeats on purpose.
-run_tests race \
-  "skipped with -short" \
+log "go test -race ./... (SQLite and PostgreSQL)"
+# One run of every test, under the race detector. It includes the
+# fault-injection tests of docs/RELIABILITY.md (the real binary killed
+# during a replay, two replicas with a killed leader, Slack and X
+# outages, PostgreSQL stopped and restarted in a cluster of the test's
+# own) against fakes at the platforms' limits; they run in parallel with
+# each other (-parallel 12: their time is the platforms' pacing and the
+# wall clock, not CPU), so the package takes about as long as the longest
+# of them. The only skip allowed: the router's allocation test, which
+# the race detector defeats on purpose (sync.Pool drops items under it).
+# Nothing may skip for want of PostgreSQL (present here) or of
+# ../shared (the tests need nothing outside the repository).
+run_tests test \
   "sync.Pool drops items at random under the race detector" \
-  -- -race -short -count=1 -timeout 20m ./bridge/... ./store/... ./adapters/... ./cmd/...
+  -- -race -count=1 -parallel 12 -timeout 30m ./...
 
 # Every fuzz target (found in the *_test.go files) runs for a bounded time
 # (FUZZTIME each, default 10s; FUZZTIME=0 skips). A failing input is

@@ -58,6 +58,7 @@ func main() {
 	output := map[testKey][]string{}
 	var order []testKey
 	result := map[testKey]event{}
+	starts, ends := map[testKey]time.Time{}, map[testKey]time.Time{}
 	var pkgLines []string
 	var notJSON []string
 	sc := bufio.NewScanner(f)
@@ -84,9 +85,12 @@ func main() {
 				order = append(order, k)
 			}
 			output[k] = append(output[k], e.Output)
+		case "run", "cont":
+			starts[k] = e.Time // a parallel test starts running at "cont"
 		case "pass", "fail", "skip":
 			if e.Test != "" {
 				result[k] = e
+				ends[k] = e.Time
 			}
 		}
 	}
@@ -136,20 +140,39 @@ func main() {
 		fmt.Println("A test that should have run skipped. Fix what it needs, or (if the reason is right for CI) add it to .ci/test.sh's allow list with why.")
 	}
 
-	// The slowest top-level tests.
-	var tops []event
-	for k, r := range result {
-		if !strings.Contains(k.test, "/") && r.Action != "skip" {
-			tops = append(tops, r)
-		}
+	// The slowest top-level tests, by wall clock from their start to the
+	// end of their last subtest (a parallel parent reports 0 s itself).
+	type wall struct {
+		key testKey
+		d   time.Duration
 	}
-	sort.Slice(tops, func(i, j int) bool { return tops[i].Elapsed > tops[j].Elapsed })
+	var tops []wall
+	for k, r := range result {
+		if strings.Contains(k.test, "/") || r.Action == "skip" {
+			continue
+		}
+		end, sub := ends[k], time.Time{}
+		for kk, t := range ends {
+			if kk.pkg == k.pkg && strings.HasPrefix(kk.test, k.test+"/") && t.After(sub) {
+				sub = t
+			}
+		}
+		if !sub.IsZero() {
+			end = sub // a parallel parent's own end comes when the package's last test ends
+		}
+		d := end.Sub(starts[k])
+		if starts[k].IsZero() || d < 0 {
+			d = time.Duration(r.Elapsed * float64(time.Second))
+		}
+		tops = append(tops, wall{k, d})
+	}
+	sort.Slice(tops, func(i, j int) bool { return tops[i].d > tops[j].d })
 	if len(tops) > *slowest {
 		tops = tops[:*slowest]
 	}
-	fmt.Println("\nslowest tests:")
-	for _, r := range tops {
-		fmt.Printf("  %7.1fs  %s %s\n", r.Elapsed, shortPkg(r.Package), r.Test)
+	fmt.Println("\nslowest tests (wall clock, subtests included):")
+	for _, w := range tops {
+		fmt.Printf("  %7.1fs  %s %s\n", w.d.Seconds(), shortPkg(w.key.pkg), w.key.test)
 	}
 
 	if len(notJSON) > 0 {

@@ -88,8 +88,13 @@ func TestServeKilledMidReplay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")
 	}
+	// The end-to-end tests run in parallel with each other (go test
+	// -parallel, see .ci/test.sh): most of their time is the platforms'
+	// pacing and the wall clock, not CPU.
+	t.Parallel()
 	for name, storeURL := range storeKinds(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			testServeKilled(t, storeURL(t))
 		})
 	}

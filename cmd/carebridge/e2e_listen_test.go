@@ -34,6 +34,7 @@ func TestListenAndMirror(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a minute and a half of replay at Slack's pace; skipped with -short")
 	}
+	t.Parallel() // with the other end-to-end tests
 	for name, storeURL := range storeKinds(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel() // each store has its own fakes; most of the time is Slack's pacing

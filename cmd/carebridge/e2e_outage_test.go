@@ -17,9 +17,11 @@ import (
 )
 
 // outageWindow is how long the platform outages last:
-// CAREBRIDGE_E2E_OUTAGE_WINDOW, default the two minutes (CI runs
-// the default; shorten it only for local iterations).
-func outageWindow() time.Duration { return envDuration("CAREBRIDGE_E2E_OUTAGE_WINDOW", 2*time.Minute) }
+// CAREBRIDGE_E2E_OUTAGE_WINDOW, default (and CI) one minute: several
+// times the outbox's retry cap in this test (10 s), and 20 s for each of
+// X's phases (503s; 429s with a 15-second reset; normal), so every fault
+// is met more than once; a longer window only adds waiting.
+func outageWindow() time.Duration { return envDuration("CAREBRIDGE_E2E_OUTAGE_WINDOW", time.Minute) }
 
 // realisticBackoff replaces the harness's 2 s retry cap by 10 s: with
 // 50 attempts, a 2 s cap gives up on a row after about 100 s of outage,
@@ -78,7 +80,7 @@ func (b *backlogSampler) finish() {
 	<-b.done
 }
 
-// TestPlatformOutages: for two minutes every Slack Web API call fails (429
+// TestPlatformOutages: for a minute every Slack Web API call fails (429
 // storms with Retry-After, HTTP 500 and 503, HTTP 200 ok:false
 // internal_error) while X answers 503s and then 429s with
 // x-rate-limit-reset on search and mentions, and 503s then 429s on
@@ -88,8 +90,9 @@ func (b *backlogSampler) finish() {
 // and every reply sent once. Both stores run concurrently.
 func TestPlatformOutages(t *testing.T) {
 	if testing.Short() {
-		t.Skip("two-minute outages of the real binary; skipped with -short")
+		t.Skip("outages of the real binary; skipped with -short")
 	}
+	t.Parallel() // with the other end-to-end tests
 	for name, storeURL := range storeKinds(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -113,10 +116,15 @@ func testPlatformOutages(t *testing.T, storeURL string) {
 	replies := w.prepareReplies(rng, 20, 2*time.Minute, nil)
 	waitReady(t, w.addr, 30*time.Second)
 
-	// The rate-limited phase below uses a short window, so that a 429's
-	// x-rate-limit-reset is seconds away, not 15 minutes: the fault is
-	// X's answer to an exhausted window, compressed in time.
+	// For the outage, X's windows shrink from 15 minutes to 15 seconds
+	// (the request counts stay X's), so that the x-rate-limit-reset of a
+	// 429 — which carebridge honours — is seconds away, not 15 minutes:
+	// the faults are X's answers to an exhausted window, compressed in
+	// time. Afterwards the windows are X's again.
 	const rlWindow = 15 * time.Second
+	for _, ep := range []xfake.Endpoint{xfake.EndpointSearchRecent, xfake.EndpointMentions, xfake.EndpointCreateTweet} {
+		w.x.SetRateLimit(ep, xLimits[ep], rlWindow)
+	}
 	// X first: replies cannot go out, so the approvals queue up.
 	w.x.FailNext(xfake.EndpointCreateTweet, http.StatusServiceUnavailable, 1_000_000)
 	w.x.FailNext(xfake.EndpointSearchRecent, http.StatusServiceUnavailable, 1_000_000)
@@ -193,8 +201,8 @@ func testPlatformOutages(t *testing.T, storeURL string) {
 		slackKinds["429"].Load(), slackKinds["500"].Load(), slackKinds["503"].Load(), slackKinds["ok:false"].Load())
 
 	// X's 429s were honoured: after one, the pollers wait for the reset
-	// instead of polling on (without it, ~20 search pollers at 1 s and
-	// the mentions pollers at 300 ms would collect hundreds).
+	// instead of polling on (without it, the search poller at 2 s and the
+	// three mentions pollers at 6 s would collect dozens).
 	limited, polls := 0, 0
 	for _, r := range w.x.Requests() {
 		if r.Time.Before(rlFrom) || r.Time.After(rlTo) || (r.Endpoint != xfake.EndpointSearchRecent && r.Endpoint != xfake.EndpointMentions) {
@@ -266,6 +274,7 @@ func TestDatabaseOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("stops and starts a PostgreSQL cluster; skipped with -short")
 	}
+	t.Parallel() // with the other end-to-end tests
 	if os.Getenv("CAREBRIDGE_TEST_POSTGRES_URL") == "" {
 		t.Skip("set CAREBRIDGE_TEST_POSTGRES_URL to run the PostgreSQL tests (this one starts, stops and restarts a cluster of its own beside that server)")
 	}

@@ -128,6 +128,7 @@ func TestReplicasKilledLeader(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two processes of the real binary; skipped with -short")
 	}
+	t.Parallel() // with the other end-to-end tests
 	began := time.Now()
 	storeURL := storeKinds(t)["postgres"](t)
 	rng := seededRNG(t)

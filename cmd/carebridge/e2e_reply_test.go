@@ -211,9 +211,11 @@ func (w *replyWorld) nothingSent(tweetID, dmText string) {
 // TestReplyWorkflow drives the answer workflow end to end through the
 // Slack fake's event delivery (Socket Mode and signed HTTP) and the X fake.
 func TestReplyWorkflow(t *testing.T) {
+	t.Parallel() // with the other end-to-end tests; each world has its own fakes
 	for name, storeURL := range storeKinds(t) {
 		for _, mode := range []string{"socket", "http"} {
 			t.Run(name+"/"+mode, func(t *testing.T) {
+				t.Parallel()
 				testReplyWorkflow(t, storeURL(t), mode == "http")
 			})
 		}
