@@ -110,6 +110,7 @@ else
   log "using PostgreSQL from CAREBRIDGE_TEST_POSTGRES_URL"
 fi
 
+failed=""  # a failed test stage does not stop the fuzzing: both are reported
 OUT=${CAREBRIDGE_TEST_OUT:-$(mktemp -d /tmp/carebridge-test.XXXXXX)}
 mkdir -p "$OUT"
 go build -o "$OUT/testreport" .ci/testreport.go
@@ -144,7 +145,7 @@ log "go test -race ./... (SQLite and PostgreSQL)"
 # ../shared (the tests need nothing outside the repository).
 run_tests test \
   "sync.Pool drops items at random under the race detector" \
-  -- -race -count=1 -parallel 12 -timeout 30m ./...
+  -- -race -count=1 -parallel 12 -timeout 30m ./... || failed="go test"
 
 # Every fuzz target (found in the *_test.go files) runs for a bounded time
 # (FUZZTIME each, default 10s; FUZZTIME=0 skips). A failing input is
@@ -177,4 +178,8 @@ if [ "$FUZZTIME" != "0" ]; then
   done
 fi
 
+if [ -n "$failed" ]; then
+  log "FAILED: $failed (after $((SECONDS - began))s); the report above lists the failures"
+  exit 1
+fi
 log "all tests passed in $((SECONDS - began))s"
