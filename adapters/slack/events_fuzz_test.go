@@ -20,8 +20,9 @@ import (
 	"github.com/carebridge/carebridge/bridge"
 )
 
-// slackFixtureDir holds captured Slack payloads (outside the module).
-const slackFixtureDir = "../../../shared/data/fixtures/slack"
+// slackFixtureDir holds captured Slack payloads (testdata/fixtures at the
+// module root; see its README for sources and licences).
+const slackFixtureDir = "../../testdata/fixtures/slack"
 
 // addFixtureSeeds adds the event payloads of the fixture directory; it
 // adds nothing when the directory is absent.

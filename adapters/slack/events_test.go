@@ -380,7 +380,7 @@ func TestConvertEdgeCases(t *testing.T) {
 
 // TestConvertFixtures runs the captured payloads through the HTTP decoder.
 func TestConvertFixtures(t *testing.T) {
-	dir := "../../../shared/data/fixtures/slack"
+	dir := slackFixtureDir
 	for _, tc := range []struct {
 		file string
 		want bridge.ChatEvent

@@ -18,8 +18,9 @@ import (
 	"github.com/carebridge/carebridge/bridge"
 )
 
-// xFixtureDir holds captured X API payloads (outside the module).
-const xFixtureDir = "../../../shared/data/fixtures/x"
+// xFixtureDir holds captured X API payloads (testdata/fixtures at the
+// module root; see its README for sources and licences).
+const xFixtureDir = "../../testdata/fixtures/x"
 
 // fixtureBodies returns the API response bodies of the fixture directory:
 // every line of the JSONL captures, and the response bodies of the

@@ -24,57 +24,34 @@ func e2eOutage() time.Duration {
 	return 30 * time.Second
 }
 
-// TestListenAndMirror serves 500 real TWCS posts through search, mentions
-// and the stream at once, with a Slack 429 storm and a Slack outage in the
-// middle, and checks that every post appears exactly once, in the right
-// channel, threaded by conversation, parent before reply, with its text
-// intact.
+// TestListenAndMirror serves 300 generated posts (English, Japanese,
+// Korean; conversations with answers and follow-ups) through search,
+// mentions and the stream at once, with a Slack 429 storm and a Slack
+// outage in the middle, at the platforms' limits (harness), and checks
+// that every post appears exactly once, in the right channel, threaded by
+// conversation, parent before reply, with its text intact.
 func TestListenAndMirror(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a minute and a half of replay at Slack's pace; skipped with -short")
+	}
+	t.Parallel() // with the other end-to-end tests
 	for name, storeURL := range storeKinds(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel() // each store has its own fakes; most of the time is Slack's pacing
 			testListenAndMirror(t, storeURL(t))
 		})
 	}
 }
 
 func testListenAndMirror(t *testing.T, storeURL string) {
-	posts := loadTWCS(t, 500)
-	brands := brandsOf(posts)
-	// Customers are found by from: searches (several, to stay under X's
-	// 512-character query limit), brand mentions by the mentions pollers,
-	// keywords by the stream: most posts come through two or three
-	// sources at once.
-	var customers []string
-	seen := map[string]bool{}
-	isBrand := map[string]bool{}
-	for _, b := range brands {
-		isBrand[b] = true
-	}
-	for _, p := range posts {
-		if !isBrand[p.author] && !seen[p.author] {
-			seen[p.author] = true
-			customers = append(customers, "from:u"+p.author)
-		}
-	}
-	for _, b := range brands {
-		customers = append(customers, "from:"+b)
-	}
-	var searches []string
-	for len(customers) > 0 {
-		n := 0
-		q := ""
-		for n < len(customers) && len(q)+len(customers[n])+4 < 500 {
-			if q != "" {
-				q += " OR "
-			}
-			q += customers[n]
-			n++
-		}
-		searches = append(searches, q)
-		customers = customers[n:]
-	}
-	searches = append(searches, "from:u999001") // the hostile post below
-	h := newHarness(t, storeURL, harnessOptions{brands: brands, searches: searches, stream: true})
+	posts := generatedPosts(300, 1)
+	// The search finds the posts that name the company and the accounts'
+	// answers, the mentions pollers those that mention an account, the
+	// stream (every search is a rule) the first kind again: many posts
+	// come through two sources at once, and every source delivers some.
+	searches := []string{companySearch, "from:hostile_1"} // the hostile post below
+	h := newHarness(t, storeURL, harnessOptions{brands: []string{"SBCare", "SBCareWiFi"}, searches: searches, stream: true})
+	brands := h.brands
 	stop := h.start()
 	defer stop()
 	if err := h.x.WaitStreamConnected(context.Background()); err != nil {
@@ -82,7 +59,7 @@ func testListenAndMirror(t *testing.T, storeURL string) {
 	}
 
 	// The same hostile post, seen by search, mentions and the stream.
-	hostile := twcs{author: "999001"}
+	hostile := replayPost{author: "hostile_1"}
 	hostile.ExternalID, hostile.Text = "hostile-1", "@AppleSupport <!channel> my iphone <@U0MANAGER> is dead <https://evil.example|https://apple.com/reset> & more"
 	posts = append(posts, hostile)
 
@@ -93,12 +70,12 @@ func testListenAndMirror(t *testing.T, storeURL string) {
 			time.Sleep(2 * time.Millisecond)
 		}
 	}
-	phase(0, 200)
+	phase(0, 120)
 	h.slack.RateLimitStorm("chat.postMessage", 60, time.Second)
-	phase(200, 350)
+	phase(120, 210)
 	h.slack.SetOutage(true)
 	outageEnd := time.Now().Add(outage)
-	phase(350, len(posts))
+	phase(210, len(posts))
 	time.Sleep(time.Until(outageEnd))
 	h.slack.SetOutage(false)
 
@@ -122,7 +99,7 @@ func testListenAndMirror(t *testing.T, storeURL string) {
 		t.Fatal(err)
 	}
 	m := h.mirrors()
-	byFake := map[string]twcs{}
+	byFake := map[string]replayPost{}
 	for _, p := range posts {
 		byFake[h.ids[p.ExternalID]] = p
 	}

@@ -212,9 +212,11 @@ func (w *replyWorld) nothingSent(tweetID, dmText string) {
 // TestReplyWorkflow drives the answer workflow end to end through the
 // Slack fake's event delivery (Socket Mode and signed HTTP) and the X fake.
 func TestReplyWorkflow(t *testing.T) {
+	t.Parallel() // with the other end-to-end tests; each world has its own fakes
 	for name, storeURL := range storeKinds(t) {
 		for _, mode := range []string{"socket", "http"} {
 			t.Run(name+"/"+mode, func(t *testing.T) {
+				t.Parallel()
 				testReplyWorkflow(t, storeURL(t), mode == "http")
 			})
 		}
@@ -517,7 +519,7 @@ func testReplyWorkflow(t *testing.T, storeURL string, httpEvents bool) {
 		w.waitReaction(draft, slackad.DraftMarks.Pending)
 		w.react(manager, draft, a.ApproveEmoji)
 		w.waitNotice(thread, "X is rate-limiting @SBCare. Retrying at")
-		w.x.SetRateLimit(xfake.EndpointCreateTweet, 200, 15*time.Minute)
+		w.x.SetRateLimit(xfake.EndpointCreateTweet, xLimits[xfake.EndpointCreateTweet], 15*time.Minute)
 		w.waitNotice(thread, "Sent publicly")
 		if n := len(w.repliesTo(tweet)); n != 1 {
 			t.Errorf("%d replies, want 1", n)

@@ -20,63 +20,47 @@ import (
 
 	slackad "github.com/carebridge/carebridge/adapters/slack"
 	"github.com/carebridge/carebridge/adapters/slack/slackfake"
-	"github.com/carebridge/carebridge/adapters/x/xfake"
 )
 
 // serveWorld is the real `carebridge serve` binary (one or more
-// processes) against the fakes living in the test process, replaying TWCS
-// posts. It counts what reached the fakes: mirrors in Slack, replies on X.
+// processes) against the fakes living in the test process, replaying
+// generated posts. It counts what reached the fakes: mirrors in Slack, replies on X.
 type serveWorld struct {
 	*harness
-	posts   []twcs
+	posts   []replayPost
 	addr    string // http.addr of the configuration (first process)
 	logPath string
 }
 
 type serveWorldOptions struct {
 	posts int
+	seed  uint64 // of the generated posts (default 1)
 	slack []slackfake.Option
 	extra string // appended YAML
-	// searchInterval of the pollers (default 1s: with thousands of posts
-	// the fake X's search is the test's own CPU cost).
-	searchInterval string
 }
 
-// newServeWorld writes a configuration for posts TWCS posts: every
-// author's posts are found by a from: search, every brand is an official
-// account, replies are allowed on the fake X without rate limits.
+// newServeWorld writes a configuration for posts generated posts: one
+// search finds them all (replaySearch), the mentions pollers find most of
+// them again, every official account answers as itself.
+//
+// The pollers stay inside X's 15-minute windows (xLimits) for as long as
+// these tests run: the search every 2 s (at most 450 in 15 minutes) and
+// each of the three accounts' mentions every 6 s (150 each, 450 in all;
+// X allows 180 per user). Restarts poll at once, a few requests more.
 func newServeWorld(t *testing.T, storeURL string, o serveWorldOptions) *serveWorld {
 	t.Helper()
-	posts := loadTWCS(t, o.posts)
+	if o.seed == 0 {
+		o.seed = 1
+	}
+	posts := generatedPosts(o.posts, o.seed)
 	brands := brandsOf(posts)
-	var froms []string
-	seen := map[string]bool{}
-	for _, p := range posts {
-		if !seen[p.author] {
-			seen[p.author] = true
-			if strings.Trim(p.author, "0123456789") == "" {
-				froms = append(froms, "from:u"+p.author)
-			} else {
-				froms = append(froms, "from:"+p.author)
-			}
-		}
-	}
-	var searches []string
-	for len(froms) > 0 {
-		n := min(len(froms), 30)
-		searches = append(searches, strings.Join(froms[:n], " OR "))
-		froms = froms[n:]
-	}
-	// Reconciliation reads Slack history, which Slack allows an unlisted
-	// app once a minute; lifting that keeps the tests short.
 	// Slack redelivers an unacknowledged event after 1 and 5 minutes; the
 	// harness's 1 s and 3 s would give up on an event while a killed
-	// process restarts, so these tests keep more of the schedule.
-	slackOpts := append([]slackfake.Option{slackfake.WithUnlimitedHistory(), slackfake.WithRetryDelays(0, 5*time.Second, 20*time.Second)}, o.slack...)
-	h := newHarness(t, storeURL, harnessOptions{brands: brands, searches: searches, extra: o.extra, slack: slackOpts})
-	for _, ep := range []xfake.Endpoint{xfake.EndpointCreateTweet, xfake.EndpointCreateTweetApp24h, xfake.EndpointUserTweets, xfake.EndpointSendDM} {
-		h.x.SetRateLimit(ep, 1_000_000, 15*time.Minute)
-	}
+	// process restarts, so these tests keep more of the schedule (not all
+	// of it: they run on the wall clock).
+	slackOpts := append([]slackfake.Option{slackfake.WithRetryDelays(0, 5*time.Second, 20*time.Second)}, o.slack...)
+	h := newHarness(t, storeURL, harnessOptions{brands: brands, searches: []string{replaySearch}, extra: o.extra, slack: slackOpts,
+		searchInterval: "2s", mentionsInterval: "6s"})
 	h.slack.AddUser(staff, "aiko", false)
 	h.slack.AddUser(manager, "ken", false)
 	h.slack.AddUser(executive, "ceo", false)
@@ -84,10 +68,6 @@ func newServeWorld(t *testing.T, storeURL string, o serveWorldOptions) *serveWor
 	// serve needs a fixed port: take a free one.
 	w.addr = freeAddr(t)
 	h.cfgSrc = strings.Replace(h.cfgSrc, "addr: 127.0.0.1:0", "addr: "+w.addr, 1)
-	if o.searchInterval == "" {
-		o.searchInterval = "1s"
-	}
-	h.cfgSrc = strings.Replace(h.cfgSrc, "search_interval: 300ms", "search_interval: "+o.searchInterval, 1)
 	w.writeConfig(h.cfgSrc)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -178,7 +158,7 @@ type mirrorTally struct {
 	doubledIDs                     []string
 }
 
-func (w *serveWorld) tallyMirrors(posts []twcs) mirrorTally {
+func (w *serveWorld) tallyMirrors(posts []replayPost) mirrorTally {
 	m := w.mirrors()
 	tally := mirrorTally{posts: len(posts)}
 	w.mu.Lock()
@@ -205,7 +185,7 @@ func (w *serveWorld) tallyMirrors(posts []twcs) mirrorTally {
 }
 
 // waitMirrored waits until every one of posts has a mirror.
-func (w *serveWorld) waitMirrored(posts []twcs, timeout time.Duration) {
+func (w *serveWorld) waitMirrored(posts []replayPost, timeout time.Duration) {
 	w.t.Helper()
 	eventually(w.t, timeout, "every post mirrored", func() (bool, string) {
 		c := w.tallyMirrors(posts)
@@ -237,8 +217,8 @@ func (w *serveWorld) replyCandidates(rng *rand.Rand) []reply {
 	used := map[string]bool{}
 	w.mu.Lock()
 	for _, p := range w.posts {
-		if strings.Trim(p.author, "0123456789") != "" {
-			continue // a brand's post
+		if p.brand {
+			continue
 		}
 		ok := false
 		for _, mm := range mention.FindAllStringSubmatch(p.Text, -1) {

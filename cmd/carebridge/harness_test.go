@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,16 +11,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/carebridge/carebridge/adapters/file"
 	slackad "github.com/carebridge/carebridge/adapters/slack"
 	"github.com/carebridge/carebridge/adapters/slack/slackfake"
 	"github.com/carebridge/carebridge/adapters/x/xfake"
+	"github.com/carebridge/carebridge/adapters/x/xfake/traffic"
 	"github.com/carebridge/carebridge/bridge"
 	"github.com/carebridge/carebridge/bridge/config"
 	"github.com/carebridge/carebridge/store/storetest"
@@ -49,32 +47,37 @@ var e2eDepartments = []struct{ id, channel, name string }{
 	{"network", "C0NETWORK", "care-network"},
 	{"billing", "C0BILLING", "care-billing"},
 	{"devices", "C0DEVICES", "care-devices"},
-	{"travel", "C0TRAVEL", "care-travel"},
-	{"food", "C0FOOD", "care-food"},
+	{"wifi", "C0WIFI", "care-wifi"},
+	{"sales", "C0SALES", "care-sales"},
 	{"voices", "C0VOICES", "care-voices"},
 	{"triage", "C0TRIAGE", "care-triage"},
 }
 
-// e2eRoutes covers the TWCS brands' topics; the test computes what it
-// expects with the same router, so any sensible rules do.
+// e2eRoutes carries the keywords of examples/carebridge.yaml's routes,
+// which the generated posts (adapters/x/xfake/traffic) use, with the
+// devices rule first and a few more device words for the reply tests'
+// own posts ("iphone hotspot gone" is a devices ticket); the tests
+// compute what they expect with the same router.
 const e2eRoutes = `
 routes:
   - department: network
-    keywords: [signal, service, outage, internet, wifi, connection, 電波, 圏外, 신호]
+    keywords: [outage, no signal, "no service", 圏外, 通信障害, 불통]
     continue: true
   - department: voices
-    keywords: [outage, down]
-  - department: billing
-    keywords: [bill, charged, refund, payment, card, 料金, 요금]
+    keywords: [outage, 通信障害, 불통]
   - department: devices
-    keywords: [iphone, ios, ipad, mac, update, battery, app, xbox, playstation]
+    keywords: [iphone, ipad, ios, mac, app, android, battery, screen, sim card, 機種変更, 故障, 배터리, 액정]
     accounts: [AppleSupport]
-  - department: travel
-    keywords: [flight, delayed, train, bag, airport, ride, driver]
-  - department: food
-    keywords: [order, delivery, food, burrito, store]
+  - department: wifi
+    keywords: [wifi, wi-fi, hotspot, router, ワイファイ, 와이파이]
+  - department: network
+    keywords: [signal, reception, 5g, 4g, lte, dropped calls, 電波, つながらない, 신호, 통화품질]
+  - department: billing
+    keywords: [bill, billing, invoice, charged, refund, overcharged, 料金, 請求, 返金, 요금, 청구서, 환불]
+  - department: sales
+    keywords: [rude, shop staff, store staff, salesperson, 店員, 態度, 직원, 불친절]
   - department: voices
-    keywords: [thanks, thank you, love, awesome]
+    keywords: [love, thank you, thanks, awesome, ありがとう, 最高, 감사합니다, 최고]
 triage: triage
 `
 
@@ -91,8 +94,8 @@ type harness struct {
 	addr   string // carebridge's listener
 
 	mu      sync.Mutex
-	users   map[string]string // TWCS author → fake user id
-	ids     map[string]string // TWCS tweet id → fake tweet id
+	users   map[string]string // author handle → fake user id
+	ids     map[string]string // generated post id → fake tweet id
 	parents map[string]string // fake tweet id → fake id of the tweet it replies to
 	brands  []string
 	running []func()
@@ -102,13 +105,36 @@ type harness struct {
 type harnessOptions struct {
 	http     bool     // deliver Slack events over the HTTP Events API (default Socket Mode)
 	xURL     string   // X base URL override (a proxy in front of the fake)
-	brands   []string // official accounts (TWCS brand handles)
+	brands   []string // official accounts
 	searches []string // extra search queries
 	stream   bool
 	extra    string // appended YAML
 	slack    []slackfake.Option
 	logs     io.Writer // receives carebridge's log at debug level
 	x        []xfake.Option
+	// Poll intervals (default 1s and 2s): a test's searches and
+	// mentions pollers together must stay inside X's 15-minute windows
+	// (xLimits) for the test's whole run.
+	searchInterval, mentionsInterval string
+}
+
+// xLimits are X's published 15-minute request limits of the endpoints
+// carebridge calls (pay-per-use table, ../shared/reference or docs.x.com
+// "Rate limits"): search and mentions per app, POST /2/tweets and DMs
+// per user, timelines per app.
+var xLimits = map[xfake.Endpoint]int{
+	xfake.EndpointSearchRecent:    450,
+	xfake.EndpointMentions:        450,
+	xfake.EndpointTweetLookup:     3500,
+	xfake.EndpointUserTweets:      1500,
+	xfake.EndpointUsersMe:         75,
+	xfake.EndpointUserLookup:      300,
+	xfake.EndpointDMEvents:        300,
+	xfake.EndpointCreateTweet:     100,
+	xfake.EndpointSendDM:          200,
+	xfake.EndpointStream:          50,
+	xfake.EndpointStreamRulesGet:  450,
+	xfake.EndpointStreamRulesPost: 100,
 }
 
 func newHarness(t *testing.T, storeURL string, o harnessOptions) *harness {
@@ -116,18 +142,39 @@ func newHarness(t *testing.T, storeURL string, o harnessOptions) *harness {
 	h := &harness{t: t, dir: t.TempDir(), store: storeURL, users: map[string]string{}, ids: map[string]string{}, parents: map[string]string{}, logs: o.logs}
 	h.x = xfake.New(append([]xfake.Option{xfake.WithKeepAlive(100 * time.Millisecond)}, o.x...)...)
 	t.Cleanup(h.x.Close)
-	for _, ep := range []xfake.Endpoint{xfake.EndpointSearchRecent, xfake.EndpointMentions, xfake.EndpointTweetLookup, xfake.EndpointDMEvents, xfake.EndpointStreamRulesGet, xfake.EndpointStreamRulesPost} {
-		h.x.SetRateLimit(ep, 1_000_000, 15*time.Minute)
+	// X's published 15-minute windows (docs.x.com rate limits; per app
+	// unless noted). The fake keeps one bucket per endpoint for all
+	// accounts, so the per-user limits (mentions 180, POST /2/tweets 100)
+	// bind all accounts together: stricter than X. The poll intervals
+	// below keep every test well inside its windows; one that ran out
+	// would wait for x-rate-limit-reset, 15 minutes, and time out.
+	for ep, limit := range xLimits {
+		h.x.SetRateLimit(ep, limit, 15*time.Minute)
 	}
+	h.x.SetRateLimit(xfake.EndpointCreateTweetApp24h, 10_000, 24*time.Hour)
+	// Slack: chat.postMessage about 1 per second per channel with short
+	// bursts (the fake's 1/s, burst 3, set here explicitly), and history
+	// reads at the limits of an app not listed in the Marketplace — what
+	// the README's manifest installs: one conversations.history or
+	// conversations.replies call a minute each, 15 messages a page (the
+	// fake's default; no test here lifts it).
 	// Slack retries a failed HTTP delivery after 1 and 5 minutes; the
-	// tests keep the schedule's shape but not its length.
-	h.slack = slackfake.New(append([]slackfake.Option{slackfake.WithChannelRateLimit(200, 20),
+	// tests keep the schedule's shape but not its length, because they
+	// run on the wall clock (the HTTP tests refuse deliveries on purpose
+	// and would wait minutes for the retry).
+	h.slack = slackfake.New(append([]slackfake.Option{slackfake.WithChannelRateLimit(1, 3), slackfake.WithRateLimit(true),
 		slackfake.WithRetryDelays(0, time.Second, 3*time.Second)}, o.slack...)...)
 	t.Cleanup(h.slack.Close)
 	for _, d := range e2eDepartments {
 		h.slack.AddChannel(d.channel, d.name, "U0STAFF01", "U0MANAGER", "U0EXEC001")
 	}
 
+	if o.searchInterval == "" {
+		o.searchInterval = "1s"
+	}
+	if o.mentionsInterval == "" {
+		o.mentionsInterval = "2s"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "timezone: Asia/Tokyo\nstore:\n  url: %q\nhttp:\n  addr: 127.0.0.1:0\n", storeURL)
 	id := h.slack.Identity()
@@ -136,14 +183,14 @@ func newHarness(t *testing.T, storeURL string, o harnessOptions) *harness {
 		mode = "http"
 		h.http = true
 	}
-	fmt.Fprintf(&b, "slack:\n  mode: %s\n  bot_token: %s\n  app_token: %s\n  signing_secret: %s\n  api_base_url: %s\n  pacing:\n    per_second: 100\n    burst: 20\n  watchers: [U0EXEC001]\n",
+	fmt.Fprintf(&b, "slack:\n  mode: %s\n  bot_token: %s\n  app_token: %s\n  signing_secret: %s\n  api_base_url: %s\n  pacing:\n    per_second: 1\n    burst: 3\n  watchers: [U0EXEC001]\n",
 		mode, id.BotToken, id.AppToken, id.SigningSecret, h.slack.APIURL())
 	xURL := h.x.URL()
 	if o.xURL != "" {
 		xURL = o.xURL
 	}
-	fmt.Fprintf(&b, "x:\n  api_base_url: %s\n  bearer_token: %s\n  stream: %v\n  poll:\n    search_interval: 300ms\n    mentions_interval: 300ms\n    dm_interval: 300ms\n    max_results: 100\n",
-		xURL, xfake.DefaultAppToken, o.stream)
+	fmt.Fprintf(&b, "x:\n  api_base_url: %s\n  bearer_token: %s\n  stream: %v\n  poll:\n    search_interval: %s\n    mentions_interval: %s\n    dm_interval: 5s\n    max_results: 100\n",
+		xURL, xfake.DefaultAppToken, o.stream, o.searchInterval, o.mentionsInterval)
 	b.WriteString("  accounts:\n")
 	if !slices.Contains(o.brands, "AppleSupport") {
 		o.brands = append(o.brands, "AppleSupport") // the routes name it
@@ -223,48 +270,40 @@ func (h *harness) start() (stop func()) {
 	return stop
 }
 
-// twcs is one post of the TWCS data set.
-type twcs struct {
+// replayPost is one generated post to publish on the fake X.
+type replayPost struct {
 	bridge.Post
-	author string // TWCS author_id
+	author string // the author's handle
+	brand  bool   // written by an official account
 }
 
-// loadTWCS reads the first n posts of the contiguous TWCS sample, oldest
-// first (the file is ordered by id, not time, so a reply can come before
-// the post it answers).
-func loadTWCS(t *testing.T, n int) []twcs {
-	t.Helper()
-	path := filepath.Join("..", "..", "..", "shared", "data", "twcs", "twcs_head_5000_with_index_col.csv")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Skipf("shared data not available (%v); it lives in ../shared/data beside the repository", err)
+// generatedPosts returns n customer-care posts in English, Japanese and
+// Korean (adapters/x/xfake/traffic, seeded), oldest first: conversations
+// that mention @SBCare or @SBCareWiFi or name the company, answers of
+// those accounts, follow-ups.
+func generatedPosts(n int, seed uint64) []replayPost {
+	var out []replayPost
+	for _, p := range traffic.Generate(traffic.Options{Seed: seed, Posts: n}) {
+		out = append(out, replayPost{Post: bridge.Post{ExternalID: p.ID, Text: p.Text, InReplyTo: p.InReplyTo,
+			CreatedAt: p.CreatedAt, AuthorID: p.Author, Lang: p.Lang}, author: p.Author, brand: p.Brand})
 	}
-	defer f.Close()
-	rd, err := file.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []twcs
-	for len(out) < n {
-		p, _, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, twcs{Post: p, author: p.AuthorID})
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
 	return out
 }
 
-// brandsOf lists the non-numeric authors (companies) of posts.
-func brandsOf(posts []twcs) []string {
+// replaySearch is the one search that finds every generated post:
+// mentions of the accounts, the company's name, the accounts' answers.
+// companySearch leaves the mentions to the mentions pollers.
+const (
+	companySearch = "softbank OR ソフトバンク OR 소프트뱅크 OR from:SBCare OR from:SBCareWiFi"
+	replaySearch  = "@SBCare OR @SBCareWiFi OR " + companySearch
+)
+
+// brandsOf lists the official accounts that wrote posts.
+func brandsOf(posts []replayPost) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, p := range posts {
-		if !regexp.MustCompile(`^[0-9]+$`).MatchString(p.author) && !seen[p.author] {
+		if p.brand && !seen[p.author] {
 			seen[p.author] = true
 			out = append(out, p.author)
 		}
@@ -272,7 +311,8 @@ func brandsOf(posts []twcs) []string {
 	return out
 }
 
-// userID returns the fake user id of a TWCS author, creating the user.
+// userID returns the fake user id of an author (a handle), creating the
+// user.
 func (h *harness) userID(author string) string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -281,14 +321,14 @@ func (h *harness) userID(author string) string {
 	}
 	id := fmt.Sprintf("%d", 7000000+len(h.users))
 	h.users[author] = id
-	h.x.AddUser(xfake.User{ID: id, Username: "u" + author, Name: "Customer " + author})
+	h.x.AddUser(xfake.User{ID: id, Username: author, Name: "Customer " + author})
 	return id
 }
 
-// publish adds a TWCS post to the fake X, now, keeping its reply link
+// publish adds a post to the fake X, now, keeping its reply link
 // when the parent was published. It returns the fake tweet id.
-func (h *harness) publish(p twcs) string {
-	tw := xfake.Tweet{AuthorID: h.userID(p.author), Text: p.Text}
+func (h *harness) publish(p replayPost) string {
+	tw := xfake.Tweet{AuthorID: h.userID(p.author), Text: p.Text, Lang: p.Lang}
 	h.mu.Lock()
 	if parent, ok := h.ids[p.InReplyTo]; ok && p.InReplyTo != "" {
 		tw.InReplyToTweetID = parent

@@ -8,18 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/carebridge/carebridge/adapters/x/xfake/traffic"
 )
 
 const exampleConfig = "../../examples/carebridge.yaml"
-
-func sharedData(t *testing.T, parts ...string) string {
-	t.Helper()
-	p := filepath.Join(append([]string{"..", "..", "..", "shared", "data"}, parts...)...)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared data not available (%v); it lives in ../shared/data beside the repository", err)
-	}
-	return p
-}
 
 func carebridge(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
@@ -139,8 +132,17 @@ broken
 	}
 }
 
+// TestRouteTWCSSummary routes 5,000 generated posts written as a TWCS
+// CSV file (the layout of the Kaggle data set).
 func TestRouteTWCSSummary(t *testing.T) {
-	csv := sharedData(t, "twcs", "twcs_random_5000.csv")
+	csv := filepath.Join(t.TempDir(), "posts.csv")
+	var buf bytes.Buffer
+	if err := traffic.WriteTWCSCSV(&buf, traffic.Generate(traffic.Options{Seed: 1, Posts: 5000})); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(csv, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	code, out, errs := carebridge(t, "", "route", "-config", exampleConfig, csv)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
@@ -153,7 +155,7 @@ func TestRouteTWCSSummary(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	for _, want := range []string{"DEPARTMENT", "network", "billing", "triage (triage)", "TOTAL             5000", "unmatched (sent to triage):"} {
+	for _, want := range []string{"DEPARTMENT", "network", "billing", "wifi", "sales", "devices", "marketing", "triage (triage)", "TOTAL             5000", "unmatched (sent to triage):"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}

@@ -1108,7 +1108,7 @@ func TestVerifyURL(t *testing.T) {
 // ---- shapes against the captured fixtures ----
 
 func fixtureDir(t *testing.T) string {
-	dir := filepath.Join("..", "..", "..", "..", "shared", "data", "fixtures", "slack")
+	dir := filepath.Join("..", "..", "..", "testdata", "fixtures", "slack") // module root; README there
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("Slack fixtures not found at %s (%v); shape checks skipped", dir, err)
 	}

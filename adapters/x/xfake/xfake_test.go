@@ -952,7 +952,7 @@ func TestStreamStallAndClose(t *testing.T) {
 
 func fixtureDir(t *testing.T) string {
 	t.Helper()
-	dir := filepath.Join("..", "..", "..", "..", "shared", "data", "fixtures", "x")
+	dir := filepath.Join("..", "..", "..", "testdata", "fixtures", "x") // module root; README there
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("X fixtures not found at %s (%v); shape tests need the shared data set", dir, err)
 	}
