@@ -181,6 +181,14 @@ type Tx interface {
 	CompleteOutboxMany(ctx context.Context, ids []int64, owner string, now time.Time) error
 	RetryOutbox(ctx context.Context, id int64, owner string, next time.Time, lastErr string, now time.Time) error
 	KillOutbox(ctx context.Context, id int64, owner string, lastErr string, now time.Time) error
+	// SettleOutbox clears a claimed row's unknown outcome (UnknownAt): a
+	// check on the platform found that no earlier attempt got through.
+	// DeferOutbox puts a claimed row back to pending until next, as
+	// RetryOutbox does, but without counting the attempt: a check the
+	// platform asked to wait for is no failure. Both return ErrNotFound if
+	// the row is not claimed by owner.
+	SettleOutbox(ctx context.Context, id int64, owner string, now time.Time) error
+	DeferOutbox(ctx context.Context, id int64, owner string, next time.Time, lastErr string, now time.Time) error
 
 	// Cursor reads a poller's cursor ("" and no error when unset);
 	// SetCursor saves it.

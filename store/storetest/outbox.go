@@ -221,6 +221,67 @@ var outboxTests = []test{
 		}
 	}},
 
+	{"Outbox/UnknownOutcomeStaysUntilSettled", func(t *testing.T, s bridge.Store) {
+		id := enqueue(t, s, bridge.OutboxItem{Kind: "chat.post"})[0]
+		lease := time.Minute
+		same(t, "claim by a", claim(t, s, bridge.ClaimParams{Now: at(0), Lease: lease, Owner: "a"}), ids(id))
+		if it := readOutbox(t, s, id); it.Recovered || !it.UnknownAt.IsZero() {
+			t.Errorf("first claim: recovered %v, unknown at %v; want false, zero", it.Recovered, it.UnknownAt)
+		}
+		// a dies; b takes the row over: the outcome is unknown from then on.
+		same(t, "claim by b", claim(t, s, bridge.ClaimParams{Now: at(lease), Lease: lease, Owner: "b"}), ids(id))
+		if it := readOutbox(t, s, id); !it.Recovered || !it.UnknownAt.Equal(stored(at(lease))) || it.Attempts != 2 {
+			t.Errorf("after takeover: recovered %v, unknown at %v, attempts %d; want true, %v, 2", it.Recovered, it.UnknownAt, it.Attempts, at(lease))
+		}
+		// b's check is rate-limited: deferred, not counted.
+		inTx(t, s, func(tx bridge.Tx) error {
+			return tx.DeferOutbox(ctx(t), id, "b", at(3*lease), "slack ratelimited", at(lease+time.Second))
+		})
+		it := readOutbox(t, s, id)
+		if it.State != bridge.OutboxPending || it.Attempts != 1 || it.LastError != "slack ratelimited" ||
+			!it.NextAttemptAt.Equal(stored(at(3*lease))) || it.ClaimedBy != "" {
+			t.Errorf("after defer: %+v; want pending until %v, 1 attempt, the error, no claim", it, at(3*lease))
+		}
+		same(t, "claim before the deferred time", claim(t, s, bridge.ClaimParams{Now: at(2 * lease), Owner: "b"}), ids())
+		// The next claim is no takeover, but the outcome is still unknown.
+		same(t, "claim after the deferred time", claim(t, s, bridge.ClaimParams{Now: at(3 * lease), Lease: lease, Owner: "b"}), ids(id))
+		if it := readOutbox(t, s, id); !it.Recovered || !it.UnknownAt.Equal(stored(at(lease))) || it.Attempts != 2 {
+			t.Errorf("claim after defer: recovered %v, unknown at %v, attempts %d; want true, %v, 2", it.Recovered, it.UnknownAt, it.Attempts, at(lease))
+		}
+		// An ordinary retry keeps it unknown too.
+		inTx(t, s, func(tx bridge.Tx) error {
+			return tx.RetryOutbox(ctx(t), id, "b", at(4*lease), "network", at(3*lease))
+		})
+		same(t, "claim after the retry", claim(t, s, bridge.ClaimParams{Now: at(4 * lease), Lease: lease, Owner: "c"}), ids(id))
+		if it := readOutbox(t, s, id); !it.Recovered || !it.UnknownAt.Equal(stored(at(lease))) {
+			t.Errorf("claim after retry: recovered %v, unknown at %v; want true, %v", it.Recovered, it.UnknownAt, at(lease))
+		}
+		// Only the owner settles it.
+		err := s.WithTx(ctx(t), func(tx bridge.Tx) error { return tx.SettleOutbox(ctx(t), id, "b", at(4*lease)) })
+		notFound(t, "SettleOutbox by a worker without the claim", err)
+		err = s.WithTx(ctx(t), func(tx bridge.Tx) error {
+			return tx.DeferOutbox(ctx(t), id, "b", at(5*lease), "x", at(4*lease))
+		})
+		notFound(t, "DeferOutbox by a worker without the claim", err)
+		// c's check found nothing: settled, and c sends; its retry is a plain one.
+		inTx(t, s, func(tx bridge.Tx) error { return tx.SettleOutbox(ctx(t), id, "c", at(4*lease)) })
+		if it := readOutbox(t, s, id); it.State != bridge.OutboxSending || !it.UnknownAt.IsZero() {
+			t.Errorf("after settle: state %s, unknown at %v; want sending, zero", it.State, it.UnknownAt)
+		}
+		inTx(t, s, func(tx bridge.Tx) error {
+			return tx.RetryOutbox(ctx(t), id, "c", at(5*lease), "channel busy", at(4*lease))
+		})
+		same(t, "claim after the settled retry", claim(t, s, bridge.ClaimParams{Now: at(5 * lease), Lease: lease, Owner: "c"}), ids(id))
+		if it := readOutbox(t, s, id); it.Recovered || !it.UnknownAt.IsZero() {
+			t.Errorf("claim after settled retry: recovered %v, unknown at %v; want false, zero", it.Recovered, it.UnknownAt)
+		}
+		// A second takeover makes it unknown again, from the new time.
+		same(t, "takeover by d", claim(t, s, bridge.ClaimParams{Now: at(6 * lease), Lease: lease, Owner: "d"}), ids(id))
+		if it := readOutbox(t, s, id); !it.Recovered || !it.UnknownAt.Equal(stored(at(6*lease))) {
+			t.Errorf("second takeover: recovered %v, unknown at %v; want true, %v", it.Recovered, it.UnknownAt, at(6*lease))
+		}
+	}},
+
 	{"Outbox/KillIsFinal", func(t *testing.T, s bridge.Store) {
 		id := enqueue(t, s, bridge.OutboxItem{Kind: "x.reply"})[0]
 		same(t, "claim", claim(t, s, bridge.ClaimParams{Now: at(0)}), ids(id))
