@@ -203,13 +203,14 @@ func (s *Service) prefetchChat(ctx context.Context, items []OutboxItem) *chatPre
 	return pf
 }
 
-// publishOnce posts msg for outbox row it. A row taken over after a crash
-// (Recovered) may have been posted by the earlier attempt, not before the
-// row was written: then that message is returned with found set and
-// nothing is posted again.
+// publishOnce posts msg for outbox row it. A row whose outcome is unknown
+// (Recovered: taken over after a crash) may have been posted by an earlier
+// attempt: then that message is returned with found set and nothing is
+// posted again. The check is paced and retried until it succeeds
+// (unknown.go); the row is never posted unchecked.
 func (s *Service) publishOnce(ctx context.Context, it *OutboxItem, msg ChatMessage) (ref ChatRef, found bool, err error) {
 	if it.Recovered {
-		ref, found, err = s.opt.Publisher.Find(ctx, msg.Channel, msg.ThreadTS, it.ID, it.CreatedAt)
+		ref, found, err = s.findPosted(ctx, it, msg)
 		if err != nil {
 			return ChatRef{}, false, fmt.Errorf("reconcile outbox %d: %w", it.ID, err)
 		}

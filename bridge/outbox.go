@@ -108,6 +108,9 @@ func (s *Service) process(ctx context.Context, it *OutboxItem, rec *committer, r
 	} else {
 		complete, err = h(ctx, it)
 	}
+	if s.deferCheck(ctx, it, err) {
+		return // a check the platform asked to wait for: no failed attempt
+	}
 	now := s.clock.Now().UTC()
 	giveUp := err != nil && (IsPermanent(err) || it.Attempts >= s.cfg.Outbox.MaxAttempts)
 	s.metrics.OutboxDone(it.Kind, err, giveUp)

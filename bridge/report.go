@@ -157,7 +157,11 @@ func (s *Service) handlePlatformPost(ctx context.Context, it *OutboxItem) (func(
 	found := false
 	var err error
 	if it.Recovered || it.Attempts > 1 {
-		ref, found, err = s.opt.Poster.FindPost(ctx, p.Account, p.Text)
+		err = s.paced(ctx, checkPost+p.Account, func(ctx context.Context) error {
+			var err error
+			ref, found, err = s.opt.Poster.FindPost(ctx, p.Account, p.Text)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("check whether the %s of @%s already went out: %w", p.Purpose, p.Account, err)
 		}

@@ -89,11 +89,15 @@ func (s *Service) handleSend(ctx context.Context, it *OutboxItem) (func(context.
 	var ref SentRef
 	found := false
 	if reconcile {
-		if d.Visibility == VisibilityDM {
-			ref, found, err = s.opt.Replier.FindDM(ctx, d.Account, d.Recipient, d.Text)
-		} else {
-			ref, found, err = s.opt.Replier.FindReply(ctx, d.Account, target.ExternalID, d.Text)
-		}
+		err = s.paced(ctx, checkReply+d.Account, func(ctx context.Context) error {
+			var err error
+			if d.Visibility == VisibilityDM {
+				ref, found, err = s.opt.Replier.FindDM(ctx, d.Account, d.Recipient, d.Text)
+			} else {
+				ref, found, err = s.opt.Replier.FindReply(ctx, d.Account, target.ExternalID, d.Text)
+			}
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("check whether draft %d already went out: %w", d.ID, err)
 		}

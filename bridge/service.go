@@ -72,7 +72,8 @@ type Service struct {
 	networks map[Platform]Network
 	wake     chan struct{}
 	groups   *groupCache
-	inq      *inboxWorker // the chat event inbox (inbox.go)
+	inq      *inboxWorker  // the chat event inbox (inbox.go)
+	checks   outcomeChecks // checks of unknown outcomes (unknown.go)
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
