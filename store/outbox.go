@@ -123,7 +123,7 @@ func (t *tx) RetryOutbox(ctx context.Context, id int64, owner string, next time.
 // check on the platform found that no earlier attempt got through.
 func (t *tx) SettleOutbox(ctx context.Context, id int64, owner string, now time.Time) error {
 	return t.finishOutbox(ctx, "settle", id, owner, `
-		UPDATE outbox SET unknown_at = NULL, updated_at = ?
+		UPDATE outbox SET unknown_at = NULL, recovered = FALSE, updated_at = ?
 		WHERE id = ? AND state = 'sending' AND claimed_by = ?`,
 		dbTime(now), id, owner)
 }

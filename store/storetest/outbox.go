@@ -265,8 +265,8 @@ var outboxTests = []test{
 		notFound(t, "DeferOutbox by a worker without the claim", err)
 		// c's check found nothing: settled, and c sends; its retry is a plain one.
 		inTx(t, s, func(tx bridge.Tx) error { return tx.SettleOutbox(ctx(t), id, "c", at(4*lease)) })
-		if it := readOutbox(t, s, id); it.State != bridge.OutboxSending || !it.UnknownAt.IsZero() {
-			t.Errorf("after settle: state %s, unknown at %v; want sending, zero", it.State, it.UnknownAt)
+		if it := readOutbox(t, s, id); it.State != bridge.OutboxSending || !it.UnknownAt.IsZero() || it.Recovered {
+			t.Errorf("after settle: state %s, unknown at %v, recovered %v; want sending, zero, false", it.State, it.UnknownAt, it.Recovered)
 		}
 		inTx(t, s, func(tx bridge.Tx) error {
 			return tx.RetryOutbox(ctx(t), id, "c", at(5*lease), "channel busy", at(4*lease))
