@@ -207,7 +207,9 @@ func (s *Service) prefetchChat(ctx context.Context, items []OutboxItem) *chatPre
 // (Recovered: taken over after a crash) may have been posted by an earlier
 // attempt: then that message is returned with found set and nothing is
 // posted again. The check is paced and retried until it succeeds
-// (unknown.go); the row is never posted unchecked.
+// (unknown.go); the row is never posted unchecked. A Publish that fails
+// but may have reached the platform (a connection lost after the request
+// was sent) makes the row unknown too.
 func (s *Service) publishOnce(ctx context.Context, it *OutboxItem, msg ChatMessage) (ref ChatRef, found bool, err error) {
 	if it.Recovered {
 		ref, found, err = s.findPosted(ctx, it, msg)
@@ -220,5 +222,8 @@ func (s *Service) publishOnce(ctx context.Context, it *OutboxItem, msg ChatMessa
 		}
 	}
 	ref, err = s.opt.Publisher.Publish(ctx, msg)
+	if err != nil {
+		s.markUnknown(ctx, it, err)
+	}
 	return ref, false, err
 }

@@ -70,7 +70,10 @@ func (c *settableClock) advance(d time.Duration) {
 // the Retry-After without counting a failed attempt and without holding
 // its channel's other messages, and is checked again (not posted
 // unchecked) when it comes back.
-func TestRateLimitedCheckIsDeferredNotSkipped(t *testing.T) {
+// newRelay returns a Service over a fresh SQLite store with one
+// department, #care, and pub as its chat surface.
+func newRelay(t *testing.T, pub bridge.Publisher, clk bridge.Clock) (*bridge.Service, *store.Store) {
+	t.Helper()
 	ctx := t.Context()
 	dir := t.TempDir()
 	cfg, err := config.Parse([]byte(fmt.Sprintf(`store:
@@ -93,13 +96,19 @@ triage: care
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	clk := &settableClock{t: time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)}
-	pub := &limitedPublisher{}
 	svc, err := bridge.New(bridge.Options{Store: st, Config: cfg, Router: router, Publisher: pub, Clock: clk,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Identity: "second", PollInterval: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return svc, st
+}
+
+func TestRateLimitedCheckIsDeferredNotSkipped(t *testing.T) {
+	ctx := t.Context()
+	clk := &settableClock{t: time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)}
+	pub := &limitedPublisher{}
+	svc, st := newRelay(t, pub, clk)
 	// Two posts for one channel; a process that died had claimed the
 	// first one's row.
 	var b bridge.Batch
@@ -165,5 +174,68 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// droppingPublisher posts every message, but the connection of the first
+// call drops before its answer arrives.
+type droppingPublisher struct {
+	limitedPublisher
+	byOutbox map[int64]bridge.ChatRef
+}
+
+func (p *droppingPublisher) Publish(ctx context.Context, msg bridge.ChatMessage) (bridge.ChatRef, error) {
+	ref, _ := p.limitedPublisher.Publish(ctx, msg)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.byOutbox[msg.OutboxID] = ref
+	if len(p.posted) == 1 {
+		return bridge.ChatRef{}, &bridge.SendError{Platform: "stub", Code: "network", Err: io.ErrUnexpectedEOF}
+	}
+	return ref, nil
+}
+
+func (p *droppingPublisher) Find(_ context.Context, _, _ string, outboxID int64, _ time.Time) (bridge.ChatRef, bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.finds++
+	ref, ok := p.byOutbox[outboxID]
+	return ref, ok, nil
+}
+
+// A message whose connection dropped after the request was sent is looked
+// for before it is sent again, and found: it is in the channel once.
+func TestLostAnswerIsCheckedBeforeRetry(t *testing.T) {
+	ctx := t.Context()
+	clk := &settableClock{t: time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)}
+	pub := &droppingPublisher{byOutbox: map[int64]bridge.ChatRef{}}
+	svc, st := newRelay(t, pub, clk)
+	post := bridge.Post{Platform: bridge.PlatformX, ExternalID: "100", Source: bridge.SourceSearch, AuthorID: "1", AuthorHandle: "c1",
+		Text: "wifi down", CreatedAt: clk.Now(), ReceivedAt: clk.Now(), ConversationKey: "100", Eligibility: bridge.EligiblePublic}
+	if _, err := svc.Ingest(ctx, bridge.Batch{Posts: []bridge.Post{post}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Stop(context.Background()) }) //nolint:errcheck
+	waitUntil(t, "the first attempt", func() bool { _, posted := pub.counts(); return posted == 1 })
+	// The retry waits for its backoff (about a second); the clock moves on
+	// while the test waits, whenever the retry was scheduled.
+	waitUntil(t, "the outbox empty", func() bool {
+		clk.advance(time.Second)
+		stats, err := st.OutboxStats(ctx, clk.Now())
+		if err != nil {
+			return false
+		}
+		for _, s := range stats {
+			if s.Pending > 0 {
+				return false
+			}
+		}
+		return true
+	})
+	if finds, posted := pub.counts(); finds != 1 || posted != 1 {
+		t.Errorf("%d checks, %d messages; want the lost answer checked once and the message posted once", finds, posted)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"sort"
 	"testing"
 	"time"
@@ -198,5 +200,29 @@ func TestPacedCheckHoldsItsKind(t *testing.T) {
 	plain := errors.New("boom")
 	if err := s.paced(t.Context(), checkReply+"acme", func(context.Context) error { return plain }); !errors.Is(err, plain) || errors.As(err, &dc) {
 		t.Errorf("a failing check: %v; want the error itself, not deferred", err)
+	}
+}
+
+// Only a transport failure after the connection was made may have
+// reached the platform.
+func TestMayHaveArrived(t *testing.T) {
+	network := func(err error) error { return &SendError{Platform: "stub", Code: "network", Err: err} }
+	for _, c := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"connection reset after the request", network(&url.Error{Op: "Post", URL: "https://slack.test", Err: &net.OpError{Op: "read", Err: errors.New("connection reset by peer")}}), true},
+		{"EOF instead of an answer", network(&url.Error{Op: "Post", URL: "https://slack.test", Err: io.EOF}), true},
+		{"timeout", network(context.DeadlineExceeded), true},
+		{"connection refused", network(&url.Error{Op: "Post", URL: "https://slack.test", Err: &net.OpError{Op: "dial", Err: errors.New("connection refused")}}), false},
+		{"unknown host", network(&net.DNSError{Err: "no such host", Name: "slack.test"}), false},
+		{"rate limited", &SendError{Platform: "stub", Code: "ratelimited", RetryAfter: time.Second}, false},
+		{"refused by the platform", &SendError{Platform: "stub", Code: "channel_not_found", Permanent: true}, false},
+		{"not a platform error", errors.New("database locked"), false},
+	} {
+		if got := mayHaveArrived(c.err); got != c.want {
+			t.Errorf("%s: %v; want %v", c.name, got, c.want)
+		}
 	}
 }

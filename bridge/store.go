@@ -188,6 +188,10 @@ type Tx interface {
 	// platform asked to wait for is no failure. Both return ErrNotFound if
 	// the row is not claimed by owner.
 	SettleOutbox(ctx context.Context, id int64, owner string, now time.Time) error
+	// MarkOutboxUnknown sets a claimed row's UnknownAt to now: its attempt
+	// failed but may have reached the platform, so it is checked before
+	// it is sent again.
+	MarkOutboxUnknown(ctx context.Context, id int64, owner string, now time.Time) error
 	DeferOutbox(ctx context.Context, id int64, owner string, next time.Time, lastErr string, now time.Time) error
 
 	// Cursor reads a poller's cursor ("" and no error when unset);

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"time"
 )
@@ -272,6 +273,35 @@ func (s *Service) scanPage(ctx context.Context, l PostedLister, channel string, 
 			"channel", channel, "since", sc.from.Format(time.RFC3339), "until", sc.to.Format(time.RFC3339), "found", len(sc.found))
 	}
 	return nil
+}
+
+// mayHaveArrived reports whether a failed call may still have reached the
+// platform: a transport failure (SendError code "network") other than a
+// failure to connect or to resolve the host. A platform's answer, an
+// error or a rate limit, means the call did not take effect.
+func mayHaveArrived(err error) bool {
+	var se *SendError
+	if !errors.As(err, &se) || se.Code != "network" {
+		return false
+	}
+	var op *net.OpError
+	var dns *net.DNSError
+	return !(errors.As(err, &op) && op.Op == "dial") && !errors.As(err, &dns)
+}
+
+// markUnknown records that the failed attempt of row it may have reached
+// the platform, so that the row is checked before it is sent again.
+func (s *Service) markUnknown(ctx context.Context, it *OutboxItem, err error) {
+	if !mayHaveArrived(err) {
+		return
+	}
+	if merr := s.store.WithTx(ctx, func(tx Tx) error {
+		return tx.MarkOutboxUnknown(ctx, it.ID, s.opt.Identity, s.clock.Now().UTC())
+	}); merr != nil {
+		// The row is retried unchecked only if its lease is kept; a
+		// lease lost to a restart makes it unknown anyway.
+		s.log.Warn("outbox: could not record that an attempt may have reached the platform", "id", it.ID, "err", merr)
+	}
 }
 
 // deferCheck puts a row whose check was deferred back to the queue, not

@@ -128,6 +128,16 @@ func (t *tx) SettleOutbox(ctx context.Context, id int64, owner string, now time.
 		dbTime(now), id, owner)
 }
 
+// MarkOutboxUnknown records that a row claimed by owner may have reached
+// the platform although its attempt failed (a connection lost after the
+// request was sent): until a check settles it, it is Recovered.
+func (t *tx) MarkOutboxUnknown(ctx context.Context, id int64, owner string, now time.Time) error {
+	return t.finishOutbox(ctx, "mark unknown", id, owner, `
+		UPDATE outbox SET unknown_at = ?, updated_at = ?
+		WHERE id = ? AND state = 'sending' AND claimed_by = ?`,
+		dbTime(now), dbTime(now), id, owner)
+}
+
 // DeferOutbox puts a row claimed by owner back to pending until next
 // without counting the attempt (its claim added one), recording lastErr.
 func (t *tx) DeferOutbox(ctx context.Context, id int64, owner string, next time.Time, lastErr string, now time.Time) error {

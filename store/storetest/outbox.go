@@ -275,10 +275,22 @@ var outboxTests = []test{
 		if it := readOutbox(t, s, id); it.Recovered || !it.UnknownAt.IsZero() {
 			t.Errorf("claim after settled retry: recovered %v, unknown at %v; want false, zero", it.Recovered, it.UnknownAt)
 		}
+		// A failed attempt that may have reached the platform makes it
+		// unknown again.
+		err = s.WithTx(ctx(t), func(tx bridge.Tx) error { return tx.MarkOutboxUnknown(ctx(t), id, "b", at(5*lease)) })
+		notFound(t, "MarkOutboxUnknown by a worker without the claim", err)
+		inTx(t, s, func(tx bridge.Tx) error { return tx.MarkOutboxUnknown(ctx(t), id, "c", at(5*lease+time.Second)) })
+		inTx(t, s, func(tx bridge.Tx) error {
+			return tx.RetryOutbox(ctx(t), id, "c", at(5*lease+2*time.Second), "network", at(5*lease+time.Second))
+		})
+		same(t, "claim after the lost answer", claim(t, s, bridge.ClaimParams{Now: at(5*lease + 2*time.Second), Lease: lease, Owner: "c"}), ids(id))
+		if it := readOutbox(t, s, id); !it.Recovered || !it.UnknownAt.Equal(stored(at(5*lease+time.Second))) {
+			t.Errorf("claim after a lost answer: recovered %v, unknown at %v; want true, %v", it.Recovered, it.UnknownAt, at(5*lease+time.Second))
+		}
 		// A second takeover makes it unknown again, from the new time.
-		same(t, "takeover by d", claim(t, s, bridge.ClaimParams{Now: at(6 * lease), Lease: lease, Owner: "d"}), ids(id))
-		if it := readOutbox(t, s, id); !it.Recovered || !it.UnknownAt.Equal(stored(at(6*lease))) {
-			t.Errorf("second takeover: recovered %v, unknown at %v; want true, %v", it.Recovered, it.UnknownAt, at(6*lease))
+		same(t, "takeover by d", claim(t, s, bridge.ClaimParams{Now: at(7 * lease), Lease: lease, Owner: "d"}), ids(id))
+		if it := readOutbox(t, s, id); !it.Recovered || !it.UnknownAt.Equal(stored(at(7*lease))) {
+			t.Errorf("second takeover: recovered %v, unknown at %v; want true, %v", it.Recovered, it.UnknownAt, at(7*lease))
 		}
 	}},
 
