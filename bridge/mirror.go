@@ -201,17 +201,20 @@ func (s *relay) prefetchChat(ctx context.Context, items []OutboxItem) *chatPrefe
 	return pf
 }
 
-// publishOnce posts msg for outbox row it. A row taken over after a crash
-// (Recovered) may have been posted by the earlier attempt, not before the
-// row was written: then that message is returned with found set and
-// nothing is posted again.
+// publishOnce posts msg for outbox row it. A row whose outcome is unknown
+// (Recovered: taken over after a crash, or a post whose connection was
+// lost after the request was sent) may have been posted by an earlier
+// attempt: then that message is returned with found set and nothing is
+// posted again. The check is paced and retried until it succeeds
+// (unknown.go); the row is never posted unchecked on a surface that can
+// look for its messages.
 func (s *relay) publishOnce(ctx context.Context, it *OutboxItem, msg ChatMessage) (ref ChatRef, found bool, err error) {
 	finder, _ := s.publisher.(MessageFinder)
 	if it.Recovered && finder == nil {
 		s.log.Warn("outbox: cannot look for a message posted before a restart on this chat surface; posting it (again)", "id", it.ID, "channel", msg.Channel)
 	}
 	if it.Recovered && finder != nil {
-		ref, found, err = finder.Find(ctx, msg.Channel, msg.ThreadTS, it.ID, it.CreatedAt)
+		ref, found, err = s.findPosted(ctx, finder, it, msg)
 		if err != nil {
 			return ChatRef{}, false, fmt.Errorf("reconcile outbox %d: %w", it.ID, err)
 		}
@@ -221,6 +224,9 @@ func (s *relay) publishOnce(ctx context.Context, it *OutboxItem, msg ChatMessage
 		}
 	}
 	ref, err = s.publisher.Publish(ctx, msg)
+	if err != nil {
+		s.markUnknown(ctx, it, err)
+	}
 	return ref, false, err
 }
 

@@ -119,7 +119,7 @@ type MessageFinder interface {
 // decides what to do.
 type SendError struct {
 	Platform   string        // "slack", "x"
-	Code       string        // the platform's error code, e.g. channel_not_found or 429
+	Code       string        // the platform's error code, e.g. channel_not_found or 429; "network" for a transport failure (which may have reached the platform unless it failed to connect)
 	Permanent  bool          // retrying will not help
 	RetryAfter time.Duration // the platform asked to wait this long
 	Err        error

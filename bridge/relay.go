@@ -17,6 +17,8 @@ import (
 type relay struct {
 	*env
 	store    TxRunner[RelayTx]
+	outcomes TxRunner[OutcomeTx] // unknown outcomes (unknown.go)
+	checks   *outcomeChecks      // paced checks of unknown outcomes (unknown.go)
 	claims   OutboxClaimer
 	identity string        // names this process in outbox claims
 	lease    time.Duration // how long a claimed row stays with its worker
@@ -96,6 +98,23 @@ type RelayTx interface {
 	DeliveryTx
 }
 
+// OutcomeTx is how the relay records what it knows about a claimed row's
+// outcome (unknown.go). Each method returns ErrNotFound if the row is not
+// claimed by owner.
+type OutcomeTx interface {
+	// MarkOutboxUnknown sets a claimed row's UnknownAt to now: its attempt
+	// failed but may have reached the platform, so it is checked before
+	// it is sent again.
+	MarkOutboxUnknown(ctx context.Context, id int64, owner string, now time.Time) error
+	// SettleOutbox clears a claimed row's unknown outcome (UnknownAt): a
+	// check on the platform found that no earlier attempt got through.
+	SettleOutbox(ctx context.Context, id int64, owner string, now time.Time) error
+	// DeferOutbox puts a claimed row back to pending until next, as
+	// RetryOutbox does, but without counting the attempt: a check the
+	// platform asked to wait for is no failure.
+	DeferOutbox(ctx context.Context, id int64, owner string, next time.Time, lastErr string, now time.Time) error
+}
+
 // OutboxClaimer leases due outbox rows to the relay (see
 // Store.ClaimOutbox).
 type OutboxClaimer interface {
@@ -106,6 +125,7 @@ type OutboxClaimer interface {
 func newRelay(e *env, r relay) *relay {
 	r.env = e
 	r.wake = make(chan struct{}, 1)
+	r.checks = &outcomeChecks{}
 	r.handlers = map[string]handler{
 		KindChatPost:      r.handleChatPost,
 		KindChatReport:    r.handleChatReport,
@@ -223,6 +243,9 @@ func (s *relay) process(ctx context.Context, it *OutboxItem, rec *committer, rel
 		err = &SendError{Platform: "carebridge", Code: "unknown_kind", Permanent: true, Err: fmt.Errorf("no handler for outbox kind %q", it.Kind)}
 	} else {
 		complete, err = h(ctx, it)
+	}
+	if s.deferCheck(ctx, it, err) {
+		return // a check the platform asked to wait for: no failed attempt
 	}
 	now := s.clock.Now().UTC()
 	giveUp := err != nil && (IsPermanent(err) || it.Attempts >= s.cfg.Outbox.MaxAttempts)

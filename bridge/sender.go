@@ -66,11 +66,15 @@ func (s *relay) handleSend(ctx context.Context, it *OutboxItem) (completion, err
 	var ref SentRef
 	found := false
 	if reconcile {
-		if d.Visibility == VisibilityDM {
-			ref, found, err = replier.FindDM(ctx, d.Account, d.Recipient, d.Text)
-		} else {
-			ref, found, err = replier.FindReply(ctx, d.Account, target.ExternalID, d.Text)
-		}
+		err = s.paced(ctx, checkReply+d.Account, func(ctx context.Context) error {
+			var err error
+			if d.Visibility == VisibilityDM {
+				ref, found, err = replier.FindDM(ctx, d.Account, d.Recipient, d.Text)
+			} else {
+				ref, found, err = replier.FindReply(ctx, d.Account, target.ExternalID, d.Text)
+			}
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("check whether draft %d already went out: %w", d.ID, err)
 		}
@@ -218,7 +222,11 @@ func (s *relay) handlePlatformPost(ctx context.Context, it *OutboxItem) (complet
 	found := false
 	var err error
 	if it.Recovered || it.Attempts > 1 {
-		ref, found, err = poster.FindPost(ctx, p.Account, p.Text)
+		err = s.paced(ctx, checkPost+p.Account, func(ctx context.Context) error {
+			var err error
+			ref, found, err = poster.FindPost(ctx, p.Account, p.Text)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("check whether the %s of @%s already went out: %w", p.Purpose, p.Account, err)
 		}

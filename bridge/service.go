@@ -187,7 +187,7 @@ func New(opt Options) (*Service, error) {
 	s := &Service{}
 	p := opt.ChatPacing
 	s.relay = newRelay(e, relay{
-		store: tx.Relay, claims: opt.Store, identity: opt.Identity, lease: opt.Lease, poll: opt.PollInterval,
+		store: tx.Relay, outcomes: tx.Outcomes, claims: opt.Store, identity: opt.Identity, lease: opt.Lease, poll: opt.PollInterval,
 		publisher: opt.Publisher, actions: opt.Actions, repliers: opt.Repliers, posters: opt.Posters, afterHours: opt.AfterHours,
 		pacer: newPacer(p.PerSecond, p.Burst, p.Disabled), flight: &s.flight,
 	})

@@ -57,6 +57,7 @@ type Store interface {
 type Transactions struct {
 	Ingest    TxRunner[IngestTx]
 	Relay     TxRunner[RelayTx]
+	Outcomes  TxRunner[OutcomeTx]
 	Approvals TxRunner[ApprovalTx]
 	Inbox     TxRunner[InboxTx]
 }

@@ -260,11 +260,16 @@ type OutboxItem struct {
 	LastError     string
 	ClaimedBy     string
 	ClaimedUntil  time.Time
-	// Recovered is set by ClaimOutbox when the row was taken over from a
-	// claim whose lease expired (a crashed or stalled worker): that
-	// attempt may have reached the platform, so the worker reconciles
-	// before sending again.
+	// Recovered is set by ClaimOutbox while the row's outcome is unknown
+	// (UnknownAt is set): it was taken over from a claim whose lease
+	// expired (a crashed or stalled worker), and that attempt may have
+	// reached the platform, so the worker reconciles before sending
+	// again. It stays set from claim to claim until a check succeeds
+	// (Tx.SettleOutbox, or the row is done).
 	Recovered bool
+	// UnknownAt is when the outcome became unknown (zero: known): every
+	// attempt that may have reached the platform happened before it.
+	UnknownAt time.Time
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

@@ -15,7 +15,7 @@ import (
 )
 
 const outboxColumns = `id, kind, priority, lane, order_key, dedupe_key, ticket_id, payload, state,
-	attempts, next_attempt_at, last_error, claimed_by, claimed_until, recovered, created_at, updated_at`
+	attempts, next_attempt_at, last_error, claimed_by, claimed_until, recovered, unknown_at, created_at, updated_at`
 
 type outboxRow struct {
 	ID            int64   `db:"id"`
@@ -33,6 +33,7 @@ type outboxRow struct {
 	ClaimedBy     string  `db:"claimed_by"`
 	ClaimedUntil  dbTime  `db:"claimed_until"`
 	Recovered     bool    `db:"recovered"`
+	UnknownAt     dbTime  `db:"unknown_at"`
 	CreatedAt     dbTime  `db:"created_at"`
 	UpdatedAt     dbTime  `db:"updated_at"`
 }
@@ -43,7 +44,7 @@ func (r outboxRow) item() bridge.OutboxItem {
 		OrderKey: r.OrderKey, DedupeKey: r.DedupeKey, TicketID: int64(r.TicketID),
 		Payload: r.Payload.json(), State: bridge.OutboxState(r.State), Attempts: r.Attempts,
 		NextAttemptAt: r.NextAttemptAt.time(), LastError: r.LastError, ClaimedBy: r.ClaimedBy,
-		ClaimedUntil: r.ClaimedUntil.time(), Recovered: r.Recovered, CreatedAt: r.CreatedAt.time(), UpdatedAt: r.UpdatedAt.time(),
+		ClaimedUntil: r.ClaimedUntil.time(), Recovered: r.Recovered, UnknownAt: r.UnknownAt.time(), CreatedAt: r.CreatedAt.time(), UpdatedAt: r.UpdatedAt.time(),
 	}
 }
 
@@ -108,6 +109,35 @@ func (t *tx) RetryOutbox(ctx context.Context, id int64, owner string, next time.
 		dbTime(next), lastErr, dbTime(now), id, owner)
 }
 
+// SettleOutbox clears the unknown outcome of a row claimed by owner: a
+// check on the platform found that no earlier attempt got through.
+func (t *tx) SettleOutbox(ctx context.Context, id int64, owner string, now time.Time) error {
+	return t.finishOutbox(ctx, "settle", id, owner, `
+		UPDATE outbox SET unknown_at = NULL, recovered = FALSE, updated_at = ?
+		WHERE id = ? AND state = 'sending' AND claimed_by = ?`,
+		dbTime(now), id, owner)
+}
+
+// MarkOutboxUnknown records that a row claimed by owner may have reached
+// the platform although its attempt failed (a connection lost after the
+// request was sent): until a check settles it, it is Recovered.
+func (t *tx) MarkOutboxUnknown(ctx context.Context, id int64, owner string, now time.Time) error {
+	return t.finishOutbox(ctx, "mark unknown", id, owner, `
+		UPDATE outbox SET unknown_at = ?, updated_at = ?
+		WHERE id = ? AND state = 'sending' AND claimed_by = ?`,
+		dbTime(now), dbTime(now), id, owner)
+}
+
+// DeferOutbox puts a row claimed by owner back to pending until next
+// without counting the attempt (its claim added one), recording lastErr.
+func (t *tx) DeferOutbox(ctx context.Context, id int64, owner string, next time.Time, lastErr string, now time.Time) error {
+	return t.finishOutbox(ctx, "defer", id, owner, `
+		UPDATE outbox SET state = 'pending', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+			next_attempt_at = ?, last_error = ?, claimed_by = '', claimed_until = NULL, updated_at = ?
+		WHERE id = ? AND state = 'sending' AND claimed_by = ?`,
+		dbTime(next), lastErr, dbTime(now), id, owner)
+}
+
 // KillOutbox marks a row claimed by owner dead, recording lastErr.
 func (t *tx) KillOutbox(ctx context.Context, id int64, owner string, lastErr string, now time.Time) error {
 	return t.finishOutbox(ctx, "kill", id, owner, `
@@ -139,7 +169,8 @@ func (t *tx) finishOutbox(ctx context.Context, verb string, id int64, owner, que
 // qualify: at most one per key, strictly in id order. Under PostgreSQL
 // FOR UPDATE SKIP LOCKED makes concurrent claimers pass over each other's
 // rows; under SQLite the transaction holds the write lock. A row taken over
-// from an expired lease is marked Recovered (SET sees the old state).
+// from an expired lease gets UnknownAt = p.Now (SET sees the old state);
+// a row is Recovered while its UnknownAt is set, until SettleOutbox.
 func (s *Store) ClaimOutbox(ctx context.Context, p bridge.ClaimParams) ([]bridge.OutboxItem, error) {
 	if p.Limit <= 0 {
 		return nil, nil
@@ -205,6 +236,7 @@ func (s *Store) claimPostgres(ctx context.Context, p bridge.ClaimParams, lanes [
 func (s *Store) claimSQLite(ctx context.Context, p bridge.ClaimParams, lanes []string) ([]outboxRow, error) {
 	now := dbTime(p.Now)
 	args := []any{
+		now,                                      // unknown_at, when taking over an expired lease
 		p.Owner, dbTime(p.Now.Add(p.Lease)), now, // claimed_by, claimed_until, updated_at
 		now, now, // due: next_attempt_at <= now, claimed_until <= now
 	}
@@ -224,7 +256,9 @@ func (s *Store) claimSQLite(ctx context.Context, p bridge.ClaimParams, lanes []s
 	args = append(args, p.Limit)
 	query := `
 		UPDATE outbox
-		SET state = 'sending', attempts = attempts + 1, recovered = (state = 'sending'),
+		SET state = 'sending', attempts = attempts + 1,
+			unknown_at = CASE WHEN state = 'sending' THEN ? ELSE unknown_at END,
+			recovered = (state = 'sending' OR unknown_at IS NOT NULL),
 			claimed_by = ?, claimed_until = ?, updated_at = ?
 		WHERE id IN (
 			SELECT o.id FROM outbox o

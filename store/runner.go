@@ -34,6 +34,7 @@ var (
 	_ bridge.RelayTx      = (*tx)(nil)
 	_ bridge.ApprovalTx   = (*tx)(nil)
 	_ bridge.InboxTx      = (*tx)(nil)
+	_ bridge.OutcomeTx    = (*tx)(nil)
 	_ bridge.TicketCloser = (*tx)(nil)
 )
 
@@ -42,6 +43,7 @@ func (s *Store) Transactions() bridge.Transactions {
 	return bridge.Transactions{
 		Ingest:    runner[bridge.IngestTx]{s},
 		Relay:     runner[bridge.RelayTx]{s},
+		Outcomes:  runner[bridge.OutcomeTx]{s},
 		Approvals: runner[bridge.ApprovalTx]{s},
 		Inbox:     runner[bridge.InboxTx]{s},
 	}

@@ -142,6 +142,52 @@ func (p *Publisher) Find(ctx context.Context, channel, threadTS string, outboxID
 		outboxID, channel, maxFindPages, since.Format(time.RFC3339))
 }
 
+// PostedPage implements bridge.PostedLister: one page of
+// conversations.history between oldest and latest (200 messages, which
+// Slack cuts to 15 for apps outside the Marketplace), and the outbox ids
+// in the metadata of carebridge's messages on it. It neither waits nor
+// retries: a rate limit comes back as a SendError with RetryAfter, and the
+// core paces the walk.
+func (p *Publisher) PostedPage(ctx context.Context, channel string, oldest, latest time.Time, cursor string) (map[int64]bridge.ChatRef, string, error) {
+	id, err := p.resolve(ctx, channel)
+	if err != nil {
+		return nil, "", err
+	}
+	h, err := p.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+		ChannelID: id, Limit: 200, Oldest: slackTS(oldest), Latest: slackTS(latest), Inclusive: true,
+		Cursor: cursor, IncludeAllMetadata: true,
+	})
+	if err != nil {
+		return nil, "", Classify(err)
+	}
+	found := map[int64]bridge.ChatRef{}
+	for _, m := range h.Messages {
+		if m.Metadata.EventType != metadataEventType {
+			continue
+		}
+		if v, ok := m.Metadata.EventPayload["outbox_id"]; ok {
+			if n, err := strconv.ParseInt(fmt.Sprint(v), 10, 64); err == nil {
+				found[n] = bridge.ChatRef{Channel: id, TS: m.Timestamp}
+			}
+		}
+	}
+	next := h.ResponseMetaData.NextCursor
+	if !h.HasMore {
+		next = ""
+	}
+	return found, next, nil
+}
+
+var _ bridge.PostedLister = (*Publisher)(nil)
+
+// slackTS renders t as a message ts ("" for the zero time).
+func slackTS(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("%d.%06d", t.Unix(), t.Nanosecond()/1000)
+}
+
 // maxFindPages bounds a reconciliation's history read (200 messages a
 // page).
 const maxFindPages = 100

@@ -88,7 +88,7 @@ var outboxTests = []test{
 		want.NextAttemptAt, want.CreatedAt, want.UpdatedAt = stored(it.NextAttemptAt), stored(it.CreatedAt), stored(it.UpdatedAt)
 		same(t, "outbox row", got, &want)
 
-		if _, err := outboxRow(t, s, id+1000); !errors.Is(err, sql.ErrNoRows) {
+		if _, err := OutboxRow(t, s, id+1000); !errors.Is(err, sql.ErrNoRows) {
 			t.Errorf("outbox row %d that was never written: err = %v, want no rows", id+1000, err)
 		}
 	}},
@@ -208,6 +208,79 @@ var outboxTests = []test{
 		// A retry after a known outcome is not a recovery.
 		if it := readOutbox(t, s, id); it.Attempts != 2 || it.Recovered {
 			t.Errorf("attempts = %d, recovered %v; want 2, false", it.Attempts, it.Recovered)
+		}
+	}},
+
+	{"Outbox/UnknownOutcomeStaysUntilSettled", func(t *testing.T, s *store.Store) {
+		id := enqueue(t, s, bridge.OutboxItem{Kind: "chat.post"})[0]
+		lease := time.Minute
+		same(t, "claim by a", claim(t, s, bridge.ClaimParams{Now: at(0), Lease: lease, Owner: "a"}), ids(id))
+		if it := readOutbox(t, s, id); it.Recovered || !it.UnknownAt.IsZero() {
+			t.Errorf("first claim: recovered %v, unknown at %v; want false, zero", it.Recovered, it.UnknownAt)
+		}
+		// a dies; b takes the row over: the outcome is unknown from then on.
+		same(t, "claim by b", claim(t, s, bridge.ClaimParams{Now: at(lease), Lease: lease, Owner: "b"}), ids(id))
+		if it := readOutbox(t, s, id); !it.Recovered || !it.UnknownAt.Equal(stored(at(lease))) || it.Attempts != 2 {
+			t.Errorf("after takeover: recovered %v, unknown at %v, attempts %d; want true, %v, 2", it.Recovered, it.UnknownAt, it.Attempts, at(lease))
+		}
+		// b's check is rate-limited: deferred, not counted.
+		inTx(t, s, func(tx *store.Tx) error {
+			return tx.DeferOutbox(ctx(t), id, "b", at(3*lease), "slack ratelimited", at(lease+time.Second))
+		})
+		it := readOutbox(t, s, id)
+		if it.State != bridge.OutboxPending || it.Attempts != 1 || it.LastError != "slack ratelimited" ||
+			!it.NextAttemptAt.Equal(stored(at(3*lease))) || it.ClaimedBy != "" {
+			t.Errorf("after defer: %+v; want pending until %v, 1 attempt, the error, no claim", it, at(3*lease))
+		}
+		same(t, "claim before the deferred time", claim(t, s, bridge.ClaimParams{Now: at(2 * lease), Owner: "b"}), ids())
+		// The next claim is no takeover, but the outcome is still unknown.
+		same(t, "claim after the deferred time", claim(t, s, bridge.ClaimParams{Now: at(3 * lease), Lease: lease, Owner: "b"}), ids(id))
+		if it := readOutbox(t, s, id); !it.Recovered || !it.UnknownAt.Equal(stored(at(lease))) || it.Attempts != 2 {
+			t.Errorf("claim after defer: recovered %v, unknown at %v, attempts %d; want true, %v, 2", it.Recovered, it.UnknownAt, it.Attempts, at(lease))
+		}
+		// An ordinary retry keeps it unknown too.
+		inTx(t, s, func(tx *store.Tx) error {
+			return tx.RetryOutbox(ctx(t), id, "b", at(4*lease), "network", at(3*lease))
+		})
+		same(t, "claim after the retry", claim(t, s, bridge.ClaimParams{Now: at(4 * lease), Lease: lease, Owner: "c"}), ids(id))
+		if it := readOutbox(t, s, id); !it.Recovered || !it.UnknownAt.Equal(stored(at(lease))) {
+			t.Errorf("claim after retry: recovered %v, unknown at %v; want true, %v", it.Recovered, it.UnknownAt, at(lease))
+		}
+		// Only the owner settles it.
+		err := withTx(s, ctx(t), func(tx *store.Tx) error { return tx.SettleOutbox(ctx(t), id, "b", at(4*lease)) })
+		notFound(t, "SettleOutbox by a worker without the claim", err)
+		err = withTx(s, ctx(t), func(tx *store.Tx) error {
+			return tx.DeferOutbox(ctx(t), id, "b", at(5*lease), "x", at(4*lease))
+		})
+		notFound(t, "DeferOutbox by a worker without the claim", err)
+		// c's check found nothing: settled, and c sends; its retry is a plain one.
+		inTx(t, s, func(tx *store.Tx) error { return tx.SettleOutbox(ctx(t), id, "c", at(4*lease)) })
+		if it := readOutbox(t, s, id); it.State != bridge.OutboxSending || !it.UnknownAt.IsZero() || it.Recovered {
+			t.Errorf("after settle: state %s, unknown at %v, recovered %v; want sending, zero, false", it.State, it.UnknownAt, it.Recovered)
+		}
+		inTx(t, s, func(tx *store.Tx) error {
+			return tx.RetryOutbox(ctx(t), id, "c", at(5*lease), "channel busy", at(4*lease))
+		})
+		same(t, "claim after the settled retry", claim(t, s, bridge.ClaimParams{Now: at(5 * lease), Lease: lease, Owner: "c"}), ids(id))
+		if it := readOutbox(t, s, id); it.Recovered || !it.UnknownAt.IsZero() {
+			t.Errorf("claim after settled retry: recovered %v, unknown at %v; want false, zero", it.Recovered, it.UnknownAt)
+		}
+		// A failed attempt that may have reached the platform makes it
+		// unknown again.
+		err = withTx(s, ctx(t), func(tx *store.Tx) error { return tx.MarkOutboxUnknown(ctx(t), id, "b", at(5*lease)) })
+		notFound(t, "MarkOutboxUnknown by a worker without the claim", err)
+		inTx(t, s, func(tx *store.Tx) error { return tx.MarkOutboxUnknown(ctx(t), id, "c", at(5*lease+time.Second)) })
+		inTx(t, s, func(tx *store.Tx) error {
+			return tx.RetryOutbox(ctx(t), id, "c", at(5*lease+2*time.Second), "network", at(5*lease+time.Second))
+		})
+		same(t, "claim after the lost answer", claim(t, s, bridge.ClaimParams{Now: at(5*lease + 2*time.Second), Lease: lease, Owner: "c"}), ids(id))
+		if it := readOutbox(t, s, id); !it.Recovered || !it.UnknownAt.Equal(stored(at(5*lease+time.Second))) {
+			t.Errorf("claim after a lost answer: recovered %v, unknown at %v; want true, %v", it.Recovered, it.UnknownAt, at(5*lease+time.Second))
+		}
+		// A second takeover makes it unknown again, from the new time.
+		same(t, "takeover by d", claim(t, s, bridge.ClaimParams{Now: at(7 * lease), Lease: lease, Owner: "d"}), ids(id))
+		if it := readOutbox(t, s, id); !it.Recovered || !it.UnknownAt.Equal(stored(at(7*lease))) {
+			t.Errorf("second takeover: recovered %v, unknown at %v; want true, %v", it.Recovered, it.UnknownAt, at(7*lease))
 		}
 	}},
 

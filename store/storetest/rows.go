@@ -46,27 +46,28 @@ func (s scanTime) parse(v string) error {
 // readOutbox reads one outbox row; it fails the test if there is none.
 func readOutbox(t *testing.T, s *store.Store, id int64) *bridge.OutboxItem {
 	t.Helper()
-	it, err := outboxRow(t, s, id)
+	it, err := OutboxRow(t, s, id)
 	if err != nil {
 		t.Fatalf("read outbox row %d: %v", id, err)
 	}
 	return it
 }
 
-// outboxRow reads one outbox row, or returns an error wrapping
-// sql.ErrNoRows.
-func outboxRow(t *testing.T, s *store.Store, id int64) (*bridge.OutboxItem, error) {
+// OutboxRow reads one outbox row, or returns an error wrapping
+// sql.ErrNoRows. The core never reads a row back by id; tests of other
+// packages that check what became of a row use it.
+func OutboxRow(t testing.TB, s *store.Store, id int64) (*bridge.OutboxItem, error) {
 	db := s.DB()
 	var it bridge.OutboxItem
 	var ticketID sql.NullInt64
 	var payload string
 	var state string
 	var prio int
-	err := db.QueryRowContext(ctx(t), db.Rebind(`SELECT id, kind, priority, lane, order_key, dedupe_key, ticket_id,
-		payload, state, attempts, next_attempt_at, last_error, claimed_by, claimed_until, recovered, created_at, updated_at
+	err := db.QueryRowContext(t.Context(), db.Rebind(`SELECT id, kind, priority, lane, order_key, dedupe_key, ticket_id,
+		payload, state, attempts, next_attempt_at, last_error, claimed_by, claimed_until, recovered, unknown_at, created_at, updated_at
 		FROM outbox WHERE id = ?`), id).Scan(&it.ID, &it.Kind, &prio, &it.Lane, &it.OrderKey, &it.DedupeKey, &ticketID,
 		&payload, &state, &it.Attempts, scanTime{&it.NextAttemptAt}, &it.LastError, &it.ClaimedBy,
-		scanTime{&it.ClaimedUntil}, &it.Recovered, scanTime{&it.CreatedAt}, scanTime{&it.UpdatedAt})
+		scanTime{&it.ClaimedUntil}, &it.Recovered, scanTime{&it.UnknownAt}, scanTime{&it.CreatedAt}, scanTime{&it.UpdatedAt})
 	if err != nil {
 		return nil, err
 	}
