@@ -223,6 +223,9 @@ func (s *relay) publishOnce(ctx context.Context, it *OutboxItem, msg ChatMessage
 			return ref, true, nil
 		}
 	}
+	if err := s.leaseEnding(it); err != nil {
+		return ChatRef{}, false, err
+	}
 	ref, err = s.publisher.Publish(ctx, msg)
 	if err != nil {
 		s.markUnknown(ctx, it, err)

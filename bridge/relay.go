@@ -219,16 +219,46 @@ func (s *relay) run(ctx, workCtx context.Context) {
 	}
 }
 
+// errLeaseEnding is why a row goes back to the queue without a platform
+// call: too little of its lease is left.
+var errLeaseEnding = errors.New("too little of the claim's lease is left for the platform call; put back")
+
+// pastCallDeadline reports whether a platform call for row it made at t
+// could outlast its claim: another worker could then take the row over,
+// find nothing on the platform yet, and send it too. A call needs a fifth
+// of the lease (at least a second) left.
+func (s *relay) pastCallDeadline(it *OutboxItem, t time.Time) bool {
+	if it.ClaimedUntil.IsZero() {
+		return false
+	}
+	return t.Add(max(s.lease/5, time.Second)).After(it.ClaimedUntil)
+}
+
+// leaseEnding returns the error that puts row it back to the queue
+// uncounted when too little of its lease is left for a platform call now
+// (a check before it took long, say), or nil.
+func (s *relay) leaseEnding(it *OutboxItem) error {
+	if now := s.clock.Now(); s.pastCallDeadline(it, now) {
+		return &deferredCheck{until: now, err: errLeaseEnding}
+	}
+	return nil
+}
+
 // process runs one claimed row and records the outcome; a sent row is
 // recorded through rec. release frees the worker's slot: it is called once
 // the row is sent, while its record waits for a group transaction, unless
 // many rows wait already.
 func (s *relay) process(ctx context.Context, it *OutboxItem, rec *committer, release func()) {
-	// Pace the lane. The claim skipped busy lanes, so this rarely waits.
+	// Pace the lane. The claim skipped busy lanes, so this rarely waits;
+	// a wait that would outlast the lease gives the row back instead.
 	for {
 		wait := s.pacer.take(it.Lane, s.clock.Now())
 		if wait <= 0 {
 			break
+		}
+		if until := s.clock.Now().Add(wait); s.pastCallDeadline(it, until) {
+			s.deferCheck(ctx, it, &deferredCheck{until: until, err: errLeaseEnding})
+			return
 		}
 		select {
 		case <-ctx.Done():

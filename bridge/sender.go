@@ -80,6 +80,9 @@ func (s *relay) handleSend(ctx context.Context, it *OutboxItem) (completion, err
 		}
 	}
 	if !found {
+		if err := s.leaseEnding(it); err != nil {
+			return nil, err // the draft stays sending: the next attempt checks first
+		}
 		if d.Visibility == VisibilityDM {
 			ref, err = replier.SendDM(ctx, d.Account, d.Recipient, d.Text)
 		} else {
@@ -232,6 +235,9 @@ func (s *relay) handlePlatformPost(ctx context.Context, it *OutboxItem) (complet
 		}
 	}
 	if !found {
+		if err := s.leaseEnding(it); err != nil {
+			return nil, err
+		}
 		if ref, err = poster.Post(ctx, p.Account, p.Text); err != nil {
 			return nil, err
 		}

@@ -312,7 +312,7 @@ func (s *relay) deferCheck(ctx context.Context, it *OutboxItem, err error) bool 
 		return false
 	}
 	now := s.clock.Now().UTC()
-	s.log.Info("outbox: check of an unknown outcome deferred", "id", it.ID, "kind", it.Kind, "until", dc.until.Format(time.TimeOnly), "err", err)
+	s.log.Info("outbox: put back without counting the attempt", "id", it.ID, "kind", it.Kind, "until", dc.until.Format(time.TimeOnly), "err", err)
 	if derr := s.outcomes.WithTx(ctx, func(tx OutcomeTx) error {
 		return tx.DeferOutbox(ctx, it.ID, s.identity, dc.until.UTC(), err.Error(), now)
 	}); derr != nil {

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/carebridge/carebridge/adapters/slack/slackfake"
 )
 
 var (
@@ -75,8 +77,9 @@ func startServe(t *testing.T, cfgPath, logPath string) *process {
 // is killed with SIGKILL at 6 random moments spread over ingest,
 // mirroring, drafting and sending, and restarted after each. The fakes
 // hold the platforms' limits (harness): Slack posts about one message a
-// second per channel and allows an unlisted app one history call a
-// minute, 15 messages a page; X counts every endpoint's 15-minute window.
+// second per channel and allows history reads at a Marketplace app's
+// limits (below: why not an unlisted app's); X counts every endpoint's
+// 15-minute window.
 // Afterwards, counted on the fakes, every post is in Slack exactly once
 // and every reply on X exactly once. A last SIGTERM shows the graceful
 // shutdown.
@@ -105,7 +108,14 @@ func testServeKilled(t *testing.T, storeURL string) {
 	nPosts := envInt("CAREBRIDGE_E2E_KILL_POSTS", 300)
 	nReplies := envInt("CAREBRIDGE_E2E_KILL_REPLIES", 40)
 	rng := seededRNG(t)
-	w := newServeWorld(t, storeURL, serveWorldOptions{posts: nPosts, seed: rng.Uint64()})
+	// History at the limits of a Marketplace app (Tier 3: 50 calls a
+	// minute, pages up to 1,000), not the unlisted app's one call a
+	// minute: after each of 6 kills every channel with rows left unknown
+	// needs a history read, and at one a minute for the whole workspace
+	// the run would take half an hour. The unlisted app's limit after a
+	// crash is proven in process, on an accelerated clock, by
+	// TestKillAtUnlistedHistoryLimits (e2e_unknown_test.go).
+	w := newServeWorld(t, storeURL, serveWorldOptions{posts: nPosts, seed: rng.Uint64(), slack: []slackfake.Option{slackfake.WithMarketplaceHistory()}})
 	posts := w.posts
 	proc := w.serve()
 	var kills []string
