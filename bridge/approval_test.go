@@ -21,7 +21,7 @@ func TestPublicReply(t *testing.T) {
 	const answer = "Sorry to hear that! Settings › Battery shows what drains it — could you check?"
 	draft := h.staffReply(staff, c, answer)
 	h.wantDraft(draft, bridge.DraftPending, bridge.VisibilityPublic)
-	h.wantReactions(draft, bridge.ReactionPending)
+	h.wantReactions(draft, marks.Pending)
 	if tk := h.ticket(c); tk.State != bridge.TicketAwaitingApproval {
 		t.Errorf("ticket with a pending draft: %s", tk.State)
 	}
@@ -42,7 +42,7 @@ func TestPublicReply(t *testing.T) {
 	if !strings.Contains(line, "https://x.com/SBCare/status/"+replies[0].ID) {
 		t.Errorf("no link to the reply in %q", line)
 	}
-	h.wantReactions(draft, bridge.ReactionSent)
+	h.wantReactions(draft, marks.Sent)
 	d := h.wantDraft(draft, bridge.DraftSent, bridge.VisibilityPublic)
 	if d.ApprovedBy != manager || d.Author != staff || d.SentID != replies[0].ID {
 		t.Errorf("draft: author %q, approved by %q, sent id %q", d.Author, d.ApprovedBy, d.SentID)
@@ -80,7 +80,7 @@ func TestDMReply(t *testing.T) {
 			t.Errorf("a DM's notice links to it: %q", line)
 		}
 		h.wantDraft(draft, bridge.DraftSent, bridge.VisibilityDM)
-		h.wantReactions(draft, bridge.ReactionSent)
+		h.wantReactions(draft, marks.Sent)
 	})
 
 	t.Run("a conversation that is a DM", func(t *testing.T) {
@@ -257,7 +257,7 @@ func TestPersonalDataBlockedThenDM(t *testing.T) {
 		if !strings.Contains(line, "phone number") || !strings.Contains(line, "dm:") || strings.Contains(line, "090-1234-5678") || !strings.Contains(line, "<@"+staff+">") {
 			t.Errorf("guard notice: %q", line)
 		}
-		h.wantReactions(draft, bridge.ReactionBlocked)
+		h.wantReactions(draft, marks.Blocked)
 		// Approving the public answer does nothing: it is still blocked.
 		h.approve(manager, draft)
 		h.wantDraft(draft, bridge.DraftBlocked, bridge.VisibilityPublic)
@@ -288,7 +288,7 @@ func TestPersonalDataBlockedThenDM(t *testing.T) {
 		h.edit(staff, draft, "dm: "+text)
 		h.wantDraft(draft, bridge.DraftPending, bridge.VisibilityDM)
 		h.wantNotice(c, "The edited draft passes the checks and waits for an approver")
-		h.wantReactions(draft, bridge.ReactionPending)
+		h.wantReactions(draft, marks.Pending)
 		h.approve(manager, draft)
 		if d := h.dmsTo(c); len(d) != 1 || d[0].Text != text {
 			t.Fatalf("DMs: %+v", d)
@@ -306,7 +306,7 @@ func TestPersonalDataBlockedThenDM(t *testing.T) {
 			t.Fatalf("DMs: %+v", d)
 		}
 		h.wantDraft(draft, bridge.DraftSent, bridge.VisibilityDM)
-		h.wantReactions(draft, bridge.ReactionSent)
+		h.wantReactions(draft, marks.Sent)
 	})
 }
 
@@ -324,7 +324,7 @@ func TestIneligiblePublicReply(t *testing.T) {
 	if !strings.Contains(line, "dm:") {
 		t.Errorf("no DM suggestion in %q", line)
 	}
-	h.wantReactions(draft, bridge.ReactionBlocked)
+	h.wantReactions(draft, marks.Blocked)
 	h.approve(manager, draft)
 	if len(h.sent()) != 0 {
 		t.Fatalf("a public reply went out to a post that did not mention us: %+v", h.sent())
@@ -597,7 +597,7 @@ func TestReplyBeforeTheThreadIsRecorded(t *testing.T) {
 	h.waitFor("the thread is recorded", func() (bool, string) { return h.ticketThreadOf(p) == parent, "" })
 	h.advance(time.Second) // the event's next attempt falls due
 	h.wantDraft(draft, bridge.DraftPending, bridge.VisibilityPublic)
-	h.wantReactions(draft, bridge.ReactionPending)
+	h.wantReactions(draft, marks.Pending)
 	h.approve(manager, draft)
 	if s := h.sent(); len(s) != 1 || s[0].To != p.ExternalID {
 		t.Errorf("sent: %+v", s)

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carebridge/carebridge/adapters/slack"
+	"github.com/carebridge/carebridge/adapters/x"
 	"github.com/carebridge/carebridge/bridge"
 	"github.com/carebridge/carebridge/bridge/config"
 	"github.com/carebridge/carebridge/store"
@@ -89,6 +91,10 @@ outbox:
   max_backoff: 1m
 `
 
+// marks are the bot's marks on drafts: Slack's, as production registers
+// them.
+var marks = slack.DraftMarks
+
 // userGroups are the user groups the chat surface knows.
 var userGroups = map[string][]string{"S0LEADS01": {lead}}
 
@@ -145,14 +151,19 @@ func newHarness(t *testing.T) *harness {
 		Router:    router,
 		Publisher: h.chat,
 		Actions:   h.chat,
-		Replier:   h.x,
+		Repliers:  map[bridge.Platform]bridge.Replier{x.Platform: h.x},
 		Networks:  []bridge.Network{xRules{}},
+		Accounts:  map[bridge.Platform][]string{x.Platform: {account}},
 		BotUserID: botUser,
 		Official:  map[string]bool{strings.ToLower(account): true, accountID: true},
-		Clock:     clock,
-		Logger:    log,
-		Metrics:   h.metrics,
-		Identity:  "harness",
+		Watchers:  cfg.Slack.Watchers,
+		Marks:     marks,
+		ChatPacing: bridge.Pacing{PerSecond: cfg.Slack.Pacing.PerSecond, Burst: cfg.Slack.Pacing.Burst,
+			Disabled: cfg.Slack.Pacing.Disabled},
+		Clock:    clock,
+		Logger:   log,
+		Metrics:  h.metrics,
+		Identity: "harness",
 		// The relay is woken by every change; the poll only notices a
 		// clock the test moved (a retry or a lease falling due).
 		PollInterval: 5 * time.Millisecond,
@@ -257,7 +268,7 @@ func withID(id string) postOption {
 func (h *harness) newPost(text string, opts ...postOption) bridge.Post {
 	n := h.next()
 	p := bridge.Post{
-		Platform:   bridge.PlatformX,
+		Platform:   x.Platform,
 		ExternalID: fmt.Sprintf("190000000000%07d", n),
 		Text:       text,
 		CreatedAt:  h.clock.Now(),
@@ -474,7 +485,7 @@ func (h *harness) dmGesture() string { return ":" + h.cfg.Approvals.ApproveDMEmo
 // poller does.
 func (h *harness) seen(ids ...string) map[string]bool {
 	h.t.Helper()
-	got, err := h.svc.Seen(h.t.Context(), bridge.PlatformX, ids)
+	got, err := h.svc.Seen(h.t.Context(), x.Platform, ids)
 	if err != nil {
 		h.t.Fatalf("seen: %v", err)
 	}
@@ -811,7 +822,7 @@ func (h *harness) dmsTo(c *conv) []sentAnswer {
 func (h *harness) draft(msg bridge.ChatRef) *bridge.Draft {
 	h.t.Helper()
 	var d *bridge.Draft
-	err := h.store.WithTx(h.t.Context(), func(tx bridge.Tx) error {
+	err := h.tx(func(tx *store.Tx) error {
 		var err error
 		d, err = tx.DraftByMessage(h.t.Context(), msg.Channel, msg.TS)
 		return err
@@ -825,7 +836,7 @@ func (h *harness) draft(msg bridge.ChatRef) *bridge.Draft {
 // noDraft checks that msg did not become a draft.
 func (h *harness) noDraft(msg bridge.ChatRef) {
 	h.t.Helper()
-	err := h.store.WithTx(h.t.Context(), func(tx bridge.Tx) error {
+	err := h.tx(func(tx *store.Tx) error {
 		_, err := tx.DraftByMessage(h.t.Context(), msg.Channel, msg.TS)
 		return err
 	})
@@ -848,9 +859,9 @@ func (h *harness) wantDraft(msg bridge.ChatRef, state bridge.DraftState, vis bri
 func (h *harness) ticket(c *conv) *bridge.Ticket {
 	h.t.Helper()
 	var t *bridge.Ticket
-	err := h.store.WithTx(h.t.Context(), func(tx bridge.Tx) error {
+	err := h.tx(func(tx *store.Tx) error {
 		var err error
-		t, err = tx.TicketByConversation(h.t.Context(), c.post.Platform, c.post.ConversationKey)
+		t, err = ticketByConversation(h.t.Context(), tx, c.post.Platform, c.post.ConversationKey)
 		return err
 	})
 	if err != nil {
@@ -864,9 +875,9 @@ func (h *harness) ticket(c *conv) *bridge.Ticket {
 func (h *harness) ticketThreadOf(p bridge.Post) bridge.ChatRef {
 	h.t.Helper()
 	var t *bridge.Ticket
-	err := h.store.WithTx(h.t.Context(), func(tx bridge.Tx) error {
+	err := h.tx(func(tx *store.Tx) error {
 		var err error
-		t, err = tx.TicketByConversation(h.t.Context(), p.Platform, p.ConversationKey)
+		t, err = ticketByConversation(h.t.Context(), tx, p.Platform, p.ConversationKey)
 		return err
 	})
 	if err != nil {
@@ -889,7 +900,7 @@ func (h *harness) cursor(key string) string {
 func (h *harness) audit() []bridge.AuditRecord {
 	h.t.Helper()
 	var recs []bridge.AuditRecord
-	err := h.store.WithTx(h.t.Context(), func(tx bridge.Tx) error {
+	err := h.tx(func(tx *store.Tx) error {
 		var err error
 		recs, err = tx.AuditRecords(h.t.Context(), bridge.AuditFilter{})
 		return err
@@ -951,6 +962,29 @@ func (h *harness) auditByKind(kind bridge.AuditKind) []bridge.AuditRecord {
 		}
 	}
 	return out
+}
+
+// tx runs fn in one transaction of the store, seen whole.
+func (h *harness) tx(fn func(tx *store.Tx) error) error {
+	r, err := store.Runner[*store.Tx](h.store)
+	if err != nil {
+		return err
+	}
+	return r.WithTx(h.t.Context(), fn)
+}
+
+// ticketByConversation reads the ticket of a conversation (ErrNotFound
+// when there is none).
+func ticketByConversation(ctx context.Context, tx *store.Tx, platform bridge.Platform, key string) (*bridge.Ticket, error) {
+	ts, err := tx.TicketsByConversation(ctx, platform, []string{key})
+	if err != nil {
+		return nil, err
+	}
+	t, ok := ts[key]
+	if !ok {
+		return nil, fmt.Errorf("no ticket of conversation %s: %w", key, bridge.ErrNotFound)
+	}
+	return t, nil
 }
 
 // ---- the doubles
@@ -1086,9 +1120,13 @@ type chatRecorder struct {
 	held      heldCalls // the next Publish calls wait
 }
 
+// The recording surface has every optional capability Slack's has.
 var (
-	_ bridge.Publisher   = (*chatRecorder)(nil)
-	_ bridge.ChatActions = (*chatRecorder)(nil)
+	_ bridge.Publisher      = (*chatRecorder)(nil)
+	_ bridge.ChatActions    = (*chatRecorder)(nil)
+	_ bridge.MessageFinder  = (*chatRecorder)(nil)
+	_ bridge.EphemeralNotes = (*chatRecorder)(nil)
+	_ bridge.GroupDirectory = (*chatRecorder)(nil)
 )
 
 // newTS returns a fresh message ts at the clock's second.
@@ -1162,6 +1200,9 @@ func (c *chatRecorder) Ephemeral(_ context.Context, channel, user, text string) 
 	c.ephemeral = append(c.ephemeral, ephemeral{channel, user, text})
 	return nil
 }
+
+// IsGroup tells user groups (S…) from people, as Slack's ids do.
+func (c *chatRecorder) IsGroup(id string) bool { return strings.HasPrefix(id, "S") }
 
 func (c *chatRecorder) GroupMembers(_ context.Context, group string) ([]string, error) {
 	c.mu.Lock()
@@ -1329,13 +1370,15 @@ func (p *platformRecorder) lookups() int {
 	return p.finds
 }
 
-// xRules are the network's rules the core asks: X stores a reply with the
-// replied-to author's @handle in front.
-type xRules struct{}
+// xRules are X's rules as production registers them (x.Network: who may
+// be answered publicly, how long an answer may be, what X's refusals
+// mean), except that a post of ours read back is compared as X stores a
+// reply: with the replied-to author's @handle in front of the text sent.
+// (The x.Network of this branch's base still compares the raw texts; the
+// one that compares as X stores them can replace this.)
+type xRules struct{ x.Network }
 
 var _ bridge.Network = xRules{}
-
-func (xRules) Platform() bridge.Platform { return bridge.PlatformX }
 
 func (xRules) SameAnswer(sent, seen string) bool {
 	seen = strings.TrimSpace(seen)

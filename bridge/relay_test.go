@@ -45,7 +45,7 @@ func TestCrashBetweenSendingAndResult(t *testing.T) {
 			t.Errorf("the draft records %q as sent, the platform has %q", d.SentID, replies[0].ID)
 		}
 		h.wantNotice(c, "Sent publicly as @SBCare")
-		h.wantReactions(draft, bridge.ReactionSent)
+		h.wantReactions(draft, marks.Sent)
 		h.wantAudit(draft, bridge.AuditDraftCreated, bridge.AuditApproved, bridge.AuditSendAttempted,
 			bridge.AuditSendRetrying, bridge.AuditSendAttempted, bridge.AuditSentAlreadyOnCheck)
 	})
@@ -97,7 +97,7 @@ func TestCrashBetweenSendingAndResult(t *testing.T) {
 				if d := h.wantDraft(draft, bridge.DraftSent, bridge.VisibilityPublic); d.Error != "" {
 					t.Errorf("the sent draft shows an error: %q", d.Error)
 				}
-				h.wantReactions(draft, bridge.ReactionSent)
+				h.wantReactions(draft, marks.Sent)
 				h.wantAudit(draft, bridge.AuditDraftCreated, bridge.AuditApproved, bridge.AuditSendAttempted,
 					bridge.AuditSendAttempted, bridge.AuditSentAlreadyOnCheck)
 			})
@@ -139,7 +139,7 @@ func TestSendRefusedForGood(t *testing.T) {
 		t.Errorf("the notice does not say how to send it as a DM: %q", line)
 	}
 	h.wantDraft(draft, bridge.DraftFailed, bridge.VisibilityPublic)
-	h.wantReactions(draft, bridge.ReactionFailed)
+	h.wantReactions(draft, marks.Failed)
 	if len(h.sent()) != 0 {
 		t.Fatalf("sent: %+v", h.sent())
 	}
@@ -149,7 +149,7 @@ func TestSendRefusedForGood(t *testing.T) {
 		t.Fatalf("DMs: %+v", dms)
 	}
 	h.wantDraft(draft, bridge.DraftSent, bridge.VisibilityDM)
-	h.wantReactions(draft, bridge.ReactionSent)
+	h.wantReactions(draft, marks.Sent)
 	h.wantAudit(draft, bridge.AuditDraftCreated, bridge.AuditApproved, bridge.AuditSendAttempted, bridge.AuditSendFailed,
 		bridge.AuditApproved, bridge.AuditSendAttempted, bridge.AuditSent)
 }
