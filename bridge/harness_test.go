@@ -152,7 +152,7 @@ func newHarness(t *testing.T) *harness {
 		Publisher: h.chat,
 		Actions:   h.chat,
 		Repliers:  map[bridge.Platform]bridge.Replier{x.Platform: h.x},
-		Networks:  []bridge.Network{xRules{}},
+		Networks:  []bridge.Network{x.Network{}}, // X's rules as production registers them
 		Accounts:  map[bridge.Platform][]string{x.Platform: {account}},
 		BotUserID: botUser,
 		Official:  map[string]bool{strings.ToLower(account): true, accountID: true},
@@ -1368,25 +1368,6 @@ func (p *platformRecorder) lookups() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.finds
-}
-
-// xRules are X's rules as production registers them (x.Network: who may
-// be answered publicly, how long an answer may be, what X's refusals
-// mean), except that a post of ours read back is compared as X stores a
-// reply: with the replied-to author's @handle in front of the text sent.
-// (The x.Network of this branch's base still compares the raw texts; the
-// one that compares as X stores them can replace this.)
-type xRules struct{ x.Network }
-
-var _ bridge.Network = xRules{}
-
-func (xRules) SameAnswer(sent, seen string) bool {
-	seen = strings.TrimSpace(seen)
-	for strings.HasPrefix(seen, "@") {
-		_, rest, _ := strings.Cut(seen, " ")
-		seen = strings.TrimSpace(rest)
-	}
-	return strings.TrimSpace(sent) == seen
 }
 
 // metricsRecorder counts finished outbox attempts per kind.
