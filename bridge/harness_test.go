@@ -23,6 +23,7 @@ import (
 	"github.com/carebridge/carebridge/adapters/slack"
 	"github.com/carebridge/carebridge/adapters/x"
 	"github.com/carebridge/carebridge/bridge"
+	"github.com/carebridge/carebridge/bridge/clocktest"
 	"github.com/carebridge/carebridge/bridge/config"
 	"github.com/carebridge/carebridge/store"
 )
@@ -105,7 +106,7 @@ type harness struct {
 	cfg     *config.Config
 	store   *store.Store
 	svc     *bridge.Service
-	clock   *stubClock
+	clock   *clocktest.Clock
 	chat    *chatRecorder
 	x       *platformRecorder
 	metrics *metricsRecorder
@@ -137,7 +138,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatalf("store: %v", err)
 	}
-	clock := &stubClock{now: time.Date(2026, 3, 9, 10, 0, 0, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2026, 3, 9, 10, 0, 0, 0, time.UTC)) // only the test moves it
 	h := &harness{
 		t: t, cfg: cfg, store: st, clock: clock, logs: logs,
 		chat:    &chatRecorder{clock: clock, reactions: map[bridge.ChatRef][]string{}, groups: userGroups},
@@ -989,27 +990,6 @@ func ticketByConversation(ctx context.Context, tx *store.Tx, platform bridge.Pla
 
 // ---- the doubles
 
-// stubClock is the core's clock; only the test moves it.
-type stubClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-var _ bridge.Clock = (*stubClock)(nil)
-
-func (c *stubClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *stubClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // heldCall is a call a double keeps waiting.
 type heldCall struct {
 	delivered bool       // the message or answer goes out before the wait
@@ -1108,7 +1088,7 @@ type ephemeral struct{ Channel, User, Text string }
 // chatRecorder is the chat surface: it records what the core posts, the
 // bot's reactions and the ephemeral notes, and knows the user groups.
 type chatRecorder struct {
-	clock *stubClock
+	clock *clocktest.Clock
 
 	mu        sync.Mutex
 	seq       int

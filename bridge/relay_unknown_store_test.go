@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/carebridge/carebridge/bridge"
+	"github.com/carebridge/carebridge/bridge/clocktest"
 	"github.com/carebridge/carebridge/bridge/config"
 	"github.com/carebridge/carebridge/store"
 	"github.com/carebridge/carebridge/store/storetest"
@@ -48,23 +49,6 @@ func (p *limitedPublisher) counts() (finds, posted int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.finds, len(p.posted)
-}
-
-type settableClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *settableClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *settableClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 // A row taken over after a crash whose check is rate-limited waits for
@@ -112,7 +96,7 @@ triage: care
 
 func TestRateLimitedCheckIsDeferredNotSkipped(t *testing.T) {
 	ctx := t.Context()
-	clk := &settableClock{t: time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC))
 	pub := &limitedPublisher{}
 	svc, st := newRelay(t, pub, clk)
 	// Two posts for one channel; a process that died had claimed the
@@ -131,7 +115,7 @@ func TestRateLimitedCheckIsDeferredNotSkipped(t *testing.T) {
 		t.Fatalf("claim by the first process: %v, %v", dead, err)
 	}
 	row := dead[0].ID
-	clk.advance(2 * time.Minute) // the first process's lease runs out
+	clk.Advance(2 * time.Minute) // the first process's lease runs out
 
 	if err := svc.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -159,7 +143,7 @@ func TestRateLimitedCheckIsDeferredNotSkipped(t *testing.T) {
 	if _, posted := pub.counts(); posted != 1 {
 		t.Fatalf("%d messages posted while the check waits; want 1 (not the unknown row)", posted)
 	}
-	clk.advance(time.Minute + time.Second)
+	clk.Advance(time.Minute + time.Second)
 	waitUntil(t, "the row checked again and posted", func() bool { return read().State == bridge.OutboxDone })
 	if finds, posted := pub.counts(); finds != 2 || posted != 2 {
 		t.Errorf("%d checks, %d messages; want 2 checks, 2 messages", finds, posted)
@@ -210,7 +194,7 @@ func (p *droppingPublisher) Find(_ context.Context, _, _ string, outboxID int64,
 // for before it is sent again, and found: it is in the channel once.
 func TestLostAnswerIsCheckedBeforeRetry(t *testing.T) {
 	ctx := t.Context()
-	clk := &settableClock{t: time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC))
 	pub := &droppingPublisher{byOutbox: map[int64]bridge.ChatRef{}}
 	svc, st := newRelay(t, pub, clk)
 	post := bridge.Post{Platform: bridge.Platform("x"), ExternalID: "100", Source: bridge.SourceSearch, AuthorID: "1", AuthorHandle: "c1",
@@ -226,7 +210,7 @@ func TestLostAnswerIsCheckedBeforeRetry(t *testing.T) {
 	// The retry waits for its backoff (about a second); the clock moves on
 	// while the test waits, whenever the retry was scheduled.
 	waitUntil(t, "the outbox empty", func() bool {
-		clk.advance(time.Second)
+		clk.Advance(time.Second)
 		stats, err := st.OutboxStats(ctx, clk.Now())
 		if err != nil {
 			return false

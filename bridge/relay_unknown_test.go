@@ -10,6 +10,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/carebridge/carebridge/bridge/clocktest"
 )
 
 // historyStub is a channel's history as a PostedLister sees it: messages
@@ -17,7 +19,7 @@ import (
 // time, and at most one read per minute of the stub's clock (Slack's
 // limit for apps outside its Marketplace).
 type historyStub struct {
-	clock    *stubClock
+	clock    *clocktest.Clock
 	pageSize int
 	posted   map[int64]time.Time // outbox id → when its message was posted
 	last     time.Time           // the last read let through
@@ -62,12 +64,6 @@ func (h *historyStub) PostedPage(_ context.Context, _ string, oldest, latest tim
 	return found, next, nil
 }
 
-type stubClock struct{ t time.Time }
-
-func (c *stubClock) Now() time.Time { return c.t }
-
-func (c *stubClock) advance(d time.Duration) { c.t = c.t.Add(d) }
-
 func quietService(clk Clock) *relay {
 	return &relay{env: &env{clock: clk, log: slog.New(slog.NewTextHandler(io.Discard, nil))}, checks: &outcomeChecks{}}
 }
@@ -77,7 +73,7 @@ func quietService(clk Clock) *relay {
 // the ones posted before it and the ones not posted.
 func TestScanChannelSettlesManyRowsWithOneWalk(t *testing.T) {
 	t0 := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
-	clk := &stubClock{t: t0.Add(10 * time.Minute)}
+	clk := clocktest.New(t0.Add(10 * time.Minute))
 	h := &historyStub{clock: clk, pageSize: 15, posted: map[int64]time.Time{}}
 	// 40 messages of ours, one every 10 s from t0; rows 5, 17 and 33 are
 	// among them, rows 41 and 42 never made it.
@@ -115,7 +111,7 @@ func TestScanChannelSettlesManyRowsWithOneWalk(t *testing.T) {
 				settled[it.ID] = found
 			}
 		}
-		clk.advance(time.Minute + time.Second)
+		clk.Advance(time.Minute + time.Second)
 	}
 	for id, w := range want {
 		if got, ok := settled[id]; !ok || got != w {
@@ -146,7 +142,7 @@ func TestScanChannelSettlesManyRowsWithOneWalk(t *testing.T) {
 // new part only; a row answered by a finished walk costs no read.
 func TestScanChannelWidensOnlyByWhatIsNew(t *testing.T) {
 	t0 := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
-	clk := &stubClock{t: t0.Add(10 * time.Minute)}
+	clk := clocktest.New(t0.Add(10 * time.Minute))
 	h := &historyStub{clock: clk, pageSize: 15, posted: map[int64]time.Time{1: t0.Add(time.Second), 2: t0.Add(9 * time.Minute)}}
 	s := quietService(clk)
 	crash := t0.Add(5 * time.Minute)
@@ -161,7 +157,7 @@ func TestScanChannelWidensOnlyByWhatIsNew(t *testing.T) {
 	}
 	// Row 2 became unknown at a second crash, later: only the history
 	// since the first walk's end is read.
-	clk.advance(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	later := t0.Add(9*time.Minute + 30*time.Second)
 	if _, found, err := s.scanChannel(t.Context(), h, "#care", &OutboxItem{ID: 2, CreatedAt: t0.Add(8 * time.Minute), UnknownAt: later}); err != nil || !found {
 		t.Fatalf("row 2: found %v, %v; want found", found, err)
@@ -174,7 +170,7 @@ func TestScanChannelWidensOnlyByWhatIsNew(t *testing.T) {
 // A check refused with Retry-After holds the checks of its kind without
 // calling the platform again until then.
 func TestPacedCheckHoldsItsKind(t *testing.T) {
-	clk := &stubClock{t: time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC))
 	s := quietService(clk)
 	calls := 0
 	limited := func(context.Context) error {
@@ -186,14 +182,14 @@ func TestPacedCheckHoldsItsKind(t *testing.T) {
 	if !errors.As(err, &dc) || !dc.until.Equal(clk.Now().Add(15*time.Minute)) {
 		t.Fatalf("err = %v; want a check deferred until %v", err, clk.Now().Add(15*time.Minute))
 	}
-	clk.advance(14 * time.Minute)
+	clk.Advance(14 * time.Minute)
 	if err := s.paced(t.Context(), checkReply+"acme", limited); !errors.As(err, &dc) || calls != 1 {
 		t.Errorf("during the hold: err %v, %d calls; want deferred, 1 call", err, calls)
 	}
 	if err := s.paced(t.Context(), checkReply+"other", func(context.Context) error { return nil }); err != nil {
 		t.Errorf("another account's check: %v; want it run", err)
 	}
-	clk.advance(time.Minute)
+	clk.Advance(time.Minute)
 	if err := s.paced(t.Context(), checkReply+"acme", func(context.Context) error { return nil }); err != nil || calls != 1 {
 		t.Errorf("after the hold: %v; want the check run", err)
 	}

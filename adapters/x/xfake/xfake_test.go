@@ -954,7 +954,7 @@ func fixtureDir(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join("..", "..", "..", "testdata", "fixtures", "x") // module root; README there
 	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("X fixtures not found at %s (%v); shape tests need the shared data set", dir, err)
+		t.Fatalf("X fixtures not found at %s (%v): they are part of the repository (testdata/fixtures/README.md)", dir, err)
 	}
 	return dir
 }
