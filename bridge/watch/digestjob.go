@@ -87,7 +87,7 @@ func (w *Watcher) Digest(ctx context.Context, dept string) (bool, error) {
 			return err
 		}
 		queued = true
-		return audit(ctx, tx, bridge.AuditDigest, "system", dept, 0, map[string]any{
+		return bridge.Audit(ctx, tx, bridge.AuditDigest, "system", dept, 0, map[string]any{
 			"kind": "department", "from": from, "to": now, "new": st.New, "answered": st.Answered, "waiting": len(st.Unanswered), "breaches": st.Breaches,
 		}, now)
 	})
@@ -232,7 +232,7 @@ func (w *Watcher) ExecDigest(ctx context.Context) (bool, error) {
 			return err
 		}
 		queued = true
-		return audit(ctx, tx, bridge.AuditDigest, "system", "", 0, map[string]any{"kind": "executive", "from": from, "to": now, "departments": len(sums)}, now)
+		return bridge.Audit(ctx, tx, bridge.AuditDigest, "system", "", 0, map[string]any{"kind": "executive", "from": from, "to": now, "departments": len(sums)}, now)
 	})
 	if err != nil {
 		return false, fmt.Errorf("executive digest %s: %w", key, err)

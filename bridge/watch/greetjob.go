@@ -69,7 +69,7 @@ func (w *Watcher) Greet(ctx context.Context, purpose string) (int, error) {
 			if _, err := tx.RecordOpsEvent(ctx, &bridge.OpsEvent{Kind: bridge.OpsGreeting, Key: key, At: now.UTC()}); err != nil {
 				return err
 			}
-			return audit(ctx, tx, bridge.AuditGreetingQueued, a.Handle, "", 0, map[string]any{"purpose": purpose, "day": day, "text": text}, now.UTC())
+			return bridge.Audit(ctx, tx, bridge.AuditGreetingQueued, a.Handle, "", 0, map[string]any{"purpose": purpose, "day": day, "text": text}, now.UTC())
 		})
 		if err != nil {
 			return n, fmt.Errorf("greet %s: %w", key, err)

@@ -105,7 +105,7 @@ func (w *Watcher) slaAlert(ctx context.Context, ticketID int64, st SLAState, lev
 			return err
 		}
 		queued = true
-		return audit(ctx, tx, auditKind, "system", t.Department, t.ID, map[string]any{
+		return bridge.Audit(ctx, tx, auditKind, "system", t.Department, t.ID, map[string]any{
 			"clock": st.Kind, "trigger": st.Trigger, "clock_start": st.Start, "due": due, "target": st.Target.String(), "escalation": d.Escalation,
 		}, now)
 	})
@@ -163,7 +163,7 @@ func (w *Watcher) AutoClose(ctx context.Context) (int, error) {
 				channel = d.Channel
 			}
 			closed = true
-			return autoClose(ctx, tx, t, why, channel, now)
+			return bridge.CloseTicket(ctx, tx, t, "system", why, channel, now)
 		})
 		if err != nil {
 			return n, fmt.Errorf("auto-close ticket %d: %w", s.ID, err)

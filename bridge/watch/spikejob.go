@@ -114,7 +114,7 @@ func (w *Watcher) spikeAlert(ctx context.Context, s Spike, now time.Time) (bool,
 		for i, k := range top {
 			kws[i] = k.Keyword
 		}
-		return audit(ctx, tx, bridge.AuditSpike, "system", d.ID, 0, map[string]any{
+		return bridge.Audit(ctx, tx, bridge.AuditSpike, "system", d.ID, 0, map[string]any{
 			"window": width.String(), "current": s.Current, "baseline": s.Baseline, "factor": w.cfg.Spikes.Factor, "keywords": kws,
 		}, now)
 	})
