@@ -87,6 +87,8 @@ func newDemo(ctx context.Context, out, stderr io.Writer, verbose bool) (*demo, e
 	for _, a := range cfg.X.Accounts {
 		d.x.AddUser(xfake.User{ID: a.UserID, Username: a.Handle, Name: a.Handle + " (official)"})
 	}
+	// Kinder than Slack on purpose: the demo shows the whole loop in a few
+	// seconds and is no test (the tests hold the fake to Slack's limits).
 	d.slack = slackfake.New(slackfake.WithChannelRateLimit(5, 5), slackfake.WithUnlimitedHistory())
 	d.slack.AddUser(demoStaff, "aiko", false)
 	d.slack.AddUser(demoManager, "ken", false)
