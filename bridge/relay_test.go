@@ -165,7 +165,11 @@ func TestMirrorRetriedInOrder(t *testing.T) {
 		t.Fatalf("posted while the parent waits for its retry: %+v", p)
 	}
 
-	h.advance(time.Minute)
+	// The retry falls due (its backoff is about a second); less than the
+	// lease (a minute), so that the first attempt's claim cannot expire
+	// while that worker is still recording its failure (see the note on
+	// per-process claim owners in docs/RELIABILITY.md).
+	h.advance(30 * time.Second)
 	h.settle()
 	p := h.posted()
 	if len(p) != 2 {
