@@ -70,7 +70,26 @@ const (
 	MessageReply  MessageKind = "reply"  // a later post of the conversation, in the thread
 	MessageFYI    MessageKind = "fyi"    // a short copy in another department's channel
 	MessageNotice MessageKind = "notice" // a line from carebridge itself, in the thread
+	// MessageDraft is carebridge's own copy of a draft that passed the
+	// guards, posted in the thread on surfaces where approvers can only
+	// act on the bot's messages (Teams reports reactions and button
+	// clicks on bot messages only). A reaction or button on it acts on
+	// the draft.
+	MessageDraft MessageKind = "draft"
 )
+
+// DraftCard is what a MessageDraft shows: the draft, how it would go
+// out, and, once decided, the outcome and who decided.
+type DraftCard struct {
+	DraftID   int64
+	Author    string // chat user id of the person who wrote it
+	Text      string // the answer as it would be sent
+	DM        bool   // goes out as a direct message
+	Platform  Platform
+	Account   string // our account it goes out as, without @
+	Outcome   string // "" while it waits; otherwise a short line such as "Sent publicly" or "Rejected"
+	DecidedBy string // chat user id of the approver or rejecter, once decided
+}
 
 // ChatMessage is a platform-neutral message for the chat surface; the
 // Publisher renders it (Block Kit for Slack).
@@ -90,6 +109,7 @@ type ChatMessage struct {
 	OwnerLink  string  // FYI: a link to the owner's thread
 	AfterHours string  // when the post arrived outside office hours: when the clock starts
 	Report     *Report // MessageReport only
+	Draft      *DraftCard // MessageDraft only
 }
 
 // Publisher writes to the chat surface (Slack, later Teams). It only
@@ -100,6 +120,13 @@ type Publisher interface {
 	Publish(ctx context.Context, msg ChatMessage) (ChatRef, error)
 	// Permalink returns a link to a message.
 	Permalink(ctx context.Context, ref ChatRef) (string, error)
+}
+
+// MessageUpdater is an optional capability of a Publisher: rewriting a
+// message carebridge posted earlier (a draft card that shows its outcome,
+// a status line updated in place).
+type MessageUpdater interface {
+	Update(ctx context.Context, ref ChatRef, msg ChatMessage) error
 }
 
 // MessageFinder is an optional capability of a Publisher: finding a
@@ -211,6 +238,7 @@ const (
 	EventMessageDeleted  ChatEventKind = "message_deleted"  // a delete; ItemTS is the deleted message
 	EventReactionAdded   ChatEventKind = "reaction_added"   // ItemTS is the message reacted to
 	EventReactionRemoved ChatEventKind = "reaction_removed" // ItemTS is the message
+	EventAction          ChatEventKind = "action"           // a button pressed on one of our messages: ItemTS is that message; Action and Value say which
 )
 
 // ChatEvent is one event from the chat surface, platform-neutral. Slack's
@@ -226,6 +254,8 @@ type ChatEvent struct {
 	ItemTS   string // the message an edit, delete or reaction is about
 	Text     string // message text (new text for edits), as typed
 	Reaction string // emoji name without colons or skin tone
+	Action   string // EventAction: the button's action id
+	Value    string // EventAction: the button's value
 	At       time.Time
 }
 
