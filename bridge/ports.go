@@ -104,11 +104,11 @@ type ChatMessage struct {
 	Post       *Post // nil for notices
 	Official   bool  // the post is by one of our official accounts
 	History    string
-	Text       string  // notices only
-	OwnerName  string  // FYI: the owning department's name
-	OwnerLink  string  // FYI: a link to the owner's thread
-	AfterHours string  // when the post arrived outside office hours: when the clock starts
-	Report     *Report // MessageReport only
+	Text       string     // notices only
+	OwnerName  string     // FYI: the owning department's name
+	OwnerLink  string     // FYI: a link to the owner's thread
+	AfterHours string     // when the post arrived outside office hours: when the clock starts
+	Report     *Report    // MessageReport only
 	Draft      *DraftCard // MessageDraft only
 }
 
