@@ -417,14 +417,25 @@ func (s *ingester) openTicket(ctx context.Context, b *ingestBatch, p *Post, offi
 
 // answeringAccount picks the official account that answers: one of ours
 // on the post's platform that the post mentions (on X only that one may
-// reply publicly), else the department's.
+// reply publicly), else the department's if it is on that platform, else
+// the platform's first account (a department names one account, and it
+// may be on another network).
 func (s *ingester) answeringAccount(p *Post, deptAccount string) string {
+	ours := s.accounts[p.Platform]
 	for _, m := range p.Mentions {
-		for _, a := range s.accounts[p.Platform] {
+		for _, a := range ours {
 			if strings.EqualFold(a, m) {
 				return a
 			}
 		}
+	}
+	for _, a := range ours {
+		if strings.EqualFold(a, deptAccount) {
+			return a
+		}
+	}
+	if len(ours) > 0 {
+		return ours[0]
 	}
 	return deptAccount
 }

@@ -17,6 +17,7 @@ type Config struct {
 	HTTP        HTTP         `yaml:"http"`
 	Slack       Slack        `yaml:"slack"`
 	X           X            `yaml:"x"`
+	Bluesky     Bluesky      `yaml:"bluesky"`
 	Departments []Department `yaml:"departments"`
 	Routes      []Route      `yaml:"routes"`
 	Triage      string       `yaml:"triage"`
