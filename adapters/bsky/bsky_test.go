@@ -48,7 +48,9 @@ type recordingSink struct {
 	cursors map[string]string
 }
 
-func newSink() *recordingSink { return &recordingSink{ids: map[string]int{}, cursors: map[string]string{}} }
+func newSink() *recordingSink {
+	return &recordingSink{ids: map[string]int{}, cursors: map[string]string{}}
+}
 
 func (s *recordingSink) Ingest(_ context.Context, b bridge.Batch) (bridge.IngestResult, error) {
 	s.mu.Lock()
