@@ -40,6 +40,7 @@ type Jetstream struct {
 	ingested *recentSet        // AT-URIs of posts ingested here
 	convs    *recentSet        // conversation keys (root URIs) ingested here
 	stats    JetstreamStats
+	position int64 // µs: the last event seen, or when listening began
 }
 
 // JetstreamOptions configure a Jetstream source.
@@ -172,11 +173,25 @@ func (j *Jetstream) connect(ctx context.Context, sink bridge.Sink, instance stri
 	if err != nil {
 		return 0, fmt.Errorf("read cursor: %w", err)
 	}
-	var cursor int64
+	// The position is the saved cursor, or, before anything was saved,
+	// where this process started listening or the last event it saw: a
+	// reconnect never starts from the live tail once it has listened.
+	var savedUS int64
 	if saved != "" {
-		if v, err := strconv.ParseInt(saved, 10, 64); err == nil {
-			cursor = max(v-j.o.Rewind.Microseconds(), 1)
+		savedUS, _ = strconv.ParseInt(saved, 10, 64)
+	}
+	j.mu.Lock()
+	if j.position == 0 {
+		j.position = j.o.Clock.Now().UnixMicro()
+		if savedUS == 0 {
+			savedUS = -1 // the very first connection: live
 		}
+	}
+	pos := max(savedUS, j.position)
+	j.mu.Unlock()
+	var cursor int64
+	if savedUS >= 0 {
+		cursor = max(pos-j.o.Rewind.Microseconds(), 1)
 	}
 	u, err := j.subscribeURL(instance, cursor)
 	if err != nil {
@@ -243,10 +258,7 @@ func (j *Jetstream) connect(ctx context.Context, sink bridge.Sink, instance stri
 			frames <- data
 		}
 	}()
-	b := &jetBatch{savedUS: cursor}
-	if saved != "" {
-		b.savedUS, _ = strconv.ParseInt(saved, 10, 64)
-	}
+	b := &jetBatch{savedUS: max(savedUS, 0)}
 	n := 0
 	for data := range frames {
 		n++
@@ -311,6 +323,7 @@ func (j *Jetstream) handle(ctx context.Context, data []byte, b *jetBatch) {
 		b.lastUS = ev.TimeUS
 	}
 	j.mu.Lock()
+	j.position = max(j.position, ev.TimeUS)
 	j.stats.Events++
 	j.mu.Unlock()
 	switch ev.Kind {
@@ -394,6 +407,7 @@ func (j *Jetstream) flush(ctx context.Context, sink bridge.Sink, b *jetBatch) er
 		j.c.enrich(ctx, b.posts)
 	}
 	cur := &bridge.Cursor{Key: j.o.CursorKey, Value: strconv.FormatInt(b.lastUS, 10)}
+	j.log.Debug("bluesky jetstream batch", "posts", len(b.posts), "cursor", b.lastUS)
 	if _, err := sink.Ingest(ctx, bridge.Batch{Posts: b.posts, Cursor: cur}); err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}

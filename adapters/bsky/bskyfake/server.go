@@ -355,6 +355,38 @@ func (s *Server) HoldAnswerNext(nsid string, release <-chan struct{}) {
 	s.faults[nsid] = append(s.faults[nsid], fault{hold: release})
 }
 
+// DropAnswerAfter makes the next call of nsid take effect, wait for
+// release, and then drop the connection without an answer (a process
+// that dies mid-call never learns the outcome).
+func (s *Server) DropAnswerAfter(nsid string, release <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[nsid] = append(s.faults[nsid], fault{hold: release, drop: true})
+}
+
+// StartChatter makes a background account post something no rule
+// matches every interval, as the real network does hundreds of times a
+// second, so that a Jetstream socket is never idle unless an instance
+// stalls. stop ends it.
+func (s *Server) StartChatter(every time.Duration) (stop func()) {
+	did := s.AddAccount("chatter.bsky.social", "-", "Chatter")
+	done := make(chan struct{})
+	var once sync.Once
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for n := 0; ; n++ {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				s.AddPost(did, fmt.Sprintf("lovely weather, walk number %d", n), PostOptions{})
+			}
+		}
+	}()
+	return func() { once.Do(func() { close(done) }) }
+}
+
 // tid returns a new TID record key on the fake's clock. s.mu is held.
 func (s *Server) tid() string {
 	us := s.clock.Now().UnixMicro()
