@@ -58,6 +58,7 @@ type demo struct {
 	done    chan error
 	tweetOf map[string]string // demo post id → tweet id
 	step    int
+	bsky    *demoBsky
 }
 
 func newDemo(ctx context.Context, out, stderr io.Writer, verbose bool) (*demo, error) {
@@ -114,6 +115,7 @@ func newDemo(ctx context.Context, out, stderr io.Writer, verbose bool) (*demo, e
 	for i := range cfg.X.Searches {
 		cfg.X.Searches[i].Interval = fast
 	}
+	d.setupBluesky(cfg)
 	d.cfg = cfg
 	return d, nil
 }
@@ -131,6 +133,7 @@ func (d *demo) close(keep bool) {
 	}
 	d.slack.Close()
 	d.x.Close()
+	d.closeBluesky()
 	if keep {
 		fmt.Fprintf(d.out, "\nThe demo's data is kept in %s (store.url: %s).\n", d.dir, filepath.Join(d.dir, "carebridge.db"))
 		return
@@ -242,6 +245,10 @@ func (d *demo) run(ctx context.Context) error {
 	fmt.Fprintf(d.out, "  Slack thread: %s\n", d.threadLine(network, parent.ts, "Sent by DM"))
 
 	if err := d.watching(ctx, a); err != nil {
+		return err
+	}
+
+	if err := d.bluesky(ctx); err != nil {
 		return err
 	}
 
