@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -78,6 +79,19 @@ func registerBluesky(ctx context.Context, opt *bridge.Options, cfg *config.Confi
 		}))
 	}
 	return nil
+}
+
+// checkBluesky adds Bluesky's line to `carebridge check`.
+func checkBluesky(w io.Writer, cfg *config.Config) {
+	b := cfg.Bluesky
+	if len(b.Accounts) == 0 {
+		return
+	}
+	listen := "keyword listening off"
+	if b.ListenKeywords() {
+		listen = fmt.Sprintf("keyword listening on Jetstream (%d instance%s)", len(b.Jetstream.Instances), plural(len(b.Jetstream.Instances)))
+	}
+	fmt.Fprintf(w, "  Bluesky: %d account%s, %s\n", len(b.Accounts), plural(len(b.Accounts)), listen)
 }
 
 // bskyState keeps the Bluesky sessions and chosen record keys in the
