@@ -38,9 +38,9 @@ func TestBlueskySection(t *testing.T) {
 `
 	_, errs = parse(t, bad, LevelServe, nil)
 	want := map[string]string{
-		"bluesky.jetstream.instances[0]":  "not a websocket URL",
-		"bluesky.jetstream.silence":       "between 1s and 10m",
-		"bluesky.accounts[0].handle":      "not a Bluesky handle",
+		"bluesky.jetstream.instances[0]":   "not a websocket URL",
+		"bluesky.jetstream.silence":        "between 1s and 10m",
+		"bluesky.accounts[0].handle":       "not a Bluesky handle",
 		"bluesky.accounts[1].app_password": "required",
 	}
 	for _, p := range errs {
