@@ -46,6 +46,7 @@ func (s *relay) handleChatPost(ctx context.Context, it *OutboxItem) (completion,
 	}
 	if p != nil {
 		msg.Official = s.isOfficial(p)
+		_, msg.Answerable = s.answerable(p)
 		if !msg.Official && s.afterHours != nil && (pl.Kind == MessageParent || pl.Kind == MessageReply) {
 			msg.AfterHours = s.afterHours(pl.Received)
 		}

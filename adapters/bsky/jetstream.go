@@ -263,7 +263,10 @@ func (j *Jetstream) connect(ctx context.Context, sink bridge.Sink, instance stri
 	for data := range frames {
 		n++
 		j.handle(ctx, data, b)
-		if len(frames) == 0 || len(b.posts) >= 100 {
+		// Flush when the socket has nothing more buffered (a burst is
+		// one batch), at 100 posts, or when the oldest post has waited
+		// a second of event time.
+		if len(frames) == 0 || len(b.posts) >= 100 || (len(b.posts) > 0 && b.lastUS-b.firstUS >= time.Second.Microseconds()) {
 			if err := j.flush(ctx, sink, b); err != nil {
 				conn.Close()
 				for range frames {
@@ -308,6 +311,7 @@ type jetEvent struct {
 // jetBatch is what a connection gathered since its last save.
 type jetBatch struct {
 	posts   []bridge.Post
+	firstUS int64 // time_us of the first post in posts
 	lastUS  int64 // time_us of the last event handled
 	savedUS int64 // the saved cursor
 }
@@ -363,6 +367,9 @@ func (j *Jetstream) handle(ctx context.Context, data []byte, b *jetBatch) {
 			}
 		case "create":
 			if p, ok := j.post(ctx, uri, &ev); ok {
+				if len(b.posts) == 0 {
+					b.firstUS = ev.TimeUS
+				}
 				b.posts = append(b.posts, p)
 			}
 		}

@@ -71,7 +71,7 @@ func (Network) Explain(err *bridge.SendError, account, dmHint string) string {
 	case CodeReplyDisabled:
 		return fmt.Sprintf("the author of this Bluesky thread limits who can reply, and @%s isn't allowed. %s, if they accept messages.", account, dmHint)
 	case CodePostGone:
-		return fmt.Sprintf("the customer deleted this post on Bluesky, so there is nothing to reply to. %s if it still needs an answer.", dmHint)
+		return fmt.Sprintf("the post is gone from Bluesky (the customer deleted it, or it is no longer visible to @%s), so there is nothing to reply to. %s if it still needs an answer.", account, dmHint)
 	case "MessagesDisabled":
 		return fmt.Sprintf("the customer has turned off direct messages on Bluesky, so @%s can't write to them. Reply publicly instead.", account)
 	case "NotFollowedBySender":

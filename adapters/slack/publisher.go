@@ -310,7 +310,7 @@ func (p *Publisher) render(msg bridge.ChatMessage) (string, []slack.Block) {
 		if t := msg.Ticket; t != nil && len(t.Matched) > 0 {
 			ctxs = append(ctxs, slack.NewTextBlockObject(slack.MarkdownType, "Matched: "+codeList(t.Matched), false, false))
 		}
-		ctxs = append(ctxs, slack.NewTextBlockObject(slack.MarkdownType, eligibilityLine(post, msg.Ticket), false, false))
+		ctxs = append(ctxs, slack.NewTextBlockObject(slack.MarkdownType, eligibilityLine(post, msg.Ticket, msg.Answerable), false, false))
 		if msg.History != "" {
 			ctxs = append(ctxs, slack.NewTextBlockObject(slack.MarkdownType, "Customer: "+Escape(msg.History), false, false))
 		}
@@ -389,7 +389,9 @@ func (p *Publisher) fallback(post *bridge.Post, msg bridge.ChatMessage) string {
 	return fmt.Sprintf("%s from %s: %s", prefix, Shown(who), Shown(truncate(post.Text, 200)))
 }
 
-func eligibilityLine(post *bridge.Post, t *bridge.Ticket) string {
+// eligibilityLine says how the post can be answered; why is the network's
+// explanation when only by DM.
+func eligibilityLine(post *bridge.Post, t *bridge.Ticket, why string) string {
 	account := ""
 	if t != nil && t.Account != "" {
 		account = " as @" + t.Account
@@ -400,6 +402,9 @@ func eligibilityLine(post *bridge.Post, t *bridge.Ticket) string {
 	case bridge.EligibleDM:
 		return ":envelope: Direct message — answers go back by DM" + account
 	default:
+		if why != "" {
+			return ":lock: DM only — " + why
+		}
 		return ":lock: DM only (or answer in the X app): the author did not mention or quote our account"
 	}
 }

@@ -180,6 +180,17 @@ func TestBlueskyEndToEnd(t *testing.T) {
 				}
 			})
 
+			t.Run("reply gate shown up front", func(t *testing.T) {
+				w.t = t
+				gated := w.fake.AddPost(w.cust, "no signal again, not taking replies", bskyfake.PostOptions{Gated: true})
+				w.waitMirrored(gated)
+				for _, m := range w.slack.Messages("C0NETWORK") {
+					if ts := w.mirrorsOf("C0NETWORK", gated); len(ts) == 1 && m.TS == ts[0] && !strings.Contains(string(m.Blocks), "limits who can reply") {
+						t.Errorf("the mirror does not show the thread gate: %s", m.Blocks)
+					}
+				}
+			})
+
 			t.Run("reconnect with the cursor", func(t *testing.T) {
 				w.t = t
 				w.js[0].Disconnect()
