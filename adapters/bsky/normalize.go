@@ -33,15 +33,19 @@ func (c *Client) ourAccounts(ctx context.Context) map[string]string {
 		return c.ours.dids
 	}
 	c.ours.tried = c.clock.Now()
+	// The map handed out is never written again (callers read it without
+	// the lock): a new one replaces it.
+	dids := map[string]string{}
 	for _, a := range c.order {
 		s, err := c.session(ctx, a)
 		if err != nil {
 			c.log.Warn("bluesky account not signed in", "account", a.Handle, "err", err)
 			continue
 		}
-		c.ours.dids[s.DID] = a.Handle
+		dids[s.DID] = a.Handle
 	}
-	return c.ours.dids
+	c.ours.dids = dids
+	return dids
 }
 
 // normalize turns a post record into a bridge.Post. ourDIDs maps our

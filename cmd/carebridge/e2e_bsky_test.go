@@ -11,6 +11,7 @@ import (
 	"github.com/carebridge/carebridge/adapters/bsky"
 	"github.com/carebridge/carebridge/adapters/bsky/bskyfake"
 	slackad "github.com/carebridge/carebridge/adapters/slack"
+	"github.com/carebridge/carebridge/bridge/config"
 )
 
 // bskyWorld is carebridge with a Bluesky account, sbcare.bsky.social,
@@ -52,6 +53,8 @@ func newBskyWorld(t *testing.T, storeURL string) *bskyWorld {
 	w.harness = newHarness(t, storeURL, harnessOptions{brands: []string{"SBCare"}, extra: extra, searchInterval: "30s", mentionsInterval: "30s"})
 	w.slack.AddUser(staff, "aiko", false)
 	w.slack.AddUser(manager, "ken", false)
+	// Retries after the crash come sooner than the harness's 2 s.
+	w.cfg.Outbox.MaxBackoff = config.Duration(500 * time.Millisecond)
 	w.stop = w.start()
 	// Keyword listening starts at the live tail: posts before the first
 	// connection are not carebridge's.
@@ -147,6 +150,7 @@ func TestBlueskyEndToEnd(t *testing.T) {
 	t.Parallel() // with the other end-to-end tests; the world has its own fakes
 	for name, storeURL := range storeKinds(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			w := newBskyWorld(t, storeURL(t))
 
 			root := w.fake.AddPost(w.cust, "no signal in Shibuya since 9am", bskyfake.PostOptions{Langs: []string{"en"}})
@@ -249,6 +253,9 @@ func TestBlueskyEndToEnd(t *testing.T) {
 				}
 				if w.fake.Calls("com.atproto.repo.getRecord") == 0 {
 					t.Error("the restart did not look the record up")
+				}
+				if n := w.fake.Calls("com.atproto.server.createSession"); n != 1 {
+					t.Errorf("createSession called %d times, want once: the restart uses the saved session", n)
 				}
 			})
 			w.t = t
