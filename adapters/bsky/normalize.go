@@ -109,14 +109,20 @@ func normalize(uri, authorDID string, author *Author, rec *PostRecord, raw json.
 	return p
 }
 
-// getPosts reads post views (at most 25 a call) through the first
-// account's PDS, which forwards to the AppView.
+// getPosts reads post views (at most 25 a call) as the first account,
+// through its PDS, which forwards to the AppView.
 func (c *Client) getPosts(ctx context.Context, uris []string) (map[string]PostView, error) {
-	out := map[string]PostView{}
 	if len(c.order) == 0 {
-		return out, nil
+		return map[string]PostView{}, nil
 	}
-	a := c.order[0]
+	return c.getPostsAs(ctx, c.order[0], uris)
+}
+
+// getPostsAs reads post views as account a: viewer.replyDisabled is about
+// the viewer (a thread gate may allow one of our accounts and not
+// another).
+func (c *Client) getPostsAs(ctx context.Context, a *account, uris []string) (map[string]PostView, error) {
+	out := map[string]PostView{}
 	for i := 0; i < len(uris); i += 25 {
 		q := url.Values{"uris": uris[i:min(i+25, len(uris))]}
 		var resp struct {
@@ -134,8 +140,8 @@ func (c *Client) getPosts(ctx context.Context, uris []string) (map[string]PostVi
 
 // enrich completes posts from their views: the author's handle and name
 // (Jetstream gives only the DID) and whether the thread's reply gate
-// leaves us out (viewer.replyDisabled), which the Slack message shows up
-// front. A post the AppView does not return keeps what it had; if the
+// leaves us out (viewer.replyDisabled, as our first account sees it),
+// which the Slack message shows up front. A post the AppView does not return keeps what it had; if the
 // call fails, every post does (the replier checks the gate again before
 // sending).
 func (c *Client) enrich(ctx context.Context, posts []bridge.Post) {

@@ -70,7 +70,7 @@ func (r *Replier) Reply(ctx context.Context, account, inReplyTo, text string) (b
 	if err != nil {
 		return bridge.SentRef{}, err
 	}
-	views, err := r.c.getPosts(ctx, []string{inReplyTo})
+	views, err := r.c.getPostsAs(ctx, a, []string{inReplyTo})
 	if err != nil {
 		return bridge.SentRef{}, err
 	}
