@@ -104,16 +104,16 @@ type ChatMessage struct {
 	Post       *Post // nil for notices
 	Official   bool  // the post is by one of our official accounts
 	History    string
-	Text       string  // notices only
-	OwnerName  string  // FYI: the owning department's name
-	OwnerLink  string  // FYI: a link to the owner's thread
-	AfterHours string  // when the post arrived outside office hours: when the clock starts
-	Report     *Report // MessageReport only
+	Text       string     // notices only
+	OwnerName  string     // FYI: the owning department's name
+	OwnerLink  string     // FYI: a link to the owner's thread
+	AfterHours string     // when the post arrived outside office hours: when the clock starts
+	Report     *Report    // MessageReport only
+	Draft      *DraftCard // MessageDraft only
 	// Answerable is the network's words on how Post can be answered when
 	// not publicly (Network.Answerable: X's mention rule, a Bluesky
 	// thread gate); "" otherwise.
 	Answerable string
-	Draft      *DraftCard // MessageDraft only
 }
 
 // Publisher writes to the chat surface (Slack, later Teams). It only
