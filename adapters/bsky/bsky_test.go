@@ -497,3 +497,40 @@ func TestJetstreamWatchdogFailsOverFromASilentSocket(t *testing.T) {
 		t.Errorf("stats %+v, want one silent socket", st)
 	}
 }
+
+func TestRateLimitedWriteWaitsForTheReset(t *testing.T) {
+	w := newWorld(t)
+	post := w.fake.AddPost(w.cust, "refund please", bskyfake.PostOptions{})
+	w.fake.FailNext("com.atproto.repo.createRecord", 429, "RateLimitExceeded")
+	_, err := NewReplier(w.c).Reply(t.Context(), ourHandle, post, "On it.")
+	var se *bridge.SendError
+	if !errors.As(err, &se) || se.Code != CodeRateLimited || se.Permanent || se.RetryAfter < time.Minute || se.RetryAfter > 62*time.Second {
+		t.Fatalf("429: %v (retry after %v), want a temporary 429 until ratelimit-reset", err, se.RetryAfter)
+	}
+	if why := (Network{}).Explain(se, ourHandle, ""); !strings.Contains(why, "rate-limiting") {
+		t.Errorf("explained as %q", why)
+	}
+}
+
+// Two replicas share the store: after one refreshed the session (spending
+// the refresh token), the other takes the saved session instead of
+// refreshing with the spent token and signing in again.
+func TestSessionRefreshedByAnotherReplica(t *testing.T) {
+	w := newWorld(t, bskyfake.WithAccessTTL(time.Hour))
+	post := w.fake.AddPost(w.cust, "hello", bskyfake.PostOptions{})
+	a, b := w.client(), w.client()
+	for _, c := range []*Client{a, b} {
+		if _, err := NewFetcher(c).FetchPost(t.Context(), post); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.clock.Advance(2 * time.Hour)
+	for _, c := range []*Client{a, b} {
+		if _, err := NewFetcher(c).FetchPost(t.Context(), post); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s, r := w.fake.Calls("com.atproto.server.createSession"), w.fake.Calls("com.atproto.server.refreshSession"); s != 1 || r != 1 {
+		t.Errorf("createSession %d, refreshSession %d; want 1 and 1", s, r)
+	}
+}

@@ -370,6 +370,17 @@ func (c *Client) renew(ctx context.Context, a *account, old *Session) (*Session,
 	if a.sess != nil && a.sess.Access != old.Access {
 		return a.sess, nil // another call renewed it meanwhile
 	}
+	// Another replica may have refreshed it (refresh tokens are single
+	// use): take the saved session if it is newer.
+	if c.state != nil {
+		if raw, err := c.state.Get(ctx, sessionKey(a)); err == nil && raw != "" {
+			var s Session
+			if json.Unmarshal([]byte(raw), &s) == nil && s.Access != "" && s.Access != old.Access && s.Password == old.Password {
+				a.sess = &s
+				return a.sess, nil
+			}
+		}
+	}
 	var out struct {
 		DID     string `json:"did"`
 		Handle  string `json:"handle"`

@@ -331,7 +331,8 @@ func (s *Server) Calls(nsid string) int {
 }
 
 // FailNext makes the next call of nsid fail with status and the XRPC
-// error name.
+// error name. A 429 carries the ratelimit-* headers, resetting in a
+// minute.
 func (s *Server) FailNext(nsid string, status int, name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

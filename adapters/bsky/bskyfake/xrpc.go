@@ -39,6 +39,10 @@ func (s *Server) serveXRPC(w http.ResponseWriter, r *http.Request) {
 		s.faults[nsid] = fs[1:]
 	}
 	s.mu.Unlock()
+	if f != nil && f.status == http.StatusTooManyRequests {
+		rateLimited(w, WritePointsHour, time.Hour, s.clock.Now().Add(time.Minute))
+		return
+	}
 	if f != nil && f.status != 0 {
 		xrpcError(w, f.status, f.name, "injected failure")
 		return
