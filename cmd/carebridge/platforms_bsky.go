@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/carebridge/carebridge/adapters/bsky"
 	"github.com/carebridge/carebridge/bridge"
 	"github.com/carebridge/carebridge/bridge/config"
@@ -20,7 +22,7 @@ import (
 // sources — each account's notifications poller and, with
 // bluesky.jetstream.listen, keyword listening on Jetstream matched by the
 // routes' router. It runs after registerPlatforms.
-func registerBluesky(ctx context.Context, opt *bridge.Options, cfg *config.Config, st *store.Store, router *route.Router, clock bridge.TimerClock, log *slog.Logger) error {
+func registerBluesky(ctx context.Context, opt *bridge.Options, cfg *config.Config, st *store.Store, router *route.Router, clock bridge.TimerClock, log *slog.Logger, reg prometheus.Registerer) error {
 	b := cfg.Bluesky
 	if len(b.Accounts) == 0 {
 		return nil
@@ -67,7 +69,7 @@ func registerBluesky(ctx context.Context, opt *bridge.Options, cfg *config.Confi
 		}
 	}
 	if b.ListenKeywords() {
-		opt.Sources = append(opt.Sources, bsky.NewJetstream(c, bsky.JetstreamOptions{
+		js := bsky.NewJetstream(c, bsky.JetstreamOptions{
 			Instances: b.Jetstream.Instances,
 			Silence:   b.Jetstream.Silence.D(),
 			Rewind:    b.Jetstream.Rewind.D(),
@@ -76,9 +78,32 @@ func registerBluesky(ctx context.Context, opt *bridge.Options, cfg *config.Confi
 			},
 			Clock:  clock,
 			Logger: log,
-		}))
+		})
+		opt.Sources = append(opt.Sources, js)
+		registerJetstreamMetrics(reg, js)
 	}
 	return nil
+}
+
+// registerJetstreamMetrics exports the Jetstream source's counts.
+func registerJetstreamMetrics(reg prometheus.Registerer, js *bsky.Jetstream) {
+	if reg == nil {
+		return
+	}
+	for _, m := range []struct {
+		name, help string
+		get        func(bsky.JetstreamStats) int
+	}{
+		{"events", "Jetstream events read (posts, deletes, identity and account events).", func(s bsky.JetstreamStats) int { return s.Events }},
+		{"posts", "Posts read from Jetstream.", func(s bsky.JetstreamStats) int { return s.Posts }},
+		{"matched", "Posts from Jetstream a route matched (or that mention us, or continue a conversation).", func(s bsky.JetstreamStats) int { return s.Matched }},
+		{"reconnects", "Jetstream connections that ended and were replaced.", func(s bsky.JetstreamStats) int { return s.Reconnects }},
+		{"silent", "Jetstream sockets the watchdog dropped for silence.", func(s bsky.JetstreamStats) int { return s.Silent }},
+	} {
+		get := m.get
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "carebridge_bluesky_jetstream_" + m.name + "_total", Help: m.help},
+			func() float64 { return float64(get(js.Stats())) }))
+	}
 }
 
 // checkBluesky adds Bluesky's line to `carebridge check`.

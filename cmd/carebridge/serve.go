@@ -231,7 +231,7 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		LeaderCheck:  opt.LeaderCheck,
 	}
 	registerPlatforms(&bopt, cfg, xParts{replier: replier, fetcher: x.NewFetcher(xc, norm)})
-	if err := registerBluesky(ctx, &bopt, cfg, st, router, opt.Clock, log); err != nil {
+	if err := registerBluesky(ctx, &bopt, cfg, st, router, opt.Clock, log, m.reg); err != nil {
 		return nil, err
 	}
 	svc, err := bridge.New(bopt)
