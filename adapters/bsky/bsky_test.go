@@ -534,3 +534,26 @@ func TestSessionRefreshedByAnotherReplica(t *testing.T) {
 		t.Errorf("createSession %d, refreshSession %d; want 1 and 1", s, r)
 	}
 }
+
+// A restart resumes from the saved cursor (rewound), not from the live
+// tail: posts made while carebridge was down are read.
+func TestJetstreamResumesFromTheSavedCursor(t *testing.T) {
+	w := newWorld(t)
+	js := w.fake.NewJetstream()
+	while := w.fake.AddPost(w.cust, "no signal while you were down", bskyfake.PostOptions{})
+	ev := w.fake.Events()
+	saved := ev[len(ev)-1].TimeUS - 1 // the process stopped just before that post
+	w.clock.Advance(time.Hour)
+	sink := newSink()
+	sink.cursors["bsky:jetstream"] = strconv.FormatInt(saved, 10)
+	src := NewJetstream(w.c, JetstreamOptions{Instances: []string{js.URL()}, Rewind: 5 * time.Second, Clock: w.clock, Logger: quiet,
+		Match: func(p *bridge.Post) bool { return strings.Contains(p.Text, "signal") }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, sink) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the post made while down", func() bool { _, ok := sink.post(while); return ok })
+	if q := js.Queries(); len(q) != 1 || !strings.Contains(q[0], "cursor="+strconv.FormatInt(saved-5_000_000, 10)) {
+		t.Errorf("query %q, want the saved cursor less 5 s", q)
+	}
+}

@@ -40,7 +40,8 @@ type Jetstream struct {
 	ingested *recentSet        // AT-URIs of posts ingested here
 	convs    *recentSet        // conversation keys (root URIs) ingested here
 	stats    JetstreamStats
-	position int64 // µs: the last event seen, or when listening began
+	position int64 // µs: the last event seen, or where listening began
+	started  bool  // a connection was made
 }
 
 // JetstreamOptions configure a Jetstream source.
@@ -173,24 +174,28 @@ func (j *Jetstream) connect(ctx context.Context, sink bridge.Sink, instance stri
 	if err != nil {
 		return 0, fmt.Errorf("read cursor: %w", err)
 	}
-	// The position is the saved cursor, or, before anything was saved,
-	// where this process started listening or the last event it saw: a
-	// reconnect never starts from the live tail once it has listened.
+	// Where to start: the saved cursor (a restart resumes there); with
+	// nothing saved yet, the first connection starts at the live tail and
+	// later ones at the last event this process saw (or when it began to
+	// listen), so a reconnect never skips what the process could have
+	// seen. Then rewound a few seconds.
 	var savedUS int64
 	if saved != "" {
 		savedUS, _ = strconv.ParseInt(saved, 10, 64)
 	}
 	j.mu.Lock()
-	if j.position == 0 {
-		j.position = j.o.Clock.Now().UnixMicro()
-		if savedUS == 0 {
-			savedUS = -1 // the very first connection: live
+	live := false
+	if !j.started {
+		j.started = true
+		j.position = savedUS
+		if savedUS <= 0 {
+			j.position, live = j.o.Clock.Now().UnixMicro(), true
 		}
 	}
 	pos := max(savedUS, j.position)
 	j.mu.Unlock()
 	var cursor int64
-	if savedUS >= 0 {
+	if !live {
 		cursor = max(pos-j.o.Rewind.Microseconds(), 1)
 	}
 	u, err := j.subscribeURL(instance, cursor)
@@ -222,13 +227,13 @@ func (j *Jetstream) connect(ctx context.Context, sink bridge.Sink, instance stri
 		if done {
 			return
 		}
-		if idle := j.o.Clock.Now().Sub(last); idle >= j.o.Silence {
+		idle := j.o.Clock.Now().Sub(last)
+		if idle >= j.o.Silence {
 			silent = true
 			conn.Close()
 			return
-		} else {
-			timer = j.o.Clock.AfterFunc(j.o.Silence-idle, check)
 		}
+		timer = j.o.Clock.AfterFunc(j.o.Silence-idle, check)
 	}
 	wmu.Lock()
 	timer = j.o.Clock.AfterFunc(j.o.Silence, check)
@@ -258,7 +263,7 @@ func (j *Jetstream) connect(ctx context.Context, sink bridge.Sink, instance stri
 			frames <- data
 		}
 	}()
-	b := &jetBatch{savedUS: max(savedUS, 0)}
+	b := &jetBatch{savedUS: savedUS}
 	n := 0
 	for data := range frames {
 		n++
