@@ -44,6 +44,15 @@ func registerBluesky(ctx context.Context, opt *bridge.Options, cfg *config.Confi
 	}
 	c := bsky.NewClient(accounts, bsky.ClientOptions{Clock: clock, Logger: log, State: bskyState{tokens}})
 	opt.Networks = append(opt.Networks, bsky.Network{})
+	if opt.Repliers == nil {
+		opt.Repliers = map[bridge.Platform]bridge.Replier{}
+	}
+	if opt.Fetchers == nil {
+		opt.Fetchers = map[bridge.Platform]bridge.PostFetcher{}
+	}
+	if opt.Accounts == nil {
+		opt.Accounts = map[bridge.Platform][]string{}
+	}
 	opt.Repliers[bsky.Platform] = bsky.NewReplier(c)
 	opt.Fetchers[bsky.Platform] = bsky.NewFetcher(c)
 	opt.Accounts[bsky.Platform] = c.Handles()
@@ -58,7 +67,7 @@ func registerBluesky(ctx context.Context, opt *bridge.Options, cfg *config.Confi
 		s, err := c.Session(sctx, a.Handle)
 		cancel()
 		if err != nil {
-			log.Error("bluesky account not signed in; its posts are known by handle only until it is", "account", a.Handle, "err", err)
+			log.Error("bluesky account not signed in at start; until a restart, its own posts are recognised by handle only", "account", a.Handle, "err", err)
 			continue
 		}
 		opt.Official[s.DID] = true
