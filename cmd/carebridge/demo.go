@@ -58,6 +58,7 @@ type demo struct {
 	done    chan error
 	tweetOf map[string]string // demo post id → tweet id
 	step    int
+	chart   string // the executive chart's PNG, once saved
 }
 
 func newDemo(ctx context.Context, out, stderr io.Writer, verbose bool) (*demo, error) {
@@ -135,7 +136,7 @@ func (d *demo) close(keep bool) {
 		fmt.Fprintf(d.out, "\nThe demo's data is kept in %s (store.url: %s).\n", d.dir, filepath.Join(d.dir, "carebridge.db"))
 		return
 	}
-	os.RemoveAll(d.dir)
+	keepChartOnly(d.out, d.dir, d.chart)
 }
 
 func (d *demo) section(title string) {
