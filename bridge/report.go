@@ -13,6 +13,9 @@ type Report struct {
 	Subtitle string          `json:"subtitle,omitempty"` // a small line under it (the period, say)
 	Mention  string          `json:"mention,omitempty"`  // a user group (S…) or user (U…) to notify
 	Sections []ReportSection `json:"sections,omitempty"`
+	// Chart is the week behind the report, for a surface that can draw it
+	// (nil: none). The text above must not depend on it.
+	Chart *ReportChart `json:"chart,omitempty"`
 }
 
 // ReportSection is one part of a Report.

@@ -25,6 +25,8 @@ type Publisher struct {
 	api      *slack.Client
 	location *time.Location
 
+	charts *ChartOptions // SetCharts; nil: reports go out without pictures
+
 	mu       sync.Mutex
 	channels map[string]string // "#name" → channel id, learnt from Slack
 }
@@ -70,6 +72,7 @@ func (p *Publisher) Publish(ctx context.Context, msg bridge.ChatMessage) (bridge
 		ch, ts = answer.Channel, answer.TS
 	}
 	p.learn(msg.Channel, ch)
+	p.attachChart(ctx, msg, bridge.ChatRef{Channel: ch, TS: ts})
 	return bridge.ChatRef{Channel: ch, TS: ts}, nil
 }
 

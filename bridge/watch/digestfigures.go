@@ -222,7 +222,7 @@ func ComputeExecDigest(in ExecInput) []DeptSummary {
 			}
 			if within(t.FirstResponseAt, in.From, in.To) {
 				firsts = append(firsts, firstResponse(t))
-				if target <= 0 || !t.FirstResponseAt.After(in.Calendar.Add(in.Calendar.NextOpen(t.CreatedAt), target)) {
+				if slaHit(in.Calendar, target, t) {
 					s.SLAHits++
 				}
 			}

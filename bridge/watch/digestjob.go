@@ -224,7 +224,11 @@ func (w *Watcher) ExecDigest(ctx context.Context) (bool, error) {
 		if err != nil || !ok {
 			return err
 		}
-		it, err := bridge.ReportItemOf(channel, "", key, w.execReport(from, now, sums, posts), bridge.PriorityLow, now)
+		report := w.execReport(from, now, sums, posts)
+		if report.Chart, err = w.weekChart(ctx, tx, now); err != nil {
+			return err
+		}
+		it, err := bridge.ReportItemOf(channel, "", key, report, bridge.PriorityLow, now)
 		if err != nil {
 			return err
 		}

@@ -59,6 +59,7 @@ type demo struct {
 	tweetOf map[string]string // demo post id → tweet id
 	step    int
 	bsky    *demoBsky
+	chart   string // the executive chart's PNG, once saved
 }
 
 func newDemo(ctx context.Context, out, stderr io.Writer, verbose bool) (*demo, error) {
@@ -138,7 +139,7 @@ func (d *demo) close(keep bool) {
 		fmt.Fprintf(d.out, "\nThe demo's data is kept in %s (store.url: %s).\n", d.dir, filepath.Join(d.dir, "carebridge.db"))
 		return
 	}
-	os.RemoveAll(d.dir)
+	keepChartOnly(d.out, d.dir, d.chart)
 }
 
 func (d *demo) section(title string) {

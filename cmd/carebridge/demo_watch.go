@@ -50,11 +50,18 @@ func (d *demo) watching(ctx context.Context, a *app) error {
 		return err
 	}
 
-	d.section("The executive digest in the watch channel (daily; here, now)")
+	d.section("The executive digest in the watch channel (daily; here, now), with the week as a chart")
+	if err := d.seedWeek(ctx, a.store); err != nil {
+		return fmt.Errorf("demo: a week of history: %w", err)
+	}
+	fmt.Fprintln(d.out, "  (six earlier days of conversations are written to the database first, so that the chart has a week to show)")
 	if _, err := a.watcher.ExecDigest(ctx); err != nil {
 		return err
 	}
-	return d.printReport(ctx, watchCh, "daily watch")
+	if err := d.printReport(ctx, watchCh, "daily watch"); err != nil {
+		return err
+	}
+	return d.saveChart(ctx, watchCh)
 }
 
 // printReport waits for a bot message in channel whose header contains

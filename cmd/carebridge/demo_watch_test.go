@@ -2,13 +2,20 @@ package main
 
 import (
 	"bytes"
+	"image/png"
 	"io"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/carebridge/carebridge/adapters/chart"
 )
 
 // The demo shows a spike alert, a department digest and the executive
-// digest as Slack received them.
+// digest as Slack received them, and leaves the executive chart (the PNG
+// uploaded to the fake Slack) where it says.
 func TestDemoShowsWatching(t *testing.T) {
 	var out bytes.Buffer
 	if err := runDemo(t.Context(), nil, &out, io.Discard); err != nil {
@@ -23,9 +30,27 @@ func TestDemoShowsWatching(t *testing.T) {
 		"In the customers' own words (unfiltered)",
 		"spike_alert",
 		"audit verify: OK",
+		"the week as a picture, uploaded with the digest",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, s)
 		}
+	}
+	m := regexp.MustCompile(`The executive chart stays at (\S+\.png)`).FindStringSubmatch(s)
+	if m == nil {
+		t.Fatalf("the demo does not say where the chart is:\n%s", s)
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(m[1])) })
+	f, err := os.Open(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cfg, err := png.DecodeConfig(f)
+	if err != nil || cfg.Width != chart.DefaultWidth || cfg.Height != chart.DefaultHeight {
+		t.Errorf("chart %s: %+v, %v", m[1], cfg, err)
+	}
+	if left, _ := os.ReadDir(filepath.Dir(m[1])); len(left) != 1 {
+		t.Errorf("the demo left %d files, want only the chart", len(left))
 	}
 }

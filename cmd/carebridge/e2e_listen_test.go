@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -202,6 +204,16 @@ func testListenAndMirror(t *testing.T, storeURL string) {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	// The series above exist from the start (at 0, metrics_init.go): the
+	// storm and the outage must have counted.
+	slackErrors := 0.0
+	for _, m := range regexp.MustCompile(`(?m)^carebridge_api_errors_total\{code="[^"]*",platform="slack"\} (\S+)$`).FindAllStringSubmatch(string(metrics), -1) {
+		v, _ := strconv.ParseFloat(m[1], 64)
+		slackErrors += v
+	}
+	if slackErrors == 0 {
+		t.Error("/metrics counted no Slack error during the storm and the outage")
 	}
 	// Several sources saw the same posts.
 	bySource := map[string]int{}

@@ -20,7 +20,8 @@ import (
 	_ "time/tzdata" // time zones even in a scratch container
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
+// version is set at build time with -ldflags "-X main.version=…"
+// (currentVersion falls back on the VCS stamp of the Go toolchain).
 var version = "dev"
 
 // errUsage marks a command-line mistake (exit status 2).
@@ -44,8 +45,9 @@ func commands() []command {
 		{"serve", "-config FILE", "run the service: listen on X, mirror into Slack", runServe},
 		{"audit", "export|verify -config FILE", "export the audit log (jsonl or csv) or verify its hash chain", runAudit},
 		{"migrate", "-config FILE", "apply database migrations and exit", runMigrate},
-		{"version", "", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
-			fmt.Fprintln(stdout, "carebridge", version)
+		{"probe", "[-addr HOST:PORT]", "exit 0 when a running service's /readyz answers 200 (the container health check)", runProbe},
+		{"version", "", "print the version (also: carebridge -version)", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
+			fmt.Fprintln(stdout, "carebridge", currentVersion())
 			return nil
 		}},
 	}
@@ -83,6 +85,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return 0
+	}
+	if args[0] == "-version" || args[0] == "--version" {
+		args = []string{"version"}
 	}
 	for _, c := range commands() {
 		if c.name != args[0] {

@@ -121,7 +121,7 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(outboxDead, prometheus.GaugeValue, float64(s.Dead), s.Kind)
 	}
 	// Kinds with no backlog report zero, so that alerts see the series.
-	for _, kind := range []string{bridge.KindChatPost, bridge.KindChatReact, bridge.KindChatEphemeral, bridge.KindSend} {
+	for _, kind := range outboxKinds {
 		if !seen[kind] {
 			ch <- prometheus.MustNewConstMetric(outboxDepth, prometheus.GaugeValue, 0, kind)
 			ch <- prometheus.MustNewConstMetric(outboxAge, prometheus.GaugeValue, 0, kind)

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	slackapi "github.com/slack-go/slack"
 
+	"github.com/carebridge/carebridge/adapters/chart"
 	"github.com/carebridge/carebridge/adapters/schedule"
 	"github.com/carebridge/carebridge/adapters/slack"
 	"github.com/carebridge/carebridge/adapters/x"
@@ -199,6 +200,7 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 	}
 
 	m := newMetrics(st)
+	publisher.SetCharts(slack.ChartOptions{Drawer: chart.Drawer{}, Logger: log, Observe: m.preinit(cfg, map[bridge.Platform]int{x.Platform: len(sources)}).observe})
 	elector := st.Elector("sources")
 	watchStore, err := store.Runner[watch.Tx](st)
 	if err != nil {

@@ -82,8 +82,9 @@
 //     chat.postEphemeral, chat.getPermalink, reactions.add, reactions.remove,
 //     usergroups.users.list, conversations.members, conversations.info,
 //     users.info, conversations.list, conversations.history,
-//     conversations.replies, apps.connections.open); others answer
-//     unknown_method.
+//     conversations.replies, apps.connections.open,
+//     files.getUploadURLExternal, files.completeUploadExternal); others
+//     answer unknown_method.
 //     Method tiers other than chat.postMessage's per-channel pacing and the
 //     history methods' limits, and the workspace-wide caps, are not
 //     modelled (use RateLimitStorm).
@@ -100,12 +101,30 @@
 //     real timers (not the injected clock). app_rate_limited, url
 //     verification on manifest import, attachments, files and interactivity
 //     payloads are not produced.
+//   - File uploads (files.go): files.getUploadURLExternal reserves an id
+//     and an upload URL on the fake's own host (slack-go sends the token
+//     only there) for `length` bytes (missing_argument for 0,
+//     invalid_arguments without filename or length, alt_txt_too_large
+//     past 1,000 characters); the POST to it takes multipart form data or
+//     the raw bytes and answers 200 "OK - <n>"; files.completeUploadExternal
+//     shares the files in channel_id (or the first of channels), in
+//     thread_ts if given, or keeps them private (file_not_found for an
+//     unknown, not yet uploaded or already completed file,
+//     channel_not_found, not_in_channel). Both methods are Tier 4 (100
+//     calls a minute each, 429 with Retry-After, on the injected clock).
+//     Files returns what was shared. A shared file is not added to the
+//     channel's history and produces no event.
 //   - The injected clock drives ts values, event_time, pacing and the
 //     signature timestamp. slack.NewSecretsVerifier compares against
 //     time.Now, so an injected clock must stay near the wall clock when the
 //     receiver verifies signatures with slack-go.
 //
 // # Not verified against Slack
+//
+// For uploads: the upload service's answer to a byte count other than the
+// reserved length (here 400 and the file stays not uploaded), whether
+// completing a reserved but not uploaded file says file_not_found (here it
+// does), and the upload URL's lifetime (here until completed).
 //
 // The retry_reason of a Socket Mode redelivery ("timeout"), whether a
 // redelivery reuses the envelope_id (here it does not), the Socket Mode

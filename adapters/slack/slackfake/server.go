@@ -237,6 +237,7 @@ type Server struct {
 	envelopes    map[string]*job
 	timers       map[*time.Timer]struct{}
 	historyCalls map[string][]time.Time // conversations.history/replies calls in the last minute, per method
+	files        *fileState             // file uploads (files.go)
 }
 
 type channel struct {
@@ -355,6 +356,7 @@ func New(opts ...Option) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", s.handleAPI)
 	mux.HandleFunc("/link/", s.handleSocket)
+	mux.HandleFunc("/upload/", s.handleUpload)
 	s.srv = httptest.NewServer(mux)
 
 	s.wg.Add(1)
