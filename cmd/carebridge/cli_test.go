@@ -351,7 +351,9 @@ func TestRouteProgressOnSlowInput(t *testing.T) {
 	defer func() { os.Stdin = old; r.Close() }()
 	var stdout, stderr syncBuffer
 	done := make(chan int)
-	go func() { done <- run(context.Background(), []string{"route", "-summary", "-config", exampleConfig, "-"}, &stdout, &stderr) }()
+	go func() {
+		done <- run(context.Background(), []string{"route", "-summary", "-config", exampleConfig, "-"}, &stdout, &stderr)
+	}()
 
 	lines := strings.SplitAfter(twcsCSV, "\n")
 	pw.WriteString(lines[0] + lines[1])
