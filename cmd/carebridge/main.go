@@ -44,6 +44,7 @@ func commands() []command {
 		{"serve", "-config FILE", "run the service: listen on X, mirror into Slack", runServe},
 		{"audit", "export|verify -config FILE", "export the audit log (jsonl or csv) or verify its hash chain", runAudit},
 		{"migrate", "-config FILE", "apply database migrations and exit", runMigrate},
+		{"x-login", xLoginArgs, "authorize an X account (OAuth 2.0 with PKCE) and print its tokens", runXLogin},
 		{"version", "", "print the version", func(_ context.Context, args []string, stdout, stderr io.Writer) error {
 			if err := parseFlags(newFlags("version", "", "Prints the version.", stderr), args); err != nil {
 				return err
