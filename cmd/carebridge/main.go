@@ -38,7 +38,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"demo", "[-keep] [-v]", "see the whole loop in a minute: fakes of X and Slack, no account needed", runDemo},
+		{"demo", "[-keep] [-v]", "see the whole loop in a few seconds: fakes of X and Slack, no account needed", runDemo},
 		{"check", checkArgs, "validate a configuration file and summarize it; -serve: also what serve needs; -online: and try it", runCheck},
 		{"route", "-config FILE [-summary] [-out FILE] [FILE|-]", "show which department each post in a JSONL or TWCS CSV file would go to", runRoute},
 		{"serve", "-config FILE", "run the service: listen on X, mirror into Slack", runServe},
