@@ -71,6 +71,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *online {
 		return checkOnline(ctx, cfg, stdout)
 	}
+	if *serve {
+		fmt.Fprintln(stdout, "  (checked offline: -online also tries the tokens, the accounts and the store)")
+	}
 	return nil
 }
 

@@ -198,6 +198,10 @@ func TestCommandLines(t *testing.T) {
 		t.Errorf("carebridge -h:\n%s", out)
 	}
 	cfg := newCLIWorld(t).config(t, nil)
+	// -serve says what it did not try.
+	if code, out, _ := carebridge(t, "", "check", "-serve", "-config", cfg); code != 0 || !strings.Contains(out, "(checked offline: -online also tries") {
+		t.Errorf("check -serve: exit %d\n%s", code, out)
+	}
 	for _, args := range [][]string{
 		{"check", "-config", cfg, "extra"},
 		{"check", "-serve", "-config", cfg, "extra"},
