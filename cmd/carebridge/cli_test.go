@@ -24,9 +24,10 @@ import (
 // cliWorld is a configuration file for serve-level commands, pointing at
 // fakes of Slack and X and a SQLite file of the test's own.
 type cliWorld struct {
-	slack *slackfake.Server
-	x     *xfake.Server
-	dir   string
+	slack    *slackfake.Server
+	x        *xfake.Server
+	dir      string
+	storeURL string // default: a SQLite file in dir
 }
 
 func newCLIWorld(t *testing.T) *cliWorld {
@@ -68,7 +69,7 @@ x:
       user_id: "9000000"
       oauth2:
         access_token: token-9000000
-`, filepath.Join(w.dir, "cb.db"), id.BotToken, id.AppToken, w.slack.APIURL(), w.x.URL(), xfake.DefaultAppToken)
+`, w.store(), id.BotToken, id.AppToken, w.slack.APIURL(), w.x.URL(), xfake.DefaultAppToken)
 	if edit != nil {
 		src = edit(src)
 	}
@@ -77,6 +78,13 @@ x:
 		t.Fatal(err)
 	}
 	return path
+}
+
+func (w *cliWorld) store() string {
+	if w.storeURL != "" {
+		return w.storeURL
+	}
+	return filepath.Join(w.dir, "cb.db")
 }
 
 func replace(old, new string) func(string) string {
@@ -127,7 +135,14 @@ func TestServeStartupSaysWhySlackFailed(t *testing.T) {
 }
 
 func TestCheckOnline(t *testing.T) {
+	for kind, storeURL := range storeKinds(t) {
+		t.Run(kind, func(t *testing.T) { testCheckOnline(t, kind, storeURL(t)) })
+	}
+}
+
+func testCheckOnline(t *testing.T, dialect, storeURL string) {
 	w := newCLIWorld(t)
+	w.storeURL = storeURL
 	good := w.config(t, nil)
 	if code, out, errs := carebridge(t, "", "migrate", "-config", good); code != 0 {
 		t.Fatalf("migrate: exit %d\n%s%s", code, out, errs)
@@ -138,7 +153,7 @@ func TestCheckOnline(t *testing.T) {
 	}
 	for _, want := range []string{
 		"\nOnline:\n",
-		"  ok   store            sqlite answers\n",
+		"  ok   store            " + dialect + " answers\n",
 		"  ok   slack bot token  team ",
 		"  ok   slack app token  ",
 		"  ok   x bearer token   reads work (GET /2/users/by/username/SBCare)\n",
@@ -154,7 +169,7 @@ func TestCheckOnline(t *testing.T) {
 	w.x.AddUserToken("token-other", "9000001")
 	w.x.AddUser(xfake.User{ID: "9000001", Username: "someone"})
 	bad := w.config(t, func(s string) string {
-		s = replace(fmt.Sprintf("url: %q", filepath.Join(w.dir, "cb.db")), `url: "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"`)(s)
+		s = replace(fmt.Sprintf("url: %q", w.store()), `url: "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"`)(s)
 		s = replace(w.slack.Identity().BotToken, "xoxb-refused")(s)
 		s = replace(w.slack.Identity().AppToken, "xapp-refused")(s)
 		s = replace("bearer_token: "+xfake.DefaultAppToken, "bearer_token: SECRET-bearer")(s)
@@ -247,17 +262,23 @@ func TestAuditCommandLine(t *testing.T) {
 }
 
 func TestMigrateReportsWhatItApplied(t *testing.T) {
-	cfg := newCLIWorld(t).config(t, nil)
-	code, out, errs := carebridge(t, "", "migrate", "-config", cfg)
-	if code != 0 {
-		t.Fatalf("exit %d\n%s%s", code, out, errs)
-	}
-	applied := strings.Count(out, "applied 0")
-	if applied < 7 || !strings.HasSuffix(out, fmt.Sprintf("sqlite store is up to date (%d migrations applied)\n", applied)) {
-		t.Errorf("first run:\n%s", out)
-	}
-	if code, out, _ := carebridge(t, "", "migrate", "-config", cfg); code != 0 || out != "sqlite store is up to date (no migration to apply)\n" {
-		t.Errorf("second run: exit %d\n%s", code, out)
+	for dialect, storeURL := range storeKinds(t) {
+		t.Run(dialect, func(t *testing.T) {
+			w := newCLIWorld(t)
+			w.storeURL = storeURL(t)
+			cfg := w.config(t, nil)
+			code, out, errs := carebridge(t, "", "migrate", "-config", cfg)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s%s", code, out, errs)
+			}
+			applied := strings.Count(out, "applied 0")
+			if applied < 7 || !strings.HasSuffix(out, fmt.Sprintf("%s store is up to date (%d migrations applied)\n", dialect, applied)) {
+				t.Errorf("first run:\n%s", out)
+			}
+			if code, out, _ := carebridge(t, "", "migrate", "-config", cfg); code != 0 || out != dialect+" store is up to date (no migration to apply)\n" {
+				t.Errorf("second run: exit %d\n%s", code, out)
+			}
+		})
 	}
 }
 
