@@ -72,7 +72,7 @@ func unreachable(err error) bool {
 		ue   *url.Error
 	)
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, context.Canceled): // canceled: we gave up, not the network
 		return false
 	case errors.As(err, &dns), errors.As(err, &op), errors.As(err, &cert),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
