@@ -187,7 +187,8 @@ log "go test -race ./... (SQLite and PostgreSQL)"
 # own) against fakes at the platforms' limits; they run in parallel with
 # each other (-parallel 12: their time is the platforms' pacing and the
 # wall clock, not CPU), so the package takes about as long as the longest
-# of them. The only skip allowed: the router's allocation test, which
+# of them: about 4½ minutes on 2 cores (2026-12-03; README.md has the
+# whole run's figures, docs/RELIABILITY.md each test's). The only skip allowed: the router's allocation test, which
 # the race detector defeats on purpose (sync.Pool drops items under it).
 # Nothing may skip for want of PostgreSQL (present here) or of
 # ../shared (the tests need nothing outside the repository).

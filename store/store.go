@@ -93,8 +93,9 @@ type Store struct {
 type Option func(*options)
 
 type options struct {
-	log      *slog.Logger
-	maxConns int
+	log       *slog.Logger
+	maxConns  int
+	noMigrate bool
 }
 
 // WithLogger sets the logger for migrations and transaction retries; the
@@ -115,6 +116,13 @@ func WithMaxOpenConns(n int) Option {
 			o.maxConns = n
 		}
 	}
+}
+
+// WithoutMigrations makes Open leave pending migrations alone: `carebridge
+// migrate` applies them itself (to report them), `check -online` only
+// looks.
+func WithoutMigrations() Option {
+	return func(o *options) { o.noMigrate = true }
 }
 
 // Open connects to the database named by dbURL (see the package comment
@@ -145,6 +153,9 @@ func Open(ctx context.Context, dbURL string, opts ...Option) (*Store, error) {
 	if err := s.pingOpen(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if o.noMigrate {
+		return s, nil
 	}
 	if _, err := s.Migrate(ctx); err != nil {
 		s.Close()

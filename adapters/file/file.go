@@ -54,6 +54,9 @@ type Reader struct {
 	line   int
 	queue  []bridge.Post // tweets of a page not yet returned
 	qline  int
+	// company: the last record read is a company's own post (TWCS
+	// inbound = False), not a customer's.
+	company bool
 }
 
 // NewReader sniffs the format of r.
@@ -92,6 +95,11 @@ func NewReader(r io.Reader) (*Reader, error) {
 	return rd, nil
 }
 
+// FromCompany reports whether the post Next returned last is marked as the
+// company's own (a TWCS record with inbound = False: a brand's reply to a
+// customer). JSON Lines do not say, and count as customers' posts.
+func (r *Reader) FromCompany() bool { return r.company }
+
 // Format returns the detected format.
 func (r *Reader) Format() Format { return r.format }
 
@@ -99,6 +107,7 @@ func (r *Reader) Format() Format { return r.format }
 // returns io.EOF. A record that cannot be read yields a *LineError; call
 // Next again to go on.
 func (r *Reader) Next() (bridge.Post, int, error) {
+	r.company = false
 	if len(r.queue) > 0 {
 		p := r.queue[0]
 		r.queue = r.queue[1:]
@@ -140,6 +149,7 @@ func (r *Reader) nextCSV() (bridge.Post, int, error) {
 	if p.ExternalID == "" {
 		return p, line, &LineError{Line: line, Err: errors.New("empty tweet_id")}
 	}
+	r.company = strings.EqualFold(strings.TrimSpace(get("inbound")), "false")
 	if ts := get("created_at"); ts != "" {
 		t, err := time.Parse(time.RubyDate, ts)
 		if err != nil {

@@ -191,6 +191,14 @@ func (o *OAuth2) SetTokens(access, refresh string, expiry time.Time) {
 	o.mu.Unlock()
 }
 
+// Token returns the current access token and its expiry (zero: unknown),
+// without refreshing it.
+func (o *OAuth2) Token() (access string, expiry time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.access, o.expiry
+}
+
 // Reauthorize is called when X answered 401 to req: unless another request
 // refreshed the token meanwhile, it refreshes it, then signs req again.
 func (o *OAuth2) Reauthorize(ctx context.Context, req *http.Request) error {

@@ -33,6 +33,10 @@ type StreamOptions struct {
 	// NetworkMax (250 ms, 16 s); HTTP errors double from HTTPBase up to
 	// HTTPMax (5 s, 320 s); 429s double from RateBase (1 min).
 	NetworkStep, NetworkMax, HTTPBase, HTTPMax, RateBase time.Duration
+	// HTTP is the client the stream connects with (default: one without
+	// a timeout, over http.DefaultTransport). It must have no timeout:
+	// the connection stays open for hours.
+	HTTP *http.Client
 }
 
 func (o *StreamOptions) defaults() {
@@ -65,7 +69,11 @@ var _ bridge.Source = (*Stream)(nil)
 // NewStream returns the stream source for rules.
 func NewStream(c *Client, norm *Normalizer, rules []StreamRule, opt StreamOptions, log *slog.Logger) *Stream {
 	opt.defaults()
-	return &Stream{c: c, norm: norm, rules: rules, opt: opt, log: log, http: &http.Client{}}
+	h := opt.HTTP
+	if h == nil {
+		h = &http.Client{}
+	}
+	return &Stream{c: c, norm: norm, rules: rules, opt: opt, log: log, http: h}
 }
 
 // Name implements bridge.Source.

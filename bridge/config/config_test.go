@@ -79,11 +79,12 @@ func TestExampleFileIsValid(t *testing.T) {
 		"X_SBCARE_ACCESS_TOKEN", "X_SBCARE_ACCESS_SECRET", "X_CLIENT_SECRET", "X_SBCAREWIFI_ACCESS_TOKEN", "X_SBCAREWIFI_REFRESH_TOKEN"} {
 		env[k] = "secret-" + strings.ToLower(k)
 	}
+	env["SLACK_BOT_TOKEN"], env["SLACK_APP_TOKEN"] = "xoxb-secret-slack_bot_token", "xapp-secret-slack_app_token"
 	cfg, errs := parse(t, string(data), LevelServe, env)
 	if errs != nil {
 		t.Fatalf("example config has problems at serve level:\n%v", errs)
 	}
-	if cfg.Slack.BotToken.Reveal() != "secret-slack_bot_token" {
+	if cfg.Slack.BotToken.Reveal() != "xoxb-secret-slack_bot_token" {
 		t.Errorf("bot token not expanded: %q", cfg.Slack.BotToken.Reveal())
 	}
 	if cfg.X.Accounts[1].OAuth2.RefreshToken.Reveal() != "secret-x_sbcarewifi_refresh_token" {
@@ -91,7 +92,7 @@ func TestExampleFileIsValid(t *testing.T) {
 	}
 	// Without the environment the serve level names every missing variable.
 	_, errs = parse(t, string(data), LevelServe, nil)
-	if !strings.Contains(errs.Error(), "slack.bot_token: environment variable SLACK_BOT_TOKEN is not set (line") {
+	if !strings.Contains(errs.Error(), "slack.bot_token: environment variable SLACK_BOT_TOKEN is not set; required: the bot token") {
 		t.Errorf("missing variable not reported:\n%v", errs)
 	}
 }

@@ -333,6 +333,9 @@ func Parse(data []byte, path string, level Level, opt Options) (*Config, error) 
 	cfg := &Config{Path: path}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
+		if line := tabIndented(data); line > 0 && line <= yamlErrorLine(err) {
+			return cfg, Errors{{Msg: fmt.Sprintf("not valid YAML: line %d: indentation uses a tab; YAML needs spaces", line)}}
+		}
 		return cfg, Errors{{Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
 	}
 	d := &decoder{lines: map[string]int{}, getenv: opt.Getenv}
@@ -346,7 +349,7 @@ func Parse(data []byte, path string, level Level, opt Options) (*Config, error) 
 	v.validate()
 	for _, p := range d.deferred {
 		if level.needs(p.Path) {
-			d.problems = append(d.problems, p)
+			d.addDeferred(p)
 		}
 	}
 	if len(d.problems) > 0 {
@@ -360,6 +363,49 @@ func Parse(data []byte, path string, level Level, opt Options) (*Config, error) 
 		return cfg, d.problems
 	}
 	return cfg, nil
+}
+
+// addDeferred adds p, a problem with a secret's source (an unset variable,
+// an unreadable file), to the problems. When validation already said the
+// secret is required, the two become one problem: the cause first, then
+// what the secret is for.
+func (d *decoder) addDeferred(p Problem) {
+	for i, q := range d.problems {
+		if q.Path == p.Path && strings.HasPrefix(q.Msg, "required") {
+			d.problems[i].Msg = p.Msg + "; " + q.Msg
+			if d.problems[i].Line == 0 {
+				d.problems[i].Line = p.Line
+			}
+			return
+		}
+	}
+	d.problems = append(d.problems, p)
+}
+
+// tabIndented returns the first line (1-based) whose indentation holds a
+// tab, or 0. YAML forbids tabs in indentation, and the parser's own
+// message ("found character that cannot start any token") does not say so.
+func tabIndented(data []byte) int {
+	for i, line := range strings.Split(string(data), "\n") {
+		indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
+		if strings.Contains(indent, "\t") && strings.TrimSpace(line) != "" {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+var yamlLine = regexp.MustCompile(`line ([0-9]+):`)
+
+// yamlErrorLine is the line a YAML parser error names, or the largest int
+// when it names none.
+func yamlErrorLine(err error) int {
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		if n, err := strconv.Atoi(m[1]); err == nil {
+			return n
+		}
+	}
+	return int(^uint(0) >> 1)
 }
 
 // Load reads and validates the file at path.

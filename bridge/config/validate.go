@@ -51,6 +51,9 @@ const (
 	DefaultSlackMode    = "socket"
 	DefaultXAPIBaseURL  = "https://api.x.com"
 	DefaultSlackBaseURL = "https://slack.com/api/"
+
+	DefaultSpikeFactor   = 3.0
+	DefaultSpikeMinPosts = 20
 )
 
 func (c *Config) applyDefaults() {
@@ -111,10 +114,10 @@ func (c *Config) applyDefaults() {
 	}
 	setDur(&c.Spikes.Window, 15*time.Minute)
 	if c.Spikes.Factor == 0 {
-		c.Spikes.Factor = 3
+		c.Spikes.Factor = DefaultSpikeFactor
 	}
 	if c.Spikes.MinPosts == 0 {
-		c.Spikes.MinPosts = 20
+		c.Spikes.MinPosts = DefaultSpikeMinPosts
 	}
 	setDur(&c.Spikes.Cooldown, time.Hour)
 	setDur(&c.Tickets.AutoCloseAfter, 7*24*time.Hour)
@@ -314,14 +317,17 @@ func (v *validator) times() {
 		}
 	}
 	v.sla("sla", c.SLA)
+	// As everywhere in the file, a number left out or given as 0 takes
+	// its default; other values out of range are refused, and the message
+	// says both.
 	if c.Spikes.Factor < 1 {
-		v.bad("spikes.factor", "%v must be at least 1", c.Spikes.Factor)
+		v.bad("spikes.factor", "%v is out of range: at least 1, or 0 (or no key) for the default, %v", c.Spikes.Factor, DefaultSpikeFactor)
 	}
 	if w := c.Spikes.Window.D(); w < time.Minute || w > 24*time.Hour {
 		v.bad("spikes.window", "%s must be between 1m and 24h", c.Spikes.Window)
 	}
 	if c.Spikes.MinPosts < 1 {
-		v.bad("spikes.min_posts", "%d must be at least 1", c.Spikes.MinPosts)
+		v.bad("spikes.min_posts", "%d is out of range: at least 1, or 0 (or no key) for the default, %d", c.Spikes.MinPosts, DefaultSpikeMinPosts)
 	}
 	for _, e := range []struct{ path, name string }{
 		{"approvals.approve_emoji", c.Approvals.ApproveEmoji},
@@ -413,12 +419,19 @@ func (v *validator) serve() {
 			}{{"consumer_key", o.ConsumerKey}, {"consumer_secret", o.ConsumerSecret}, {"access_token", o.AccessToken}, {"access_secret", o.AccessSecret}} {
 				if !s.val.IsSet() {
 					v.bad(p+".oauth1."+s.name, "required for OAuth 1.0a")
+				} else {
+					v.xToken(p+".oauth1."+s.name, s.val.Reveal())
 				}
 			}
 		case a.OAuth2 != nil:
 			o := a.OAuth2
 			if !o.AccessToken.IsSet() {
 				v.bad(p+".oauth2.access_token", "required for OAuth 2.0")
+			} else {
+				v.xToken(p+".oauth2.access_token", o.AccessToken.Reveal())
+			}
+			if o.RefreshToken.IsSet() {
+				v.xToken(p+".oauth2.refresh_token", o.RefreshToken.Reveal())
 			}
 			if o.RefreshToken.IsSet() && o.ClientID == "" {
 				v.bad(p+".oauth2.client_id", "required to refresh the access token")
@@ -451,18 +464,73 @@ func (v *validator) serve() {
 	}
 	if !c.Slack.BotToken.IsSet() {
 		v.bad("slack.bot_token", "required: the bot token (xoxb-…), or bot_token_file")
+	} else {
+		v.slackToken("slack.bot_token", c.Slack.BotToken.Reveal(), "xoxb-", "the Bot User OAuth Token")
 	}
 	if c.Slack.Mode == "socket" && !c.Slack.AppToken.IsSet() {
 		v.bad("slack.app_token", "required in socket mode: the app-level token (xapp-…), or app_token_file")
+	} else if c.Slack.Mode == "socket" {
+		v.slackToken("slack.app_token", c.Slack.AppToken.Reveal(), "xapp-", "an App-Level Token with connections:write")
 	}
 	if c.Slack.Mode == "http" && !c.Slack.SigningSecret.IsSet() {
 		v.bad("slack.signing_secret", "required in http mode, to verify Slack's requests")
 	}
 	if !c.X.BearerToken.IsSet() {
 		v.bad("x.bearer_token", "required: the app's bearer token for reading (or bearer_token_file)")
+	} else {
+		v.xToken("x.bearer_token", c.X.BearerToken.Reveal())
 	}
 	if len(c.X.Accounts) == 0 {
 		v.bad("x.accounts", "required: at least one official account")
+	}
+}
+
+// slackTokenKinds name Slack's token types by prefix, so that a token
+// pasted into the wrong key is named (Slack's token types:
+// api.slack.com/authentication/token-types). Token rotation prefixes
+// bot tokens with xoxe. too.
+var slackTokenKinds = []struct{ prefix, kind string }{
+	{"xoxb-", "a bot token (xoxb-…)"},
+	{"xapp-", "an app-level token (xapp-…)"},
+	{"xoxp-", "a user token (xoxp-…)"},
+	{"xoxe-", "a refresh token (xoxe-…)"},
+	{"xoxc-", "a browser session token (xoxc-…)"},
+	{"xoxa-", "a workspace token (xoxa-…)"},
+}
+
+// slackToken checks, offline, that a Slack token has the shape of the kind
+// want names (its prefix); what is for tells where to find the right one.
+// The token itself is never printed.
+func (v *validator) slackToken(path, tok, want, what string) {
+	t := strings.TrimPrefix(tok, "xoxe.") // a rotating token: xoxe.xoxb-…
+	if strings.HasPrefix(t, want) && !strings.ContainsAny(tok, " \t\r\n") {
+		return
+	}
+	switch {
+	case strings.ContainsAny(tok, " \t\r\n"):
+		v.bad(path, "contains white space; a Slack token is one word starting with %s", want)
+		return
+	}
+	for _, k := range slackTokenKinds {
+		if strings.HasPrefix(t, k.prefix) {
+			v.bad(path, "is %s; this key needs %s (%s…)", k.kind, what, want)
+			return
+		}
+	}
+	v.bad(path, "does not look like a Slack token: it should start with %s (%s)", want, what)
+}
+
+// xToken checks, offline, what can be known of an X credential's shape:
+// X documents no prefix, so only a pasted header ("Bearer …"), white space
+// or a Slack token are caught. The token itself is never printed.
+func (v *validator) xToken(path, tok string) {
+	switch {
+	case strings.HasPrefix(strings.ToLower(tok), "bearer ") || strings.HasPrefix(strings.ToLower(tok), "oauth "):
+		v.bad(path, "starts with the header's scheme (%q): give the token alone", strings.Fields(tok)[0])
+	case strings.ContainsAny(tok, " \t\r\n"):
+		v.bad(path, "contains white space; X tokens and keys are one word")
+	case strings.HasPrefix(tok, "xox") || strings.HasPrefix(tok, "xapp-"):
+		v.bad(path, "is a Slack token; this key needs an X credential")
 	}
 }
 

@@ -5,10 +5,12 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/carebridge/carebridge/bridge"
@@ -16,23 +18,45 @@ import (
 	"github.com/carebridge/carebridge/store"
 )
 
-func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "export" && args[0] != "verify") {
-		fmt.Fprint(stderr, `Usage:
+// auditUsage is the audit command's help.
+const auditUsage = `Usage:
   carebridge audit export -config FILE [-format jsonl|csv] [-since TIME] [-department ID]
   carebridge audit verify -config FILE
 
 export writes the audit log (who wrote, approved and sent what, where, when).
 verify checks the hash chain and names the first altered, deleted or reordered record.
-`)
+Run "carebridge audit export -h" or "carebridge audit verify -h" for the flags.
+`
+
+func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, auditUsage)
 		return errUsage
 	}
 	sub := args[0]
-	fs := newFlags("audit "+sub, "-config FILE", "Reads the audit log of the store named by store.url.", stderr)
+	switch sub {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, auditUsage)
+		return nil
+	case "export", "verify":
+	default:
+		fmt.Fprintf(stderr, "carebridge audit: unknown subcommand %q (want export or verify)\n\n%s", sub, auditUsage)
+		return errUsage
+	}
+	var fs *flag.FlagSet
+	var format, since, dept *string
+	if sub == "export" {
+		fs = newFlags("audit export", "-config FILE [-format jsonl|csv] [-since TIME] [-department ID]",
+			"Writes the audit log of the store named by store.url: one JSON line (or CSV row) per record.", stderr)
+		format = fs.String("format", "jsonl", "export format: jsonl or csv")
+		since = fs.String("since", "", "export records at or after `TIME` (RFC 3339, or YYYY-MM-DD in the configured time zone)")
+		dept = fs.String("department", "", "export only records of department `ID`")
+	} else {
+		fs = newFlags("audit verify", "-config FILE",
+			"Recomputes the hash chain of the audit log of the store named by store.url, names the first\n"+
+				"altered, deleted or reordered record (exit 1), and prints the head hash.", stderr)
+	}
 	path := fs.String("config", "carebridge.yaml", "configuration `file`")
-	format := fs.String("format", "jsonl", "export format: jsonl or csv")
-	since := fs.String("since", "", "export records at or after `TIME` (RFC 3339, or YYYY-MM-DD in the configured time zone)")
-	dept := fs.String("department", "", "export only records of department `ID`")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -45,6 +69,24 @@ verify checks the hash chain and names the first altered, deleted or reordered r
 	if err != nil {
 		return err
 	}
+	var f bridge.AuditFilter
+	if sub == "export" {
+		f.Department = *dept
+		if *since != "" {
+			t, err := parseSince(*since, cfg.Location)
+			if err != nil {
+				fmt.Fprintf(stderr, "-since: %v\n", err)
+				return errUsage
+			}
+			f.Since = t
+		}
+		switch *format {
+		case "jsonl", "csv":
+		default:
+			fmt.Fprintf(stderr, "-format: %q is not jsonl or csv\n", *format)
+			return errUsage
+		}
+	}
 	st, err := store.Open(ctx, cfg.Store.URL.Reveal(), store.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		return err
@@ -53,22 +95,24 @@ verify checks the hash chain and names the first altered, deleted or reordered r
 	if sub == "verify" {
 		return auditVerify(ctx, st, stdout)
 	}
-	f := bridge.AuditFilter{Department: *dept}
-	if *since != "" {
-		t, err := parseSince(*since, cfg.Location)
-		if err != nil {
-			fmt.Fprintf(stderr, "-since: %v\n", err)
-			return errUsage
+	n, err := auditExport(ctx, st, f, *format, stdout)
+	if err != nil || n > 0 {
+		return err
+	}
+	// Nothing matched. A department the configuration does not know is
+	// most likely a typo (records of a department removed since are still
+	// exported above); otherwise say so on stderr, so that an empty
+	// output is not mistaken for a failure.
+	if f.Department != "" && cfg.Department(f.Department) == nil {
+		var ids []string
+		for _, d := range cfg.Departments {
+			ids = append(ids, d.ID)
 		}
-		f.Since = t
+		fmt.Fprintf(stderr, "carebridge audit export: unknown department %q: not in %s (%s) and no record names it\n", f.Department, *path, strings.Join(ids, ", "))
+		return exitError(1)
 	}
-	switch *format {
-	case "jsonl", "csv":
-	default:
-		fmt.Fprintf(stderr, "-format: %q is not jsonl or csv\n", *format)
-		return errUsage
-	}
-	return auditExport(ctx, st, f, *format, stdout)
+	fmt.Fprintln(stderr, "carebridge audit export: no records match")
+	return nil
 }
 
 func parseSince(s string, loc *time.Location) (time.Time, error) {
@@ -132,7 +176,8 @@ type exportRecord struct {
 	Hash       string          `json:"hash"`
 }
 
-func auditExport(ctx context.Context, st *store.Store, f bridge.AuditFilter, format string, w io.Writer) error {
+// auditExport writes the records matching f and returns how many.
+func auditExport(ctx context.Context, st *store.Store, f bridge.AuditFilter, format string, w io.Writer) (int, error) {
 	var cw *csv.Writer
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
@@ -140,7 +185,9 @@ func auditExport(ctx context.Context, st *store.Store, f bridge.AuditFilter, for
 		cw = csv.NewWriter(w)
 		cw.Write([]string{"seq", "at", "kind", "actor", "department", "ticket_id", "draft_id", "details", "prev_hash", "hash"})
 	}
+	n := 0
 	err := eachAudit(ctx, st, f, func(r bridge.AuditRecord) error {
+		n++
 		at := r.At.UTC().Format(time.RFC3339Nano)
 		if cw != nil {
 			return cw.Write([]string{strconv.FormatInt(r.Seq, 10), at, string(r.Kind), r.Actor, r.Department,
@@ -155,7 +202,7 @@ func auditExport(ctx context.Context, st *store.Store, f bridge.AuditFilter, for
 			err = cw.Error()
 		}
 	}
-	return err
+	return n, err
 }
 
 func auditVerify(ctx context.Context, st *store.Store, w io.Writer) error {

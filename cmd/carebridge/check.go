@@ -10,15 +10,24 @@ import (
 	"github.com/carebridge/carebridge/bridge/config"
 )
 
-func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("check", "-config FILE", "Validates the configuration and prints OK and a summary, or every problem with its line.", stderr)
+// checkArgs is check's usage line.
+const checkArgs = "-config FILE [-serve] [-online]"
+
+func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("check", checkArgs, "Validates the configuration and prints OK and a summary, or every problem with its line.\n"+
+		"-serve also checks, offline, what carebridge serve needs (tokens and their formats, accounts,\n"+
+		"the store URL); -online also calls Slack (auth.test), X (users/me for each account) and opens\n"+
+		"the store, and says for each whether it answered, refused the credentials or was unreachable.", stderr)
 	path := fs.String("config", "carebridge.yaml", "configuration `file`")
-	serve := fs.Bool("serve", false, "also check what `carebridge serve` needs (tokens, accounts, store)")
+	// No backquotes in these usages: the flag package would take the
+	// quoted word for the name of a value.
+	serve := fs.Bool("serve", false, "also check, offline, what serve needs (tokens and their formats, accounts, store URL)")
+	online := fs.Bool("online", false, "like -serve, then call Slack, X and the store with the configured credentials")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	level := config.LevelRouting
-	if *serve {
+	if *serve || *online {
 		level = config.LevelServe
 	}
 	cfg, err := config.Load(*path, level)
@@ -60,6 +69,12 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, "  X: %d official account%s, %d search%s; time zone %s\n", s.Accounts, plural(s.Accounts), s.Searches, pluralES(s.Searches), cfg.Location)
 	}
 	checkBluesky(stdout, cfg)
+	if *online {
+		return checkOnline(ctx, cfg, stdout)
+	}
+	if *serve {
+		fmt.Fprintln(stdout, "  (checked offline: -online also tries the tokens, the accounts and the store)")
+	}
 	return nil
 }
 

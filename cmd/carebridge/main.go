@@ -39,14 +39,18 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"demo", "[-keep] [-v]", "see the whole loop in a minute: fakes of X and Slack, no account needed", runDemo},
-		{"check", "-config FILE", "validate a configuration file and summarize it", runCheck},
+		{"demo", "[-keep] [-v]", "see the whole loop in a few seconds: fakes of X and Slack, no account needed", runDemo},
+		{"check", checkArgs, "validate a configuration file and summarize it; -serve: also what serve needs; -online: and try it", runCheck},
 		{"route", "-config FILE [-summary] [-out FILE] [FILE|-]", "show which department each post in a JSONL or TWCS CSV file would go to", runRoute},
 		{"serve", "-config FILE", "run the service: listen on X, mirror into Slack", runServe},
 		{"audit", "export|verify -config FILE", "export the audit log (jsonl or csv) or verify its hash chain", runAudit},
 		{"migrate", "-config FILE", "apply database migrations and exit", runMigrate},
 		{"probe", "[-addr HOST:PORT]", "exit 0 when a running service's /readyz answers 200 (the container health check)", runProbe},
-		{"version", "", "print the version (also: carebridge -version)", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
+		{"x-login", xLoginArgs, "authorize an X account (OAuth 2.0 with PKCE) and print its tokens", runXLogin},
+		{"version", "", "print the version (also: carebridge -version)", func(_ context.Context, args []string, stdout, stderr io.Writer) error {
+			if err := parseFlags(newFlags("version", "", "Prints the version.", stderr), args); err != nil {
+				return err
+			}
 			fmt.Fprintln(stdout, "carebridge", currentVersion())
 			return nil
 		}},
@@ -126,8 +130,25 @@ func newFlags(name, args, summary string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, mapping errors to errUsage.
+// parseFlags parses args, mapping errors to errUsage. Arguments left after
+// the flags are a usage mistake (a misspelt flag value, a forgotten -config
+// are not silently ignored); a command that takes arguments uses
+// parseFlagsAndArgs.
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := parseFlagsAndArgs(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q (flags go before arguments; see the usage below)\n\n", fs.Name(), fs.Arg(0))
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}
+
+// parseFlagsAndArgs parses args, mapping errors to errUsage, and leaves the
+// arguments after the flags in fs.Args().
+func parseFlagsAndArgs(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err

@@ -133,12 +133,24 @@ broken
 }
 
 // TestRouteTWCSSummary routes 5,000 generated posts written as a TWCS
-// CSV file (the layout of the Kaggle data set).
+// CSV file (the layout of the Kaggle data set): the customers' posts, not
+// the brand's replies.
 func TestRouteTWCSSummary(t *testing.T) {
 	csv := filepath.Join(t.TempDir(), "posts.csv")
 	var buf bytes.Buffer
-	if err := traffic.WriteTWCSCSV(&buf, traffic.Generate(traffic.Options{Seed: 1, Posts: 5000})); err != nil {
+	posts := traffic.Generate(traffic.Options{Seed: 1, Posts: 5000})
+	if err := traffic.WriteTWCSCSV(&buf, posts); err != nil {
 		t.Fatal(err)
+	}
+	// The brand's replies (inbound = False) are not customer posts.
+	customers := 0
+	for _, p := range posts {
+		if !p.Brand {
+			customers++
+		}
+	}
+	if customers == len(posts) || customers == 0 {
+		t.Fatalf("%d of %d generated posts are customers'; the test needs both kinds", customers, len(posts))
 	}
 	if err := os.WriteFile(csv, buf.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
@@ -147,15 +159,16 @@ func TestRouteTWCSSummary(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	if n := strings.Count(out, "\n"); n != 5000 {
-		t.Errorf("JSONL output has %d lines, want 5000", n)
+	if n := strings.Count(out, "\n"); n != customers {
+		t.Errorf("JSONL output has %d lines, want %d", n, customers)
 	}
 	jsonl := filepath.Join(t.TempDir(), "out.jsonl")
 	code, out, errs = carebridge(t, "", "route", "-summary", "-out", jsonl, "-config", exampleConfig, csv)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	for _, want := range []string{"DEPARTMENT", "network", "billing", "wifi", "sales", "devices", "marketing", "triage (triage)", "TOTAL             5000", "unmatched (sent to triage):"} {
+	for _, want := range []string{"DEPARTMENT", "network", "billing", "wifi", "sales", "devices", "marketing", "triage (triage)", "TOTAL            " + thousands(customers) + "  100.0%", "unmatched (sent to triage):",
+		"not counted: " + thousands(len(posts)-customers) + " company replies (TWCS inbound = False)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
@@ -164,7 +177,7 @@ func TestRouteTWCSSummary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := bytes.Count(data, []byte("\n")); n != 5000 {
-		t.Errorf("-out file has %d lines, want 5000", n)
+	if n := bytes.Count(data, []byte("\n")); n != customers {
+		t.Errorf("-out file has %d lines, want %d", n, customers)
 	}
 }

@@ -26,16 +26,25 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	st, err := store.Open(ctx, cfg.Store.URL.Reveal(), store.WithLogger(logger))
+	// Open without migrating, then migrate here: the count printed is
+	// the number of migrations this run applied.
+	st, err := store.Open(ctx, cfg.Store.URL.Reveal(), store.WithoutMigrations(), store.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	applied, err := st.Migrate(ctx)
+	for _, v := range applied {
+		fmt.Fprintf(stdout, "applied %s\n", v)
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s store is up to date (%d further migration%s applied now)\n", st.Dialect(), len(applied), plural(len(applied)))
+	switch len(applied) {
+	case 0:
+		fmt.Fprintf(stdout, "%s store is up to date (no migration to apply)\n", st.Dialect())
+	default:
+		fmt.Fprintf(stdout, "%s store is up to date (%d migration%s applied)\n", st.Dialect(), len(applied), plural(len(applied)))
+	}
 	return nil
 }

@@ -9,7 +9,10 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/carebridge/carebridge/adapters/file"
@@ -25,9 +28,6 @@ type routeLine struct {
 	Matched    []string `json:"matched"`
 }
 
-// progressEvery is how long a run goes before it reports progress.
-const progressEvery = 2 * time.Second
-
 func runRoute(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("route", "-config FILE [-summary] [-out FILE] [FILE|-]",
 		"Reads posts as JSON Lines (id, text, optional author, lang, created_at, mentions; X API v2\n"+
@@ -37,7 +37,7 @@ func runRoute(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	path := fs.String("config", "carebridge.yaml", "configuration `file`")
 	summary := fs.Bool("summary", false, "print a table per department (count, share, top keywords) instead of JSON lines")
 	out := fs.String("out", "", "write the JSON lines to `file` (useful with -summary)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsAndArgs(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 1 {
@@ -58,6 +58,10 @@ func runRoute(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
+	// The clock starts before the first read: on a slow pipe, reading
+	// is most of the time.
+	start := routeNow()
+	stderr = &lockedWriter{w: stderr} // the progress reporter writes too
 	var in io.Reader = os.Stdin
 	name := "standard input"
 	if fs.NArg() == 1 && fs.Arg(0) != "-" {
@@ -68,6 +72,9 @@ func runRoute(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer f.Close()
 		in, name = f, fs.Arg(0)
 	}
+	var done atomic.Int64 // posts read so far, for the progress reporter
+	stopProgress := reportProgress(stderr, name, start, &done)
+	defer stopProgress()
 	rd, err := file.NewReader(in)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
@@ -92,23 +99,18 @@ func runRoute(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	tally := newTally(cfg)
-	start := time.Now()
-	lastProgress := start
 	bad := 0
 	for n := 0; ; n++ {
 		if n%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("interrupted after %d posts: %w", tally.total, err)
 			}
-			if now := time.Now(); now.Sub(lastProgress) >= progressEvery {
-				lastProgress = now
-				fmt.Fprintf(stderr, "route: %d posts from %s (%.0f/s)…\n", tally.total, name, float64(tally.total)/now.Sub(start).Seconds())
-			}
 		}
 		p, _, err := rd.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		done.Add(1)
 		var le *file.LineError
 		if errors.As(err, &le) {
 			bad++
@@ -117,6 +119,12 @@ func runRoute(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
+		}
+		if rd.FromCompany() {
+			// A brand's own reply (TWCS inbound = False) is no
+			// customer post: carebridge would not mirror it.
+			tally.company++
+			continue
 		}
 		res := router.Route(route.Input{Text: p.Text, Mentions: p.Mentions})
 		tally.add(res)
@@ -136,8 +144,12 @@ func runRoute(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("write output: %w", err)
 		}
 	}
+	stopProgress()
 	if *summary {
-		tally.print(stdout, time.Since(start))
+		tally.print(stdout, routeNow().Sub(start))
+	}
+	if tally.company > 0 && !*summary {
+		fmt.Fprintf(stderr, "route: %s company replies (inbound = False) skipped; %s customer posts routed\n", thousands(tally.company), thousands(tally.total))
 	}
 	if bad > 0 {
 		fmt.Fprintf(stderr, "route: %d bad line%s skipped; %d posts routed\n", bad, plural(bad), tally.total)
@@ -145,10 +157,86 @@ func runRoute(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
+// routeNow is the route command's clock; tests move it.
+var routeNow = time.Now
+
+// progressEvery is how often a run reports progress on stderr, also while
+// it waits for input.
+var progressEvery = 2 * time.Second
+
+// reportProgress prints, every progressEvery until stop is called, how
+// many posts have been read from name, so that a long file or a slow pipe
+// shows it is alive. stop may be called more than once.
+func reportProgress(w io.Writer, name string, start time.Time, done *atomic.Int64) (stop func()) {
+	quit := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(progressEvery)
+		defer t.Stop()
+		last := int64(-1)
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+			}
+			n := done.Load()
+			el := routeNow().Sub(start)
+			rate := 0.0
+			if el > 0 {
+				rate = float64(n) / el.Seconds()
+			}
+			wait := ""
+			if n == last {
+				wait = ", waiting for input"
+			}
+			last = n
+			fmt.Fprintf(w, "route: %s posts from %s in %s (%.0f/s%s)…\n", thousands(int(n)), name, el.Round(time.Second), rate, wait)
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(quit); <-finished })
+	}
+}
+
+// lockedWriter serializes writes from the command and its progress
+// reporter.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// thousands formats n with a comma between groups of three digits.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
 // tally counts routing results per department.
 type tally struct {
 	cfg       *config.Config
-	total     int
+	total     int // customer posts routed
+	company   int // company replies skipped (TWCS inbound = False)
 	unmatched int // posts no rule matched
 	count     map[string]int
 	fyi       map[string]int
@@ -178,18 +266,32 @@ func (t *tally) add(r route.Result) {
 	}
 }
 
+// print writes the summary table. Columns are as wide as their longest
+// entry (a department name, a count with thousands separators).
 func (t *tally) print(w io.Writer, took time.Duration) {
-	fmt.Fprintf(w, "%-14s %7s %7s %6s  %s\n", "DEPARTMENT", "POSTS", "SHARE", "FYI", "TOP KEYWORDS")
+	type row struct{ label, posts, share, fyi, top string }
+	rows := []row{{"DEPARTMENT", "POSTS", "SHARE", "FYI", "TOP KEYWORDS"}}
 	for _, d := range t.cfg.Departments {
 		n := t.count[d.ID]
 		label := d.ID
 		if d.ID == t.cfg.Triage {
 			label += " (triage)"
 		}
-		fmt.Fprintf(w, "%-14s %7d %6.1f%% %6d  %s\n", label, n, share(n, t.total), t.fyi[d.ID], topKeywords(t.keywords[d.ID], 5))
+		rows = append(rows, row{label, thousands(n), fmt.Sprintf("%.1f%%", share(n, t.total)), thousands(t.fyi[d.ID]), topKeywords(t.keywords[d.ID], 5)})
 	}
-	fmt.Fprintf(w, "%-14s %7d %6.1f%%\n", "TOTAL", t.total, 100.0)
-	fmt.Fprintf(w, "unmatched (sent to triage): %d (%.1f%%); routed in %s\n", t.unmatched, share(t.unmatched, t.total), took.Round(time.Millisecond))
+	rows = append(rows, row{"TOTAL", thousands(t.total), "100.0%", "", ""})
+	var wl, wp, wf int
+	for _, r := range rows {
+		wl, wp, wf = max(wl, len([]rune(r.label))), max(wp, len(r.posts)), max(wf, len(r.fyi))
+	}
+	for _, r := range rows {
+		line := fmt.Sprintf("%-*s  %*s  %6s  %*s  %s", wl, r.label, wp, r.posts, r.share, wf, r.fyi, r.top)
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
+	}
+	fmt.Fprintf(w, "unmatched (sent to triage): %s (%.1f%%); routed in %s\n", thousands(t.unmatched), share(t.unmatched, t.total), took.Round(time.Millisecond))
+	if t.company > 0 {
+		fmt.Fprintf(w, "not counted: %s company replies (TWCS inbound = False)\n", thousands(t.company))
+	}
 }
 
 func share(n, total int) float64 {

@@ -127,30 +127,15 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		return nil, err
 	}
 
-	apiURL := cfg.Slack.APIBaseURL
-	if !strings.HasSuffix(apiURL, "/") {
-		apiURL += "/"
-	}
-	// Keep a connection per outbox worker alive: Go's default transport
-	// keeps 2 idle connections per host, so concurrent workers would open
-	// a new connection for most messages.
-	slackTransport := http.DefaultTransport.(*http.Transport).Clone()
-	slackTransport.MaxIdleConnsPerHost = max(cfg.Outbox.Workers, 2)
-	slackTransport.MaxIdleConns = max(cfg.Outbox.Workers, 100)
-	slackHTTP := &http.Client{Transport: slackTransport}
-	slackOpts := []slackapi.Option{slackapi.OptionAPIURL(apiURL)}
-	if cfg.Slack.AppToken.IsSet() {
-		slackOpts = append(slackOpts, slackapi.OptionAppLevelToken(cfg.Slack.AppToken.Reveal()))
-	}
-	sapi := slack.NewClient(cfg.Slack.BotToken.Reveal(), slackHTTP, slackOpts...)
-	auth, err := sapi.AuthTestContext(ctx)
+	sapi := newSlackClient(cfg)
+	auth, err := slackAuthTest(ctx, sapi, slackAPIURL(cfg))
 	if err != nil {
-		return nil, fmt.Errorf("slack: the bot token was refused (auth.test): %w", slack.Classify(err))
+		return nil, err
 	}
 	log.Info("slack connected", "team", auth.Team, "bot_user", auth.UserID)
 	publisher := slack.NewPublisher(sapi, cfg.Location)
 
-	xc := x.NewClient(cfg.X.APIBaseURL, x.Bearer(cfg.X.BearerToken.Reveal()), x.WithLogger(log))
+	xc := newXClient(cfg, log)
 	var accounts []x.Account
 	official := map[string]bool{}
 	for _, a := range cfg.X.Accounts {
@@ -188,6 +173,9 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		}
 	}
 	if cfg.X.Stream {
+		if opt.StreamOptions.HTTP == nil {
+			opt.StreamOptions.HTTP = outboundClient(0, 2)
+		}
 		var rk []x.RouteKeywords
 		for _, r := range cfg.Routes {
 			rk = append(rk, x.RouteKeywords{Department: r.Department, Keywords: r.Keywords, Exclude: r.Exclude, Accounts: r.Accounts})
@@ -256,11 +244,39 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 	case "http":
 		a.events = slack.NewEventsHandler(cfg.Slack.SigningSecret.Reveal(), svc.Inbox(), log)
 	default:
-		a.socket = slack.NewSocketMode(sapi, svc.Inbox(), log)
+		a.socket = slack.NewSocketMode(sapi, svc.Inbox(), log, slack.WithSocketDialer(socketDialer()))
 	}
 	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
 	ok = true
 	return a, nil
+}
+
+// newSlackClient returns the slack-go client of cfg's bot (and app-level)
+// token, over the outbound transport. It keeps a connection per outbox
+// worker alive: Go's default transport keeps 2 idle connections per host,
+// so concurrent workers would open a new connection for most messages.
+func newSlackClient(cfg *config.Config) *slackapi.Client {
+	opts := []slackapi.Option{slackapi.OptionAPIURL(slackAPIURL(cfg))}
+	if cfg.Slack.AppToken.IsSet() {
+		opts = append(opts, slackapi.OptionAppLevelToken(cfg.Slack.AppToken.Reveal()))
+	}
+	return slack.NewClient(cfg.Slack.BotToken.Reveal(), outboundClient(0, cfg.Outbox.Workers), opts...)
+}
+
+// slackAPIURL is slack.api_base_url with the trailing slash slack-go needs.
+func slackAPIURL(cfg *config.Config) string {
+	u := cfg.Slack.APIBaseURL
+	if !strings.HasSuffix(u, "/") {
+		u += "/"
+	}
+	return u
+}
+
+// newXClient returns the X API client reading with cfg's app bearer token,
+// over the outbound transport.
+func newXClient(cfg *config.Config, log *slog.Logger) *x.Client {
+	return x.NewClient(cfg.X.APIBaseURL, x.Bearer(cfg.X.BearerToken.Reveal()), x.WithLogger(log),
+		x.WithHTTPClient(outboundClient(30*time.Second, cfg.Outbox.Workers)))
 }
 
 // userAuth builds the user-context authorizer of an official account. An
@@ -276,6 +292,7 @@ func userAuth(ctx context.Context, cfg *config.Config, a config.Account, st *sto
 	case a.OAuth2 != nil:
 		c := a.OAuth2
 		o := x.NewOAuth2(strings.TrimSuffix(cfg.X.APIBaseURL, "/")+"/2/oauth2/token", c.ClientID, c.ClientSecret.Reveal(), c.AccessToken.Reveal(), c.RefreshToken.Reveal())
+		o.HTTP = outboundClient(30*time.Second, 2)
 		key := "x:oauth2:" + a.Handle
 		sum := sha256.Sum256([]byte(c.RefreshToken.Reveal()))
 		configured := hex.EncodeToString(sum[:])

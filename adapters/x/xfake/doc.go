@@ -83,6 +83,11 @@
 //   - No monthly post cap, no per-app 24-hour DM cap.
 //   - OAuth 1.0a: signatures and nonce reuse are checked (see WithOAuth1),
 //     timestamps are not compared with the clock.
+//   - OAuth 2.0 with PKCE (oauth2.go, WithOAuth2Client): GET
+//     /i/oauth2/authorize approves at once as the client's signed-in user
+//     (no consent page); the token endpoint checks the client, the code
+//     (once, 30 s), redirect_uri and the code_verifier, and rotates
+//     single-use refresh tokens. Access tokens do not expire on the fake.
 //   - Keyword matching is a token match without stemming, accent folding
 //     or stop words; terms containing CJK characters match by substring.
 //     Bare domains are not recognised as URLs; text is not NFC-normalised.

@@ -103,6 +103,8 @@ type config struct {
 	oauth1     map[string]oauth1User // by access token
 	enterprise bool
 	keepAlive  time.Duration
+	// oauth2Clients are the apps' OAuth 2.0 clients by id (oauth2.go).
+	oauth2Clients map[string]oauth2Client
 }
 
 // WithAppToken sets the app-only Bearer token (default DefaultAppToken).
@@ -158,6 +160,7 @@ type Server struct {
 	sentTweets  []string
 	sentDMs     []*dmRec
 	tokMu       sync.RWMutex // guards cfg.userTokens after New
+	oauth2      oauth2State  // the OAuth 2.0 flow's codes and refresh tokens
 }
 
 type bucket struct {
@@ -428,6 +431,7 @@ func (s *Server) routes() http.Handler {
 	h("GET /2/tweets/search/stream", EndpointStream, authApp, s.handleStream)
 	h("GET /2/tweets/search/stream/rules", EndpointStreamRulesGet, authApp, s.handleGetRules)
 	h("POST /2/tweets/search/stream/rules", EndpointStreamRulesPost, authApp, s.handlePostRules)
+	s.oauth2Routes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		sr := s.recorder(w, r, "", auth{kind: AuthNone}, nil)
 		writeProblem(sr, http.StatusNotFound, problem{Title: "Not Found Error", Detail: "Sorry, that page does not exist.", Type: "about:blank"})

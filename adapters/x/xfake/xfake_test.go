@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -1497,5 +1499,83 @@ func TestDefaultRateLimitsPerAppAndUser(t *testing.T) {
 	}
 	if n := len(s.SentTweets()); n != 102 {
 		t.Errorf("%d posts created, want 102", n)
+	}
+}
+
+// The OAuth 2.0 PKCE flow: authorize redirects with the state and a code;
+// the code is good once, for the verifier of its challenge; refresh tokens
+// are single-use; the access token authenticates as the approving user.
+func TestOAuth2PKCE(t *testing.T) {
+	s := New(WithOAuth2Client("cid", "csecret", "42"))
+	defer s.Close()
+	s.AddUser(User{ID: "42", Username: "SBCare"})
+	verifier := strings.Repeat("v", 50)
+	sum := sha256.Sum256([]byte(verifier))
+	q := url.Values{"response_type": {"code"}, "client_id": {"cid"}, "redirect_uri": {"http://127.0.0.1:1/callback"},
+		"scope": {"tweet.read users.read offline.access"}, "state": {"st"},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	authorize := func() string {
+		t.Helper()
+		resp, err := noRedirect.Get(s.URL() + "/i/oauth2/authorize?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		if resp.StatusCode != http.StatusFound || loc.Query().Get("state") != "st" || loc.Query().Get("code") == "" {
+			t.Fatalf("authorize: %d %s", resp.StatusCode, loc)
+		}
+		return loc.Query().Get("code")
+	}
+	token := func(form url.Values) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", s.URL()+"/2/oauth2/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("cid", "csecret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	exchange := url.Values{"grant_type": {"authorization_code"}, "redirect_uri": {"http://127.0.0.1:1/callback"}}
+	exchange.Set("code", authorize())
+	exchange.Set("code_verifier", strings.Repeat("w", 50))
+	if code, out := token(exchange); code != 400 || out["error"] != "invalid_request" {
+		t.Errorf("wrong verifier: %d %v", code, out)
+	}
+	if code, _ := token(exchange); code != 400 {
+		t.Errorf("a refused code was accepted again: %d", code)
+	}
+	exchange.Set("code", authorize())
+	exchange.Set("code_verifier", verifier)
+	code, out := token(exchange)
+	if code != 200 || out["token_type"] != "bearer" || out["expires_in"] != float64(7200) || out["refresh_token"] == nil {
+		t.Fatalf("exchange: %d %v", code, out)
+	}
+	if code, _ := token(exchange); code != 400 {
+		t.Errorf("a used code was accepted again: %d", code)
+	}
+	req, _ := http.NewRequest("GET", s.URL()+"/2/users/me", nil)
+	req.Header.Set("Authorization", "Bearer "+out["access_token"].(string))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `"username":"SBCare"`) {
+		t.Errorf("users/me with the new token: %s", body)
+	}
+	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {out["refresh_token"].(string)}}
+	if code, next := token(refresh); code != 200 || next["refresh_token"] == out["refresh_token"] {
+		t.Errorf("refresh: %d %v", code, next)
+	}
+	if code, _ := token(refresh); code != 400 {
+		t.Errorf("a spent refresh token was accepted: %d", code)
 	}
 }
