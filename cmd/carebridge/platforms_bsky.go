@@ -42,7 +42,7 @@ func registerBluesky(ctx context.Context, opt *bridge.Options, cfg *config.Confi
 		}
 		accounts = append(accounts, bsky.Account{Handle: strings.TrimPrefix(a.Handle, "@"), AppPassword: a.AppPassword.Reveal(), PDS: pds})
 	}
-	c := bsky.NewClient(accounts, bsky.ClientOptions{Clock: clock, Logger: log, State: bskyState{tokens}})
+	c := bsky.NewClient(accounts, bsky.ClientOptions{HTTP: outboundClient(30*time.Second, 0), Clock: clock, Logger: log, State: bskyState{tokens}})
 	opt.Networks = append(opt.Networks, bsky.Network{})
 	if opt.Repliers == nil {
 		opt.Repliers = map[bridge.Platform]bridge.Replier{}
@@ -85,6 +85,7 @@ func registerBluesky(ctx context.Context, opt *bridge.Options, cfg *config.Confi
 			Match: func(p *bridge.Post) bool {
 				return router.Route(route.Input{Text: p.Text, Mentions: p.Mentions}).Rule >= 0
 			},
+			Dialer: socketDialer(),
 			Clock:  clock,
 			Logger: log,
 		})
