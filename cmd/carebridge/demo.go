@@ -58,6 +58,7 @@ type demo struct {
 	done    chan error
 	tweetOf map[string]string // demo post id → tweet id
 	step    int
+	feedURL string // the fake forum's feed (demo_feed.go)
 }
 
 func newDemo(ctx context.Context, out, stderr io.Writer, verbose bool) (*demo, error) {
@@ -114,6 +115,7 @@ func newDemo(ctx context.Context, out, stderr io.Writer, verbose bool) (*demo, e
 	for i := range cfg.X.Searches {
 		cfg.X.Searches[i].Interval = fast
 	}
+	d.feedURL = demoFeeds(ctx, cfg) // a forum's RSS feed (demo_feed.go)
 	d.cfg = cfg
 	return d, nil
 }
@@ -241,6 +243,9 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	fmt.Fprintf(d.out, "  Slack thread: %s\n", d.threadLine(network, parent.ts, "Sent by DM"))
 
+	if err := d.feedStep(ctx); err != nil { // a forum post, listen only (demo_feed.go)
+		return err
+	}
 	if err := d.watching(ctx, a); err != nil {
 		return err
 	}
