@@ -23,7 +23,7 @@ type Feeds struct {
 	Horizon Duration `yaml:"horizon"`
 	// MaxBodyBytes caps a feed document (default 5 MiB); a larger one is
 	// an error, never silently cut.
-	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	MaxBodyBytes int `yaml:"max_body_bytes"`
 	// Subscriptions lists the feeds, one entry each.
 	Subscriptions []Feed `yaml:"subscriptions"`
 }

@@ -59,6 +59,7 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	if s.Accounts > 0 || s.Searches > 0 {
 		fmt.Fprintf(stdout, "  X: %d official account%s, %d search%s; time zone %s\n", s.Accounts, plural(s.Accounts), s.Searches, pluralES(s.Searches), cfg.Location)
 	}
+	checkFeeds(stdout, cfg) // blogs and forums (platforms_feed.go)
 	return nil
 }
 

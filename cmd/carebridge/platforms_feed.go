@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,7 +36,7 @@ func feedSources(cfg *config.Config, opt appOptions, m *metrics, log *slog.Logge
 	if opt.Clock != nil {
 		clock = opt.Clock
 	}
-	return []bridge.Source{feed.NewSource(feeds, feed.Options{UserAgent: fc.UserAgent, Horizon: fc.Horizon.D(), MaxBodyBytes: fc.MaxBodyBytes},
+	return []bridge.Source{feed.NewSource(feeds, feed.Options{UserAgent: fc.UserAgent, Horizon: fc.Horizon.D(), MaxBodyBytes: int64(fc.MaxBodyBytes)},
 		clock, log.With("source", "feeds"), newFeedMetrics(m.reg, feeds))}
 }
 
@@ -67,3 +69,14 @@ func newFeedMetrics(reg *prometheus.Registry, feeds []feed.Feed) *feedMetrics {
 
 func (fm *feedMetrics) FeedChecked(f, result string) { fm.checks.WithLabelValues(f, result).Inc() }
 func (fm *feedMetrics) FeedErrors(f string, n int)   { fm.errors.WithLabelValues(f).Set(float64(n)) }
+
+// checkFeeds adds the feeds to `carebridge check`'s summary.
+func checkFeeds(w io.Writer, cfg *config.Config) {
+	for _, f := range cfg.Feeds.Subscriptions {
+		dept := "routed by keywords, else triage"
+		if f.Department != "" {
+			dept = "routed by keywords, else " + f.Department
+		}
+		fmt.Fprintf(w, "  feed %-18s every %-6s %s  (%s)\n", f.Name, f.Interval, f.URL, dept)
+	}
+}
