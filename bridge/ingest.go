@@ -78,7 +78,10 @@ func (s *ingester) Ingest(ctx context.Context, b Batch) (IngestResult, error) {
 		res = IngestResult{}
 		now := s.clock.Now().UTC()
 		err = s.store.WithTx(ctx, func(tx IngestTx) error {
-			return s.ingestBatch(ctx, tx, posts, b.Cursor, now, &res)
+			if err := s.ingestBatch(ctx, tx, posts, b.Cursor, now, &res); err != nil {
+				return err
+			}
+			return s.enqueueSourceNotice(ctx, tx, b.Notice, now)
 		})
 		if err == nil || ctx.Err() != nil {
 			break
@@ -100,7 +103,7 @@ func (s *ingester) Ingest(ctx context.Context, b Batch) (IngestResult, error) {
 			s.metrics.PostIngested(src, platform, false)
 		}
 	}
-	if res.New > 0 {
+	if res.New > 0 || b.Notice != nil {
 		s.wakeRelay()
 	}
 	return res, nil
@@ -359,7 +362,14 @@ func (s *ingester) ownReplyInFlight(ctx context.Context, b *ingestBatch, t *Tick
 // notice, say) opens an answered ticket, so customers' replies to it
 // gather in one thread and nobody is asked to answer ourselves.
 func (s *ingester) openTicket(ctx context.Context, b *ingestBatch, p *Post, official bool, now time.Time, res *IngestResult) error {
-	r := s.router.Route(route.Input{Text: p.Text, Mentions: p.Mentions})
+	text := p.Text
+	if p.Title != "" {
+		text = p.Title + "\n" + p.Text
+	}
+	r := s.router.Route(route.Input{Text: text, Mentions: p.Mentions})
+	if r.Rule < 0 && p.DefaultDepartment != "" && s.cfg.Department(p.DefaultDepartment) != nil {
+		r.Department = p.DefaultDepartment // the source's team takes what no rule claims
+	}
 	dept := s.cfg.Department(r.Department)
 	if dept == nil {
 		return fmt.Errorf("router chose unknown department %q", r.Department)
@@ -489,6 +499,7 @@ func sanitize(p *Post) {
 		return s
 	}
 	p.Text = clean(p.Text)
+	p.Title = clean(p.Title)
 	p.AuthorName = clean(p.AuthorName)
 	p.AuthorHandle = clean(p.AuthorHandle)
 	p.ExternalID = clean(p.ExternalID)
@@ -609,4 +620,22 @@ func (s *ingester) enqueueWatchFYI(b *ingestBatch, t *Ticket, p *Post, official 
 		return
 	}
 	b.enqueueChat(t, chatPayload{Kind: MessageFYI, PostID: p.ID, Department: t.Department, Channel: w.Channel, Received: now}, w.Channel, PriorityLow)
+}
+
+// enqueueSourceNotice queues a source's own message (Batch.Notice) for
+// the triage department's channel in the batch's transaction.
+func (s *ingester) enqueueSourceNotice(ctx context.Context, tx IngestTx, r *Report, now time.Time) error {
+	if r == nil {
+		return nil
+	}
+	dept := s.cfg.Department(s.cfg.Triage)
+	if dept == nil {
+		return fmt.Errorf("source notice %q: no triage department", r.Title)
+	}
+	it, err := ReportItemOf(dept.Channel, dept.ID, "", *r, PriorityHigh, now)
+	if err != nil {
+		return err
+	}
+	_, err = tx.EnqueueMany(ctx, []*OutboxItem{it})
+	return err
 }

@@ -35,6 +35,10 @@ type Sink interface {
 type Batch struct {
 	Posts  []Post
 	Cursor *Cursor // optional
+	// Notice is an optional message from the source itself for the
+	// triage department's channel (a feed that is gone for good), queued
+	// in the same transaction as the posts and the cursor.
+	Notice *Report
 }
 
 // Cursor is a source's saved position.

@@ -25,6 +25,7 @@ const (
 	SourceStream  SourceKind = "stream"  // the filtered stream
 	SourceLookup  SourceKind = "lookup"  // fetched for context (a conversation root)
 	SourceImport  SourceKind = "import"  // replayed from a file
+	SourceFeed    SourceKind = "feed"    // a subscribed feed (RSS/Atom): a blog or forum
 )
 
 // Priority orders outbox work: mentions and DMs go ahead of passive
@@ -61,6 +62,10 @@ const (
 	EligibleDMOnly Eligibility = "dm_only"
 	// EligibleDM: the post is itself a DM; answers go back by DM.
 	EligibleDM Eligibility = "dm"
+	// EligibleNone: carebridge cannot answer the post at all (a blog or
+	// forum read through its feed: a listen-only network); staff answer
+	// on the site itself. Staff notes still work.
+	EligibleNone Eligibility = "none"
 )
 
 // Post is one inbound item, normalized. It is unique on (Platform,
@@ -83,6 +88,15 @@ type Post struct {
 	Mentions        []string        // official accounts (handles, lower case) it mentions or quotes
 	Eligibility     Eligibility     // how it can be answered
 	Raw             json.RawMessage // the platform's JSON, for audit and debugging
+	// Title is the headline of an item that has one (a blog post, a
+	// forum thread); "" for posts without (X). Routing reads it with the
+	// text; chat surfaces show a titled post as an article: its title,
+	// author, an excerpt of the text and its link.
+	Title string
+	// DefaultDepartment, when set, takes the post if no routing rule
+	// matches it, instead of the triage department (a feed configured
+	// for one team). It is used when the post is ingested and not stored.
+	DefaultDepartment string
 }
 
 // IsDM reports whether the post is a direct message.

@@ -144,7 +144,7 @@ func uniq(v []string) []string {
 
 var postInsertCols = []string{"platform", "external_id", "source", "author_id", "author_handle", "author_name",
 	"text", "lang", "created_at", "received_at", "url", "conversation_key", "in_reply_to", "mentions",
-	"eligibility", "raw"}
+	"eligibility", "raw", "title"}
 
 // InsertPosts stores the posts not stored yet, sets every post's ID and
 // reports for each whether it is new. A post listed twice is new only the

@@ -106,7 +106,7 @@ func (t *tx) namedInsert(ctx context.Context, query string, arg any) (int64, err
 
 const postColumns = `id, platform, external_id, source, author_id, author_handle, author_name,
 	text, lang, created_at, received_at, url, conversation_key, in_reply_to, mentions,
-	eligibility, raw`
+	eligibility, raw, title`
 
 type postRow struct {
 	ID              int64   `db:"id"`
@@ -126,6 +126,7 @@ type postRow struct {
 	Mentions        strList `db:"mentions"`
 	Eligibility     string  `db:"eligibility"`
 	Raw             rawText `db:"raw"`
+	Title           string  `db:"title"`
 }
 
 func toPostRow(p *bridge.Post) postRow {
@@ -134,7 +135,7 @@ func toPostRow(p *bridge.Post) postRow {
 		AuthorID: p.AuthorID, AuthorHandle: p.AuthorHandle, AuthorName: p.AuthorName,
 		Text: p.Text, Lang: p.Lang, CreatedAt: dbTime(p.CreatedAt), ReceivedAt: dbTime(p.ReceivedAt),
 		URL: p.URL, ConversationKey: p.ConversationKey, InReplyTo: p.InReplyTo,
-		Mentions: p.Mentions, Eligibility: string(p.Eligibility), Raw: rawText(p.Raw),
+		Mentions: p.Mentions, Eligibility: string(p.Eligibility), Raw: rawText(p.Raw), Title: p.Title,
 	}
 }
 
@@ -145,7 +146,7 @@ func (r postRow) post() *bridge.Post {
 		AuthorName: r.AuthorName, Text: r.Text, Lang: r.Lang, CreatedAt: r.CreatedAt.time(),
 		ReceivedAt: r.ReceivedAt.time(), URL: r.URL, ConversationKey: r.ConversationKey,
 		InReplyTo: r.InReplyTo, Mentions: r.Mentions, Eligibility: bridge.Eligibility(r.Eligibility),
-		Raw: r.Raw.json(),
+		Raw: r.Raw.json(), Title: r.Title,
 	}
 }
 
@@ -158,10 +159,10 @@ func (t *tx) InsertPost(ctx context.Context, p *bridge.Post) (bool, error) {
 	id, err := t.namedInsert(ctx, `
 		INSERT INTO posts (platform, external_id, source, author_id, author_handle, author_name,
 			text, lang, created_at, received_at, url, conversation_key, in_reply_to, mentions,
-			eligibility, raw)
+			eligibility, raw, title)
 		VALUES (:platform, :external_id, :source, :author_id, :author_handle, :author_name,
 			:text, :lang, :created_at, :received_at, :url, :conversation_key, :in_reply_to, :mentions,
-			:eligibility, :raw)
+			:eligibility, :raw, :title)
 		ON CONFLICT (platform, external_id) DO NOTHING
 		RETURNING id`, toPostRow(p))
 	switch {

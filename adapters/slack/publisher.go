@@ -304,8 +304,15 @@ func (p *Publisher) render(msg bridge.ChatMessage) (string, []slack.Block) {
 	}
 	var blocks []slack.Block
 	header := p.authorLine(post, msg.Official)
+	body := post.Text
+	if post.Title != "" {
+		// An article (a blog post, a forum thread): its title, linked,
+		// over the author line, and an excerpt; the rest is on the site.
+		header = titleLine(post) + "\n" + header
+		body = excerpt(post.Text)
+	}
 	blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, header, false, false), nil, nil))
-	for _, c := range bodyChunks(post.Text) {
+	for _, c := range bodyChunks(body) {
 		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, c, false, false), nil, nil))
 	}
 	if msg.Kind == bridge.MessageParent {
@@ -337,6 +344,9 @@ func (p *Publisher) renderFYI(msg bridge.ChatMessage) (string, []slack.Block) {
 	}
 	lines := []string{text}
 	if post != nil {
+		if post.Title != "" {
+			lines = append(lines, titleLine(post))
+		}
 		lines = append(lines, p.authorLine(post, msg.Official), quote(Shown(truncate(post.Text, 600))))
 	}
 	body := strings.Join(lines, "\n")
@@ -389,7 +399,11 @@ func (p *Publisher) fallback(post *bridge.Post, msg bridge.ChatMessage) string {
 	case post.IsDM():
 		prefix = "New DM"
 	}
-	return fmt.Sprintf("%s from %s: %s", prefix, Shown(who), Shown(truncate(post.Text, 200)))
+	text := post.Text
+	if post.Title != "" {
+		text = post.Title
+	}
+	return fmt.Sprintf("%s from %s: %s", prefix, Shown(who), Shown(truncate(text, 200)))
 }
 
 // eligibilityLine says how the post can be answered; why is the network's
@@ -400,6 +414,8 @@ func eligibilityLine(post *bridge.Post, t *bridge.Ticket, why string) string {
 		account = " as @" + t.Account
 	}
 	switch post.Eligibility {
+	case bridge.EligibleNone:
+		return ":globe_with_meridians: Listen only — answer on the site itself; notes (note: …) still work here"
 	case bridge.EligiblePublic:
 		return ":speech_balloon: Public reply possible" + account
 	case bridge.EligibleDM:
@@ -478,5 +494,36 @@ func validHandle(h string) bool {
 // safeURL accepts only plain https links without characters that would
 // break out of a Slack link.
 func safeURL(u string) bool {
-	return strings.HasPrefix(u, "https://") && !strings.ContainsAny(u, "<>| \n\t")
+	return (strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://")) && !strings.ContainsAny(u, "<>| \n\t")
+}
+
+// articleExcerpt is how much of an article's text (a post with a title)
+// its message shows; the link leads to the rest.
+const articleExcerpt = 600
+
+// titleLine is an article's title in bold, linked to it when the link is
+// safe to show.
+func titleLine(post *bridge.Post) string {
+	title := Shown(truncate(strings.Join(strings.Fields(post.Title), " "), 200))
+	if post.URL != "" && safeURL(post.URL) {
+		return "*<" + post.URL + "|" + title + ">*"
+	}
+	return "*" + title + "*"
+}
+
+// excerpt is the start of an article's text, cut at a word boundary, with
+// a pointer to the rest.
+func excerpt(text string) string {
+	r := []rune(strings.TrimSpace(text))
+	if len(r) <= articleExcerpt {
+		return string(r)
+	}
+	cut := articleExcerpt
+	for i := cut; i > articleExcerpt*3/4; i-- {
+		if r[i] == ' ' || r[i] == '\n' {
+			cut = i
+			break
+		}
+	}
+	return strings.TrimSpace(string(r[:cut])) + fmt.Sprintf("… (%d more characters on the site)", len(r)-cut)
 }

@@ -314,3 +314,34 @@ func TestPublishOverlongPost(t *testing.T) {
 		t.Errorf("%d blocks accepted by the fake: %v", len(many), err)
 	}
 }
+
+// A feed item (a post with a title, listen-only) is shown as an article:
+// its title linked to the site, the author, an excerpt (not the whole
+// text) and the line that says to answer on the site.
+func TestPublishArticle(t *testing.T) {
+	f, p := newFake(t)
+	post := &bridge.Post{
+		Platform: bridge.Platform("feed"), ExternalID: "f1", AuthorName: "mika <!here>", Title: "Router <b>drops</b> every evening",
+		Text: strings.Repeat("The signal goes at seven. ", 60) + "THE-END-MARK",
+		URL:  "http://forum.example/t/42", CreatedAt: time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC),
+		Eligibility: bridge.EligibleNone, Source: bridge.SourceFeed,
+	}
+	if _, err := p.Publish(context.Background(), bridge.ChatMessage{Kind: bridge.MessageParent, OutboxID: 1, Channel: "#care-network",
+		Ticket: &bridge.Ticket{ID: 1, Department: "network"}, Post: post}); err != nil {
+		t.Fatal(err)
+	}
+	m := f.Messages("C0NETWORK")[0]
+	body := blockText(t, m.Blocks)
+	for _, want := range []string{"*<http://forum.example/t/42|Router &lt;b&gt;drops&lt;/b&gt; every evening>*", "*mika &lt;!here&gt;*",
+		"The signal goes at seven.", "more characters on the site", "answer on the site"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("message lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "THE-END-MARK") || strings.Contains(body, "<!here>") {
+		t.Errorf("message shows the whole article or live markup:\n%s", body)
+	}
+	if !strings.Contains(m.Text, "Router") {
+		t.Errorf("fallback %q lacks the title", m.Text)
+	}
+}

@@ -106,6 +106,9 @@ func (p *Publisher) renderReport(msg bridge.ChatMessage) (string, []slack.Block)
 		for i := range sec.Posts {
 			post := &sec.Posts[i]
 			body := p.authorLine(post, false) + "\n" + quote(Escape(truncate(bodyText(post.Text), 600)))
+			if post.Title != "" {
+				body = titleLine(post) + "\n" + body
+			}
 			blocks = append(blocks, slack.NewSectionBlock(md(body), nil, nil))
 		}
 	}

@@ -29,6 +29,7 @@ type Config struct {
 	Spikes      Spikes       `yaml:"spikes"`
 	Tickets     Tickets      `yaml:"tickets"`
 	Outbox      Outbox       `yaml:"outbox"`
+	Feeds       Feeds        `yaml:"feeds"`
 
 	// Location is Timezone loaded; set by Load.
 	Location *time.Location `yaml:"-"`

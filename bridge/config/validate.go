@@ -164,6 +164,7 @@ func (v *validator) validate() {
 	}
 	depts := v.departments()
 	v.routes(depts)
+	v.feeds(depts)
 	switch {
 	case c.Triage == "":
 		v.bad("triage", "required: the id of the department that gets posts no rule matches")

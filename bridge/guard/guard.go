@@ -33,6 +33,10 @@ const (
 	EligibleDMOnly Eligibility = "dm_only"
 	// EligibleDM: the post is itself a DM; answers go back by DM.
 	EligibleDM Eligibility = "dm"
+	// EligibleNone: the post cannot be answered through the platform at
+	// all (a listen-only network: a blog or forum); staff answer on the
+	// site itself.
+	EligibleNone Eligibility = "none"
 )
 
 // Guard names, used in Finding.Guard.
@@ -67,8 +71,8 @@ type Draft struct {
 	// Limit checks nothing.
 	Length Length
 	// DMOnlyWhy says, for a post the platform lets us answer only by DM
-	// (EligibleDMOnly), why and what to do, in the platform's terms. ""
-	// gives a general message.
+	// (EligibleDMOnly) or not at all (EligibleNone), why and what to do,
+	// in the platform's terms. "" gives a general message.
 	DMOnlyWhy string
 }
 
@@ -92,7 +96,7 @@ type Finding struct {
 	Guard string
 	// Kind refines Guard. For GuardPII it is KindPhone, KindEmail, KindCard
 	// or KindAccountNumber; for GuardEligibility the post's eligibility
-	// ("dm_only" or "dm"); otherwise "".
+	// ("dm_only", "dm" or "none"); otherwise "".
 	Kind string
 	// Excerpt is the offending text with everything but its last 2–4
 	// characters masked ("•••-••••-5678"); "" for guards that do not point
@@ -130,6 +134,13 @@ func Check(d Draft) Result {
 		})
 	}
 
+	if d.Eligibility == EligibleNone {
+		why := d.DMOnlyWhy
+		if why == "" {
+			why = "carebridge can't answer this post on its platform. Answer on the site itself; a note: in the thread keeps the team informed."
+		}
+		res.Findings = append(res.Findings, Finding{Guard: GuardEligibility, Kind: string(EligibleNone), Message: why})
+	}
 	if public {
 		switch d.Eligibility {
 		case EligibleDMOnly:

@@ -426,3 +426,16 @@ func BenchmarkCheck(b *testing.B) {
 		Check(d)
 	}
 }
+
+// A post of a listen-only network (a blog or forum) cannot be answered
+// through carebridge, publicly or by DM: the draft is blocked with the
+// network's words.
+func TestListenOnlyBlocksEveryAnswer(t *testing.T) {
+	for _, vis := range []Visibility{VisibilityPublic, VisibilityDM} {
+		res := Check(Draft{Text: "Thanks, we are on it", Visibility: vis, Eligibility: EligibleNone, DMOnlyWhy: "Answer on the forum itself."})
+		if res.OK || len(res.Findings) != 1 || res.Findings[0].Guard != GuardEligibility || res.Findings[0].Kind != "none" ||
+			res.Findings[0].Message != "Answer on the forum itself." {
+			t.Errorf("%s answer to a listen-only post: %+v", vis, res)
+		}
+	}
+}

@@ -75,6 +75,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *serve {
 		fmt.Fprintln(stdout, "  (checked offline: -online also tries the tokens, the accounts and the store)")
 	}
+	checkFeeds(stdout, cfg) // blogs and forums (platforms_feed.go)
 	return nil
 }
 

@@ -60,6 +60,7 @@ type demo struct {
 	step    int
 	bsky    *demoBsky
 	chart   string // the executive chart's PNG, once saved
+	feedURL string // the fake forum's feed (demo_feed.go)
 }
 
 func newDemo(ctx context.Context, out, stderr io.Writer, verbose bool) (*demo, error) {
@@ -117,6 +118,7 @@ func newDemo(ctx context.Context, out, stderr io.Writer, verbose bool) (*demo, e
 		cfg.X.Searches[i].Interval = fast
 	}
 	d.setupBluesky(cfg)
+	d.feedURL = demoFeeds(ctx, cfg) // a forum's RSS feed (demo_feed.go)
 	d.cfg = cfg
 	return d, nil
 }
@@ -245,6 +247,9 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	fmt.Fprintf(d.out, "  Slack thread: %s\n", d.threadLine(network, parent.ts, "Sent by DM"))
 
+	if err := d.feedStep(ctx); err != nil { // a forum post, listen only (demo_feed.go)
+		return err
+	}
 	if err := d.watching(ctx, a); err != nil {
 		return err
 	}

@@ -31,6 +31,10 @@ func TestDemoShowsWatching(t *testing.T) {
 		"spike_alert",
 		"audit verify: OK",
 		"the week as a picture, uploaded with the digest",
+		"A forum post (RSS feed) lands in its department",
+		"can't answer there",
+		"Bluesky: a keyword post on the open network, answered with a reply",
+		"Sent publicly as @sbcare.bsky.social",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, s)

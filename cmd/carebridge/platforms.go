@@ -32,6 +32,7 @@ func registerPlatforms(opt *bridge.Options, cfg *config.Config, xp xParts) {
 		opt.Accounts[x.Platform] = append(opt.Accounts[x.Platform], a.Handle)
 	}
 
+	registerFeed(opt, cfg) // blogs and forums (platforms_feed.go)
 	// Slack: approvers' gestures are emoji names, watchers and approvers
 	// Slack user (U…) and user group (S…) ids, posts paced per channel.
 	a := cfg.Approvals

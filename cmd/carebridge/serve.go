@@ -203,6 +203,7 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		return nil, err
 	}
 	replier := x.NewReplier(xc, accounts, auths)
+	sources = append(sources, feedSources(cfg, opt, m, log)...) // blogs and forums (platforms_feed.go)
 	bopt := bridge.Options{
 		Store:        st,
 		Config:       cfg,

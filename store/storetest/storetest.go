@@ -332,6 +332,37 @@ var postTests = []test{
 		})
 	}},
 
+	{"Post/TitleRoundTrips", func(t *testing.T, s *store.Store) {
+		// A feed item: a headline, no handle, answerable on its site only.
+		// Stored one by one and in a batch, read back one by one and in a
+		// batch.
+		one := newPost("feed-1")
+		one.Title, one.Source, one.Eligibility = "Router drops every evening — ルーター", bridge.SourceFeed, bridge.EligibleNone
+		one.AuthorHandle = ""
+		insertPost(t, s, one)
+		two := newPost("feed-2")
+		two.Title = "<b>Not</b> markup: & stays"
+		inTx(t, s, func(tx *store.Tx) error {
+			_, err := tx.InsertPosts(ctx(t), []*bridge.Post{two})
+			return err
+		})
+		inTx(t, s, func(tx *store.Tx) error {
+			got, err := tx.PostByID(ctx(t), one.ID)
+			if err != nil {
+				return err
+			}
+			same(t, "titled post", got, storedPost(*one))
+			byID, err := tx.PostsByID(ctx(t), []int64{one.ID, two.ID})
+			if err != nil {
+				return err
+			}
+			if byID[two.ID] == nil || byID[two.ID].Title != two.Title || byID[one.ID] == nil || byID[one.ID].Title != one.Title {
+				t.Errorf("PostsByID lost the titles: %+v", byID)
+			}
+			return nil
+		})
+	}},
+
 	{"Post/LookupsReportNotFound", func(t *testing.T, s *store.Store) {
 		insertPost(t, s, newPost("400"))
 		inTx(t, s, func(tx *store.Tx) error {
