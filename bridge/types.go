@@ -61,6 +61,13 @@ const (
 	EligibleDMOnly Eligibility = "dm_only"
 	// EligibleDM: the post is itself a DM; answers go back by DM.
 	EligibleDM Eligibility = "dm"
+	// EligiblePublicOnly: the network refuses a DM in answer to this post
+	// now (on Meta: the 7 days for a comment's one private reply are
+	// over, or it was used); answer publicly.
+	EligiblePublicOnly Eligibility = "public_only"
+	// EligibleNone: the network refuses any answer to this post now (on
+	// Meta: a DM whose messaging window closed, a removed comment).
+	EligibleNone Eligibility = "none"
 )
 
 // Post is one inbound item, normalized. It is unique on (Platform,

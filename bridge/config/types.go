@@ -17,6 +17,7 @@ type Config struct {
 	HTTP        HTTP         `yaml:"http"`
 	Slack       Slack        `yaml:"slack"`
 	X           X            `yaml:"x"`
+	Meta        Meta         `yaml:"meta"`
 	Departments []Department `yaml:"departments"`
 	Routes      []Route      `yaml:"routes"`
 	Triage      string       `yaml:"triage"`

@@ -172,6 +172,7 @@ func (v *validator) validate() {
 		v.bad("store.max_connections", "%d is out of range: 1 to 1000, or 0 for the default (10)", n)
 	}
 	v.serve()
+	v.meta()
 }
 
 func (v *validator) departments() map[string]bool {

@@ -33,6 +33,11 @@ const (
 	EligibleDMOnly Eligibility = "dm_only"
 	// EligibleDM: the post is itself a DM; answers go back by DM.
 	EligibleDM Eligibility = "dm"
+	// EligiblePublicOnly: the platform refuses a DM in answer to this
+	// post now; answer publicly.
+	EligiblePublicOnly Eligibility = "public_only"
+	// EligibleNone: the platform refuses any answer to this post now.
+	EligibleNone Eligibility = "none"
 )
 
 // Guard names, used in Finding.Guard.
@@ -67,7 +72,8 @@ type Draft struct {
 	// Limit checks nothing.
 	Length Length
 	// DMOnlyWhy says, for a post the platform lets us answer only by DM
-	// (EligibleDMOnly), why and what to do, in the platform's terms. ""
+	// (EligibleDMOnly), only publicly (EligiblePublicOnly) or not at all
+	// (EligibleNone), why and what to do, in the platform's terms. ""
 	// gives a general message.
 	DMOnlyWhy string
 }
@@ -146,6 +152,20 @@ func Check(d Draft) Result {
 					"Answer by DM: start your reply with dm:",
 			})
 		}
+	}
+	switch {
+	case d.Eligibility == EligibleNone:
+		why := d.DMOnlyWhy
+		if why == "" {
+			why = "The platform doesn't let us answer this post any more."
+		}
+		res.Findings = append(res.Findings, Finding{Guard: GuardEligibility, Kind: string(EligibleNone), Message: why})
+	case !public && d.Eligibility == EligiblePublicOnly:
+		why := d.DMOnlyWhy
+		if why == "" {
+			why = "The platform doesn't let us answer this post by DM, so reply publicly (without dm:)."
+		}
+		res.Findings = append(res.Findings, Finding{Guard: GuardEligibility, Kind: string(EligiblePublicOnly), Message: why})
 	}
 
 	res.Weighted, res.Limit = d.Length.N, d.Length.Limit
