@@ -58,6 +58,7 @@ type demo struct {
 	done    chan error
 	tweetOf map[string]string // demo post id → tweet id
 	step    int
+	meta    *metaDemo // Facebook and Instagram (demo_meta.go)
 }
 
 func newDemo(ctx context.Context, out, stderr io.Writer, verbose bool) (*demo, error) {
@@ -114,6 +115,7 @@ func newDemo(ctx context.Context, out, stderr io.Writer, verbose bool) (*demo, e
 	for i := range cfg.X.Searches {
 		cfg.X.Searches[i].Interval = fast
 	}
+	d.meta = newMetaDemo(cfg)
 	d.cfg = cfg
 	return d, nil
 }
@@ -242,6 +244,9 @@ func (d *demo) run(ctx context.Context) error {
 	fmt.Fprintf(d.out, "  Slack thread: %s\n", d.threadLine(network, parent.ts, "Sent by DM"))
 
 	if err := d.watching(ctx, a); err != nil {
+		return err
+	}
+	if err := d.metaStep(ctx, ln.Addr().String()); err != nil {
 		return err
 	}
 
@@ -401,7 +406,7 @@ func auditSummary(r bridge.AuditRecord) string {
 	var m map[string]any
 	_ = json.Unmarshal(r.Details, &m)
 	var parts []string
-	for _, k := range []string{"visibility", "emoji", "guards", "kinds", "account", "url", "platform_id", "reason", "error", "kind", "current", "baseline", "new", "answered", "waiting", "departments", "purpose"} {
+	for _, k := range []string{"platform", "visibility", "emoji", "guards", "kinds", "account", "url", "platform_id", "reason", "error", "kind", "current", "baseline", "new", "answered", "waiting", "departments", "purpose"} {
 		if v, ok := m[k]; ok && v != "" && v != nil {
 			parts = append(parts, fmt.Sprintf("%s=%v", k, v))
 		}
