@@ -407,6 +407,10 @@ func eligibilityLine(post *bridge.Post, t *bridge.Ticket) string {
 		return ":speech_balloon: Public reply possible" + account
 	case bridge.EligibleDM:
 		return ":envelope: Direct message — answers go back by DM" + account
+	case bridge.EligiblePublicOnly:
+		return ":speech_balloon: Public reply only" + account
+	case bridge.EligibleNone:
+		return ":no_entry_sign: The network accepts no answer to this post now"
 	default:
 		return ":lock: DM only (or answer in the X app): the author did not mention or quote our account"
 	}
