@@ -194,6 +194,31 @@ func runMetaEndToEnd(t *testing.T, storeURL string) {
 	w.say("C0BILLING", thread, "dm: one more thing")
 	w.notice("C0BILLING", thread, "already got its one private reply")
 
+	// Out of order, edited, removed: Ann's two comments arrive newest
+	// first in one batch (the first still opens the thread), then her
+	// edit and, after she removed the first, its removal, which leaves
+	// nothing to answer.
+	ann1 := w.meta.AddComment(metafake.Comment{PageID: metaPage, PostID: metaPage + "_42", FromID: "u2", FromName: "Ann", Text: "Why was I charged twice?", At: metaStart})
+	ann2 := w.meta.AddComment(metafake.Comment{PageID: metaPage, PostID: metaPage + "_42", FromID: "u2", FromName: "Ann", Text: "Hello??", At: metaStart.Add(time.Minute)})
+	w.deliver(w.meta.CommentUpdate(ann2, "add"), w.meta.CommentUpdate(ann1, "add"))
+	annThread := w.mirror("C0BILLING", "charged twice", "one private reply")
+	ann1.Text = "Why was I charged twice this month?"
+	w.deliver(w.meta.CommentUpdate(ann1, "edited"))
+	w.meta.RemoveComment(ann1.ID)
+	w.deliver(w.meta.CommentUpdate(ann1, "remove"))
+	for _, want := range []string{"Hello??", "Ann (edited the comment)", "(removed the comment)"} {
+		eventually(t, 20*time.Second, want+" in the thread", func() (bool, string) {
+			for _, m := range w.slack.Thread("C0BILLING", annThread) {
+				if strings.Contains(string(m.Blocks), want) {
+					return true, ""
+				}
+			}
+			return false, "not yet"
+		})
+	}
+	w.say("C0BILLING", annThread, "Sorry Ann, checking now.")
+	w.notice("C0BILLING", annThread, "The customer removed this comment")
+
 	// Instagram: a crash after the public reply went out (the answer is
 	// lost on the way) does not send it twice; a private reply whose
 	// answer was lost is recognised by Meta's 10900 on the retry.
