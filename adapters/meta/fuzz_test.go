@@ -5,9 +5,9 @@ import (
 	"unicode/utf8"
 )
 
-// FuzzParse feeds the delivery parser arbitrary bodies: it never panics,
+// FuzzMetaDelivery feeds the delivery parser arbitrary bodies: it never panics,
 // and what it accepts has posts with an id, a platform and a conversation.
-func FuzzParse(f *testing.F) {
+func FuzzMetaDelivery(f *testing.F) {
 	pages := []Page{{Name: "acme", ID: "111", InstagramID: "999"}}
 	for _, s := range []string{
 		`{"object":"page","entry":[{"id":"111","time":1764756000,"changes":[{"field":"feed","value":{"from":{"id":"u1","name":"Kim"},"item":"comment","verb":"add","comment_id":"5_6","post_id":"111_5","parent_id":"111_5","created_time":1764756000,"message":"hi"}}]}]}`,
