@@ -68,6 +68,18 @@ var (
 	metaID       = regexp.MustCompile(`^[0-9]{1,25}$`)
 )
 
+// metaPageName reports whether name is one of meta.pages: a route's
+// accounts may name a page, to send its comments and messages to one
+// department.
+func metaPageName(c *Config, name string) bool {
+	for _, p := range c.Meta.Pages {
+		if p.Name != "" && strings.EqualFold(p.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
 func (m *Meta) applyDefaults() {
 	if len(m.Pages) == 0 {
 		return

@@ -14,12 +14,14 @@ func TestMetaSection(t *testing.T) {
 	if err := os.WriteFile(file, []byte("page-token-from-file\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	good := minimal + `
+	// A route may name a page (its comments and messages go to that
+	// department).
+	good := strings.Replace(minimal, "triage: triage", "  - department: triage\n    accounts: [acme-care]\ntriage: triage", 1) + `
 meta:
   graph_api_version: v26.0
   human_agent: true
   pages:
-    - name: acmecare
+    - name: acme-care
       page_id: "104857600"
       page_token_file: ` + file + `
       app_secret: ${META_APP_SECRET}
@@ -28,7 +30,7 @@ meta:
 `
 	cfg, errs := parse(t, good, LevelServe, map[string]string{"META_APP_SECRET": "s3cret"})
 	for _, p := range errs {
-		if strings.HasPrefix(p.Path, "meta") {
+		if strings.HasPrefix(p.Path, "meta") || strings.HasPrefix(p.Path, "routes") {
 			t.Errorf("unexpected problem: %v", p)
 		}
 	}
