@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/carebridge/carebridge/bridge/route"
 )
 
 // The meta section: pages checked at the serve level, every problem
@@ -16,7 +18,7 @@ func TestMetaSection(t *testing.T) {
 	}
 	// A route may name a page (its comments and messages go to that
 	// department).
-	good := strings.Replace(minimal, "triage: triage", "  - department: triage\n    accounts: [acme-care]\ntriage: triage", 1) + `
+	good := strings.Replace(minimal, "triage: triage", "  - department: network\n    accounts: [acme-care]\ntriage: triage", 1) + `
 meta:
   graph_api_version: v26.0
   human_agent: true
@@ -36,6 +38,13 @@ meta:
 	}
 	if cfg == nil {
 		return
+	}
+	router, err := cfg.Router()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := router.Route(route.Input{Text: "hello", Mentions: []string{"acme-care"}}).Department; got != "network" {
+		t.Errorf("a post to the page went to %q, want network (the route naming the page)", got)
 	}
 	m := cfg.Meta
 	if m.GraphAPIBaseURL != DefaultGraphAPIBaseURL || m.GraphAPIVersion != "v26.0" || !m.HumanAgent || m.Pages[0].PageToken.Reveal() != "page-token-from-file" || m.Pages[0].AppSecret.Reveal() != "s3cret" {
