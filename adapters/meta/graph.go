@@ -157,6 +157,10 @@ func (g *Graph) call(ctx context.Context, platform bridge.Platform, pg *Page, me
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
+	// The token goes in the Authorization header rather than the
+	// access_token parameter Meta's examples use, to keep it out of URLs
+	// (and so out of proxies' logs); that the Graph API takes a Bearer
+	// header is widely relied on but not verified here.
 	req.Header.Set("Authorization", "Bearer "+pg.Token)
 	resp, err := g.hc.Do(req)
 	if err != nil {
