@@ -53,6 +53,9 @@ type ApprovalTx interface {
 	UpdateDraft(ctx context.Context, d *Draft) error
 	// AddApproval records a decision and sets a.ID.
 	AddApproval(ctx context.Context, a *Approval) error
+	// DraftsOfTickets lists the drafts of tickets (networks whose rules
+	// depend on earlier answers read them: AnswerHistory).
+	DraftsOfTickets(ctx context.Context, ticketIDs []int64) (map[int64][]Draft, error)
 	Enqueuer
 	AuditWriter
 	// MarkSeen records an event id under a namespace and reports whether
@@ -297,7 +300,10 @@ func (w *work) message() error {
 		Visibility: p.visibility, State: DraftPending, ReplyTo: target.ID, Account: t.Account,
 		Recipient: target.AuthorID, CreatedAt: w.now, UpdatedAt: w.now,
 	}
-	res := w.s.check(d, target)
+	res, err := w.s.check(w.ctx, w.tx, d, target)
+	if err != nil {
+		return err
+	}
 	if !res.OK {
 		d.State, d.GuardReason = DraftBlocked, summarize(res)
 	}
@@ -377,7 +383,10 @@ func (w *work) changed() error {
 	if err != nil {
 		return err
 	}
-	res := w.s.check(d, target)
+	res, err := w.s.check(w.ctx, w.tx, d, target)
+	if err != nil {
+		return err
+	}
 	d.State, d.GuardReason = DraftPending, ""
 	if !res.OK {
 		d.State, d.GuardReason = DraftBlocked, summarize(res)
@@ -507,7 +516,11 @@ func (w *work) approve(d *Draft, vis Visibility, emoji string, auto bool) error 
 	}
 	trial := *d
 	trial.Visibility = vis
-	if res := w.s.check(&trial, target); !res.OK {
+	res, err := w.s.check(w.ctx, w.tx, &trial, target)
+	if err != nil {
+		return err
+	}
+	if !res.OK {
 		if d.State == DraftBlocked {
 			return nil // still blocked: the thread already says why
 		}
@@ -582,11 +595,24 @@ func (w *work) unreacted() error {
 // check runs the guards on d as an answer to target, with the rules of
 // target's network: whether it can be answered publicly, and how long the
 // text is there.
-func (s *approvals) check(d *Draft, target *Post) guard.Result {
+func (s *approvals) check(ctx context.Context, tx ApprovalTx, d *Draft, target *Post) (guard.Result, error) {
 	elig, why := s.answerable(target)
+	if h, ok := s.networks[target.Platform].(AnswerHistory); ok {
+		drafts, err := tx.DraftsOfTickets(ctx, []int64{d.TicketID})
+		if err != nil {
+			return guard.Result{}, err
+		}
+		var others []Draft
+		for _, o := range drafts[d.TicketID] {
+			if o.ID != d.ID {
+				others = append(others, o)
+			}
+		}
+		elig, why = h.AnswerableAfter(target, others)
+	}
 	l := s.measure(target.Platform, d.Text, d.Visibility)
 	return guard.Check(guard.Draft{Text: d.Text, Visibility: guard.Visibility(d.Visibility), Eligibility: guard.Eligibility(elig),
-		DMOnlyWhy: why, Length: guard.Length{N: l.N, Limit: l.Limit, Of: l.Of, How: l.How}})
+		DMOnlyWhy: why, Length: guard.Length{N: l.N, Limit: l.Limit, Of: l.Of, How: l.How}}), nil
 }
 
 func summarize(res guard.Result) string {

@@ -50,6 +50,9 @@ func (s *relay) handleChatPost(ctx context.Context, it *OutboxItem) (completion,
 		if !msg.Official && s.afterHours != nil && (pl.Kind == MessageParent || pl.Kind == MessageReply) {
 			msg.AfterHours = s.afterHours(pl.Received)
 		}
+		if o, ok := s.networks[p.Platform].(AnswerOptions); ok && !msg.Official && pl.Kind != MessageFYI {
+			msg.Answers = o.AnswerOptions(p)
+		}
 	}
 	if pl.Channel != "" {
 		msg.Channel = pl.Channel // the watch channel's FYI stream

@@ -118,6 +118,11 @@ type ChatMessage struct {
 	// not publicly (Network.Answerable: X's mention rule, a Bluesky
 	// thread gate); "" otherwise.
 	Answerable string
+	// Answers says how the post can be answered now, in the network's
+	// words (AnswerOptions), e.g. "Public reply, or one private reply
+	// until Thu 15:00"; "" lets the surface word Post.Eligibility. It
+	// takes precedence over Answerable.
+	Answers string
 }
 
 // Publisher writes to the chat surface (Slack, later Teams). It only
@@ -318,6 +323,37 @@ type Replier interface {
 	FindReply(ctx context.Context, account, inReplyTo, text string) (SentRef, bool, error)
 	// FindDM looks for a DM of ours to recipient with text.
 	FindDM(ctx context.Context, account, recipient, text string) (SentRef, bool, error)
+}
+
+// PrivateReplier is an optional capability of a Replier: answering a
+// public post by a private message tied to that post (Meta's private
+// replies to comments). With it, a DM draft whose target is not itself a
+// DM goes out through PrivateReply, and a recovered one is looked for
+// with FindPrivateReply; without it, through SendDM to the author.
+type PrivateReplier interface {
+	// PrivateReply sends text privately to the author of the post
+	// postID, as account.
+	PrivateReply(ctx context.Context, account, postID, text string) (SentRef, error)
+	// FindPrivateReply looks for a private reply of ours to postID with
+	// text, sent by an attempt whose outcome is unknown.
+	FindPrivateReply(ctx context.Context, account, postID, text string) (SentRef, bool, error)
+}
+
+// AnswerHistory is an optional capability of a Network whose rules depend
+// on the answers already given (Meta allows one private reply per
+// comment). The guards then ask AnswerableAfter instead of Answerable.
+type AnswerHistory interface {
+	// AnswerableAfter is Answerable, knowing the ticket's other drafts
+	// (any state; the one being checked left out).
+	AnswerableAfter(target *Post, others []Draft) (Eligibility, string)
+}
+
+// AnswerOptions is an optional capability of a Network: a short line for
+// each mirrored post saying how it can be answered now and until when
+// ("Public reply, or one private reply until Thu 15:00"). Without it the
+// chat surface words Post.Eligibility itself.
+type AnswerOptions interface {
+	AnswerOptions(p *Post) string
 }
 
 // Elector says whether this process leads the processes sharing a store:

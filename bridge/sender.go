@@ -68,9 +68,12 @@ func (s *relay) handleSend(ctx context.Context, it *OutboxItem) (completion, err
 	if reconcile {
 		err = s.paced(ctx, checkReply+d.Account, func(ctx context.Context) error {
 			var err error
-			if d.Visibility == VisibilityDM {
+			switch pr, private := replier.(PrivateReplier); {
+			case d.Visibility == VisibilityDM && private && !target.IsDM():
+				ref, found, err = pr.FindPrivateReply(ctx, d.Account, target.ExternalID, d.Text)
+			case d.Visibility == VisibilityDM:
 				ref, found, err = replier.FindDM(ctx, d.Account, d.Recipient, d.Text)
-			} else {
+			default:
 				ref, found, err = replier.FindReply(ctx, d.Account, target.ExternalID, d.Text)
 			}
 			return err
@@ -83,9 +86,14 @@ func (s *relay) handleSend(ctx context.Context, it *OutboxItem) (completion, err
 		if err := s.leaseEnding(it); err != nil {
 			return nil, err // the draft stays sending: the next attempt checks first
 		}
-		if d.Visibility == VisibilityDM {
+		// A DM in answer to a public post goes as a private reply to
+		// that post where the network has them (Meta).
+		switch pr, private := replier.(PrivateReplier); {
+		case d.Visibility == VisibilityDM && private && !target.IsDM():
+			ref, err = pr.PrivateReply(ctx, d.Account, target.ExternalID, d.Text)
+		case d.Visibility == VisibilityDM:
 			ref, err = replier.SendDM(ctx, d.Account, d.Recipient, d.Text)
-		} else {
+		default:
 			ref, err = replier.Reply(ctx, d.Account, target.ExternalID, d.Text)
 		}
 	}

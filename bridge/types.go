@@ -62,9 +62,15 @@ const (
 	EligibleDMOnly Eligibility = "dm_only"
 	// EligibleDM: the post is itself a DM; answers go back by DM.
 	EligibleDM Eligibility = "dm"
-	// EligibleNone: carebridge cannot answer the post at all (a blog or
-	// forum read through its feed: a listen-only network); staff answer
-	// on the site itself. Staff notes still work.
+	// EligiblePublicOnly: the network refuses a DM in answer to this post
+	// now (on Meta: the 7 days for a comment's one private reply are
+	// over, or it was used); answer publicly.
+	EligiblePublicOnly Eligibility = "public_only"
+	// EligibleNone: the network refuses any answer to this post now (on
+	// Meta: a DM whose messaging window closed, a removed comment), or
+	// never takes one (a blog or forum read through its feed: a
+	// listen-only network; staff answer on the site itself). Staff notes
+	// still work.
 	EligibleNone Eligibility = "none"
 )
 

@@ -320,7 +320,11 @@ func (p *Publisher) render(msg bridge.ChatMessage) (string, []slack.Block) {
 		if t := msg.Ticket; t != nil && len(t.Matched) > 0 {
 			ctxs = append(ctxs, slack.NewTextBlockObject(slack.MarkdownType, "Matched: "+codeList(t.Matched), false, false))
 		}
-		ctxs = append(ctxs, slack.NewTextBlockObject(slack.MarkdownType, eligibilityLine(post, msg.Ticket, msg.Answerable), false, false))
+		elig := eligibilityLine(post, msg.Ticket, msg.Answerable)
+		if msg.Answers != "" {
+			elig = ":speech_balloon: " + Escape(msg.Answers) // the network's own words
+		}
+		ctxs = append(ctxs, slack.NewTextBlockObject(slack.MarkdownType, elig, false, false))
 		if msg.History != "" {
 			ctxs = append(ctxs, slack.NewTextBlockObject(slack.MarkdownType, "Customer: "+Escape(msg.History), false, false))
 		}
@@ -328,6 +332,10 @@ func (p *Publisher) render(msg bridge.ChatMessage) (string, []slack.Block) {
 			ctxs = append(ctxs, slack.NewTextBlockObject(slack.MarkdownType, Escape(msg.AfterHours), false, false))
 		}
 		blocks = append(blocks, slack.NewContextBlock("", ctxs...))
+	} else if msg.Answers != "" {
+		// A later post: what can be answered changes with it (Meta's
+		// windows run from the customer's latest message).
+		blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, ":speech_balloon: "+Escape(msg.Answers), false, false)))
 	}
 	return p.fallback(post, msg), blocks
 }
@@ -371,7 +379,7 @@ func (p *Publisher) authorLine(post *bridge.Post, official bool) string {
 		name = post.AuthorID
 	}
 	b.WriteString("*" + Shown(name) + "*")
-	if post.AuthorHandle != "" && validHandle(post.AuthorHandle) {
+	if post.AuthorHandle != "" && validHandle(post.AuthorHandle) && (post.Platform == "" || post.Platform == "x") {
 		fmt.Fprintf(&b, " <https://x.com/%s|@%s>", post.AuthorHandle, post.AuthorHandle)
 	}
 	if post.URL != "" && safeURL(post.URL) {
@@ -420,6 +428,8 @@ func eligibilityLine(post *bridge.Post, t *bridge.Ticket, why string) string {
 		return ":speech_balloon: Public reply possible" + account
 	case bridge.EligibleDM:
 		return ":envelope: Direct message — answers go back by DM" + account
+	case bridge.EligiblePublicOnly:
+		return ":speech_balloon: Public reply only" + account
 	default:
 		if why != "" {
 			return ":lock: DM only — " + why

@@ -18,6 +18,7 @@ type Config struct {
 	Slack       Slack        `yaml:"slack"`
 	X           X            `yaml:"x"`
 	Bluesky     Bluesky      `yaml:"bluesky"`
+	Meta        Meta         `yaml:"meta"`
 	Departments []Department `yaml:"departments"`
 	Routes      []Route      `yaml:"routes"`
 	Triage      string       `yaml:"triage"`

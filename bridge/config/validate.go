@@ -177,6 +177,7 @@ func (v *validator) validate() {
 	}
 	v.serve()
 	v.bluesky()
+	v.meta()
 }
 
 func (v *validator) departments() map[string]bool {
@@ -270,6 +271,8 @@ func (v *validator) routes(depts map[string]bool) {
 			ap := fmt.Sprintf("%s.accounts[%d]", p, j)
 			h := strings.TrimPrefix(a, "@")
 			switch {
+			case metaPageName(c, h):
+				// A Facebook page and its Instagram account (meta.go).
 			case !xHandle.MatchString(h):
 				v.bad(ap, "%q is not an X handle (1–15 letters, digits or _)", a)
 			case len(accounts) > 0 && !accounts[strings.ToLower(h)]:

@@ -33,9 +33,12 @@ const (
 	EligibleDMOnly Eligibility = "dm_only"
 	// EligibleDM: the post is itself a DM; answers go back by DM.
 	EligibleDM Eligibility = "dm"
-	// EligibleNone: the post cannot be answered through the platform at
-	// all (a listen-only network: a blog or forum); staff answer on the
-	// site itself.
+	// EligiblePublicOnly: the platform refuses a DM in answer to this
+	// post now; answer publicly.
+	EligiblePublicOnly Eligibility = "public_only"
+	// EligibleNone: the platform refuses any answer to this post now, or
+	// never takes one (a listen-only network: a blog or forum, where staff
+	// answer on the site itself).
 	EligibleNone Eligibility = "none"
 )
 
@@ -71,8 +74,9 @@ type Draft struct {
 	// Limit checks nothing.
 	Length Length
 	// DMOnlyWhy says, for a post the platform lets us answer only by DM
-	// (EligibleDMOnly) or not at all (EligibleNone), why and what to do,
-	// in the platform's terms. "" gives a general message.
+	// (EligibleDMOnly), only publicly (EligiblePublicOnly) or not at all
+	// (EligibleNone), why and what to do, in the platform's terms. ""
+	// gives a general message.
 	DMOnlyWhy string
 }
 
@@ -134,13 +138,6 @@ func Check(d Draft) Result {
 		})
 	}
 
-	if d.Eligibility == EligibleNone {
-		why := d.DMOnlyWhy
-		if why == "" {
-			why = "carebridge can't answer this post on its platform. Answer on the site itself; a note: in the thread keeps the team informed."
-		}
-		res.Findings = append(res.Findings, Finding{Guard: GuardEligibility, Kind: string(EligibleNone), Message: why})
-	}
 	if public {
 		switch d.Eligibility {
 		case EligibleDMOnly:
@@ -157,6 +154,20 @@ func Check(d Draft) Result {
 					"Answer by DM: start your reply with dm:",
 			})
 		}
+	}
+	switch {
+	case d.Eligibility == EligibleNone:
+		why := d.DMOnlyWhy
+		if why == "" {
+			why = "carebridge can't answer this post on its platform now. Answer on the site itself if you can; a note: in the thread keeps the team informed."
+		}
+		res.Findings = append(res.Findings, Finding{Guard: GuardEligibility, Kind: string(EligibleNone), Message: why})
+	case !public && d.Eligibility == EligiblePublicOnly:
+		why := d.DMOnlyWhy
+		if why == "" {
+			why = "The platform doesn't let us answer this post by DM, so reply publicly (without dm:)."
+		}
+		res.Findings = append(res.Findings, Finding{Guard: GuardEligibility, Kind: string(EligiblePublicOnly), Message: why})
 	}
 
 	res.Weighted, res.Limit = d.Length.N, d.Length.Limit

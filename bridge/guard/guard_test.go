@@ -439,3 +439,30 @@ func TestListenOnlyBlocksEveryAnswer(t *testing.T) {
 		}
 	}
 }
+
+// A network may refuse a DM in answer to a post (Meta: a comment's one
+// private reply used or its 7 days over), or any answer (a messaging
+// window closed): the guard says so with the network's reason.
+func TestCheckPublicOnlyAndNone(t *testing.T) {
+	const why = "The 7 days for a private reply ended Thu 15:00: reply publicly."
+	tests := []struct {
+		vis  Visibility
+		elig Eligibility
+		want string
+	}{
+		{VisibilityPublic, EligiblePublicOnly, ""},
+		{VisibilityDM, EligiblePublicOnly, "public_only"},
+		{VisibilityPublic, EligibleNone, "none"},
+		{VisibilityDM, EligibleNone, "none"},
+	}
+	for _, tt := range tests {
+		r := Check(Draft{Text: "We are on it.", Visibility: tt.vis, Eligibility: tt.elig, DMOnlyWhy: why})
+		f := findGuard(r, GuardEligibility)
+		switch {
+		case tt.want == "" && f != nil:
+			t.Errorf("%s/%s: unexpected finding %+v", tt.vis, tt.elig, *f)
+		case tt.want != "" && (f == nil || f.Kind != tt.want || f.Message != why || r.OK):
+			t.Errorf("%s/%s: finding %+v (OK %v), want kind %q with the network's reason", tt.vis, tt.elig, f, r.OK, tt.want)
+		}
+	}
+}

@@ -59,8 +59,9 @@ type demo struct {
 	tweetOf map[string]string // demo post id → tweet id
 	step    int
 	bsky    *demoBsky
-	chart   string // the executive chart's PNG, once saved
-	feedURL string // the fake forum's feed (demo_feed.go)
+	chart   string    // the executive chart's PNG, once saved
+	feedURL string    // the fake forum's feed (demo_feed.go)
+	meta    *metaDemo // Facebook and Instagram (demo_meta.go)
 }
 
 func newDemo(ctx context.Context, out, stderr io.Writer, verbose bool) (*demo, error) {
@@ -119,6 +120,7 @@ func newDemo(ctx context.Context, out, stderr io.Writer, verbose bool) (*demo, e
 	}
 	d.setupBluesky(cfg)
 	d.feedURL = demoFeeds(ctx, cfg) // a forum's RSS feed (demo_feed.go)
+	d.meta = newMetaDemo(cfg)
 	d.cfg = cfg
 	return d, nil
 }
@@ -251,6 +253,9 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	if err := d.watching(ctx, a); err != nil {
+		return err
+	}
+	if err := d.metaStep(ctx, ln.Addr().String()); err != nil {
 		return err
 	}
 
@@ -414,7 +419,7 @@ func auditSummary(r bridge.AuditRecord) string {
 	var m map[string]any
 	_ = json.Unmarshal(r.Details, &m)
 	var parts []string
-	for _, k := range []string{"visibility", "emoji", "guards", "kinds", "account", "url", "platform_id", "reason", "error", "kind", "current", "baseline", "new", "answered", "waiting", "departments", "purpose"} {
+	for _, k := range []string{"platform", "visibility", "emoji", "guards", "kinds", "account", "url", "platform_id", "reason", "error", "kind", "current", "baseline", "new", "answered", "waiting", "departments", "purpose"} {
 		if v, ok := m[k]; ok && v != "" && v != nil {
 			parts = append(parts, fmt.Sprintf("%s=%v", k, v))
 		}

@@ -29,6 +29,9 @@ func TestDemoShowsWatching(t *testing.T) {
 		"▌ Customer care — daily watch",
 		"In the customers' own words (unfiltered)",
 		"spike_alert",
+		"Facebook: softbankcare replied under Tom's comment", // demo_meta.go
+		"Instagram: private reply to @yuki.travels",
+		"platform=instagram",
 		"audit verify: OK",
 		"the week as a picture, uploaded with the digest",
 		"A forum post (RSS feed) lands in its department",

@@ -104,6 +104,7 @@ type app struct {
 	watcher      *watch.Watcher
 	events       http.Handler      // slack.mode http: the Events API endpoint
 	socket       *slack.SocketMode // slack.mode socket
+	meta         *metaParts        // Facebook and Instagram (nil without meta.pages)
 }
 
 // newApp wires everything from cfg. The caller runs it with run.
@@ -225,6 +226,7 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 	if err := registerBluesky(ctx, &bopt, cfg, st, router, opt.Clock, log, m.reg); err != nil {
 		return nil, err
 	}
+	metaParts := registerMeta(&bopt, cfg, opt.Clock, log, m)
 	svc, err := bridge.New(bopt)
 	if err != nil {
 		return nil, err
@@ -240,7 +242,7 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, store: st, service: svc, metrics: m, ln: ln, elector: elector, sched: sched, schedElector: schedElector, watcher: watcher}
+	a := &app{cfg: cfg, log: log, store: st, service: svc, metrics: m, ln: ln, elector: elector, sched: sched, schedElector: schedElector, watcher: watcher, meta: metaParts}
 	switch cfg.Slack.Mode {
 	case "http":
 		a.events = slack.NewEventsHandler(cfg.Slack.SigningSecret.Reveal(), svc.Inbox(), log)
@@ -355,11 +357,13 @@ func (a *app) routes() http.Handler {
 			return
 		}
 		fmt.Fprintln(w, "ready")
+		a.meta.readyDetail(w)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
 	if a.events != nil {
 		mux.Handle("POST /slack/events", a.events)
 	}
+	a.meta.mount(mux, a.service)
 	return mux
 }
 
