@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/carebridge/carebridge/adapters/bsky/bskyfake"
 	slackad "github.com/carebridge/carebridge/adapters/slack"
 	"github.com/carebridge/carebridge/bridge/config"
+	"github.com/carebridge/carebridge/store"
 )
 
 // bskyWorld is carebridge with a Bluesky account, sbcare.bsky.social,
@@ -99,6 +101,25 @@ func (w *bskyWorld) waitMirrored(uri string) string {
 	return ts
 }
 
+// waitRecorded waits until carebridge has written down where n mirrored
+// messages landed. Slack shows a message a moment before carebridge
+// records it; a staff reply in that gap answers the post before.
+func (w *bskyWorld) waitRecorded(n int) {
+	w.t.Helper()
+	st, err := store.Open(w.t.Context(), w.cfg.Store.URL.Reveal(), store.WithoutMigrations(), store.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer st.Close()
+	eventually(w.t, 15*time.Second, "the mirrors recorded", func() (bool, string) {
+		var got int
+		if err := st.DB().QueryRowContext(w.t.Context(), `SELECT COUNT(*) FROM mirrors`).Scan(&got); err != nil {
+			return false, err.Error()
+		}
+		return got >= n, fmt.Sprintf("%d of %d", got, n)
+	})
+}
+
 func (w *bskyWorld) waitNotice(thread, want string) {
 	w.t.Helper()
 	eventually(w.t, 15*time.Second, "a thread notice with "+want, func() (bool, string) {
@@ -160,6 +181,7 @@ func TestBlueskyEndToEnd(t *testing.T) {
 			thread := w.waitMirrored(root)
 			parent := w.fake.AddPost(w.cust, "still nothing, 3 hours now", bskyfake.PostOptions{ReplyTo: root})
 			w.waitMirrored(parent) // no keyword: it follows its conversation into the thread
+			w.waitRecorded(2)      // before a staff reply answers it
 
 			t.Run("answer approved and sent as a reply with strong refs", func(t *testing.T) {
 				w.t = t
