@@ -47,6 +47,9 @@ type IngestResult struct {
 	New, Duplicate, Tickets int
 	// BySource counts the new posts per source.
 	BySource map[SourceKind]int
+	// ByDepartment counts the tickets opened per department (our own
+	// posts' tickets left out).
+	ByDepartment map[string]int
 }
 
 // PostFetcher fetches a post by id, so that staff see the root of a

@@ -229,6 +229,8 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		PollInterval: opt.PollInterval,
 		Elector:      elector,
 		LeaderCheck:  opt.LeaderCheck,
+		// The spike check also runs as posts arrive (bridge/watch).
+		TicketsOpened: watcher.TicketsOpened,
 	}
 	registerPlatforms(&bopt, cfg, xParts{replier: replier, fetcher: x.NewFetcher(xc, norm)})
 	svc, err := bridge.New(bopt)
