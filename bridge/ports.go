@@ -62,6 +62,10 @@ type PostFetcher interface {
 type ChatRef struct {
 	Channel string // channel id
 	TS      string // message ts
+	// Bundle is set by MessageFinder and PostedLister when the message
+	// found is a bundle (it shows several rows' posts): it is no ticket's
+	// thread.
+	Bundle bool
 }
 
 // MessageKind says what a chat message is for.
@@ -113,6 +117,16 @@ type ChatMessage struct {
 	AfterHours string     // when the post arrived outside office hours: when the clock starts
 	Report     *Report    // MessageReport only
 	Draft      *DraftCard // MessageDraft only
+	// Bundle lists the posts a MessageBundle shows, in arrival order;
+	// OutboxID is the first entry's, and the message carries every
+	// entry's outbox id (BundleEntry.OutboxID) for reconciliation.
+	Bundle []BundleEntry
+	// Earlier is, on a parent that a follow-up opened (the ticket's first
+	// post was shown in a bundle), the conversation's first post.
+	Earlier *Post
+	// OpenedBy is, on a parent opened from a bundle's Answer button, the
+	// chat user who pressed it.
+	OpenedBy string
 }
 
 // Publisher writes to the chat surface (Slack, later Teams). It only

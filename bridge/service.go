@@ -195,7 +195,7 @@ func New(opt Options) (*Service, error) {
 	s.relay = newRelay(e, relay{
 		store: tx.Relay, outcomes: tx.Outcomes, claims: opt.Store, identity: opt.Identity, lease: opt.Lease, poll: opt.PollInterval,
 		publisher: opt.Publisher, actions: opt.Actions, repliers: opt.Repliers, posters: opt.Posters, afterHours: opt.AfterHours,
-		pacer: newPacer(p.PerSecond, p.Burst, p.Disabled), flight: &s.flight,
+		pacer: newPacer(p.PerSecond, p.Burst, p.Disabled), lanes: opt.Store, flight: &s.flight,
 	})
 	e.wakeRelay = s.relay.notify
 	s.ingest = &ingester{env: e, store: tx.Ingest, router: opt.Router, fetchers: opt.Fetchers, accounts: opt.Accounts,

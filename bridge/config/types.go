@@ -28,6 +28,7 @@ type Config struct {
 	Spikes      Spikes       `yaml:"spikes"`
 	Tickets     Tickets      `yaml:"tickets"`
 	Outbox      Outbox       `yaml:"outbox"`
+	Bundles     Bundles      `yaml:"bundles"`
 
 	// Location is Timezone loaded; set by Load.
 	Location *time.Location `yaml:"-"`

@@ -102,6 +102,7 @@ type app struct {
 	schedElector *store.Elector
 	watcher      *watch.Watcher
 	events       http.Handler      // slack.mode http: the Events API endpoint
+	interactions http.Handler      // slack.mode http: the interactivity Request URL (buttons)
 	socket       *slack.SocketMode // slack.mode socket
 }
 
@@ -252,6 +253,7 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 	switch cfg.Slack.Mode {
 	case "http":
 		a.events = slack.NewEventsHandler(cfg.Slack.SigningSecret.Reveal(), svc.Inbox(), log)
+		a.interactions = slack.NewInteractionsHandler(cfg.Slack.SigningSecret.Reveal(), svc.Inbox(), log)
 	default:
 		a.socket = slack.NewSocketMode(sapi, svc.Inbox(), log)
 	}
@@ -336,6 +338,9 @@ func (a *app) routes() http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
+	if a.interactions != nil {
+		mux.Handle("POST /slack/interactions", a.interactions) // buttons (bundles' Answer)
+	}
 	if a.events != nil {
 		mux.Handle("POST /slack/events", a.events)
 	}

@@ -224,19 +224,22 @@ type Server struct {
 	botProfileJSON []byte // bot_profile of the bot's messages, encoded once
 
 	// event delivery
-	events       []*eventRec
-	eventByID    map[string]*eventRec
-	outstanding  int
-	httpURL      string
-	httpQueue    []*job
-	httpSignal   chan struct{}
-	smQueue      []*job
-	smSignal     chan struct{}
-	conns        map[*smConn]struct{}
-	tickets      map[string]bool
-	envelopes    map[string]*job
-	timers       map[*time.Timer]struct{}
-	historyCalls map[string][]time.Time // conversations.history/replies calls in the last minute, per method
+	events      []*eventRec
+	eventByID   map[string]*eventRec
+	outstanding int
+	httpURL     string
+	// interactionsURL is the interactivity Request URL; "" delivers
+	// interactions over Socket Mode.
+	interactionsURL string
+	httpQueue       []*job
+	httpSignal      chan struct{}
+	smQueue         []*job
+	smSignal        chan struct{}
+	conns           map[*smConn]struct{}
+	tickets         map[string]bool
+	envelopes       map[string]*job
+	timers          map[*time.Timer]struct{}
+	historyCalls    map[string][]time.Time // conversations.history/replies calls in the last minute, per method
 }
 
 type channel struct {
