@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -65,7 +66,20 @@ func testSpikeBundles(t *testing.T, storeURL string, httpMode bool) {
 		id := h.publish(spikePost(fmt.Sprintf("softbank no signal again in block %d, since this morning", i), fmt.Sprintf("cust%03d", i)))
 		passive[id] = true
 	}
-	time.Sleep(1500 * time.Millisecond) // the search has taken the flood
+	// /metrics shows the busy channel's queue while it waits.
+	depthLine := regexp.MustCompile(`carebridge_channel_queue_depth\{channel="#care-network"\} ([0-9]+)`)
+	ageLine := regexp.MustCompile(`carebridge_channel_oldest_unsent_age_seconds\{channel="#care-network"\} ([0-9.e+-]+)`)
+	eventually(t, 10*time.Second, "the channel's queue in /metrics", func() (bool, string) {
+		resp, err := http.Get("http://" + h.addr + "/metrics")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		d, a := depthLine.FindSubmatch(body), ageLine.FindSubmatch(body)
+		return d != nil && a != nil && string(d[1]) != "0", fmt.Sprintf("depth %q age %q", d, a)
+	})
+	time.Sleep(time.Second) // the search has taken the flood
 	mentions := map[string]bool{}
 	for i := range 3 {
 		mentions[h.publish(spikePost(fmt.Sprintf("@SBCare no signal at my house either (%d)", i), fmt.Sprintf("ment%d", i)))] = true
