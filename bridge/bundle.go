@@ -189,8 +189,16 @@ func (s *relay) bundleSize(ctx context.Context, lane string) int {
 		st.ending = true // the caller posts this row alone and ends the status
 		return 1
 	}
-	size := int(math.Ceil(float64(depth) / max(fits, 1)))
+	// Bundles big enough to show the queue within half the target, so
+	// that a post waits about that long while the flood lasts; a bundle
+	// never shrinks while the channel bundles, so the queue left when the
+	// flood stops drains at the pace it reached rather than ever more
+	// slowly.
+	size := int(math.Ceil(float64(depth) / max(fits/2, 1)))
 	size = min(max(size, b.Size), max(b.MaxSize, b.Size))
+	if st != nil {
+		size = max(size, st.size)
+	}
 	if st == nil {
 		if p.status == nil {
 			p.status = map[string]*laneStatus{}

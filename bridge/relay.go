@@ -195,7 +195,7 @@ func (s *relay) run(ctx, workCtx context.Context) {
 			// Rows beyond what their lane can send now go back at once
 			// (uncounted), so that rows queued meanwhile with a higher
 			// priority are not stuck behind them (pacer.admit).
-			admitted := items[:0]
+			var admitted []OutboxItem
 			var back []*OutboxItem
 			for i := range items {
 				if s.pacer.admit(items[i].Lane, now) {

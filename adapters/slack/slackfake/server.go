@@ -209,6 +209,7 @@ type Server struct {
 	outage    bool
 	pick      func(method string) (Fault, bool) // SetFaults
 	calls     map[string]int
+	limited   map[string]int // 429s for a channel's rate, per method
 	faults    map[string][]fault
 	channels  map[string]*channel
 	chanOrder []string
@@ -337,6 +338,7 @@ func New(opts ...Option) *Server {
 			},
 		},
 		calls:      map[string]int{},
+		limited:    map[string]int{},
 		faults:     map[string][]fault{},
 		channels:   map[string]*channel{},
 		users:      map[string]*user{},
@@ -524,6 +526,15 @@ func (s *Server) Ephemerals(channelID, userID string) []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.ephem[channelID+"/"+userID])
+}
+
+// RateLimited returns how many chat.postMessage requests the fake refused
+// with 429 for going over a channel's rate (WithChannelRateLimit), faults
+// injected with SetFaults or RateLimitStorm not counted.
+func (s *Server) RateLimited(method string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limited[method]
 }
 
 // Calls returns how many requests reached a Web API method (for example
