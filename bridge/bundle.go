@@ -101,6 +101,14 @@ func parseAnswerValue(v string) (ticketID int64, ok bool) {
 	return id, err == nil && id > 0
 }
 
+// BundleRenderer is an optional capability of a Publisher: it renders
+// MessageBundle (each entry with an Answer button whose action comes back
+// as an EventAction "answer") and MessageStatus. The relay bundles only
+// on a surface that has it.
+type BundleRenderer interface {
+	RendersBundles() bool
+}
+
 // LaneQueue is how the relay sees one channel's queue for bundles; the
 // store implements it (Store.ClaimLane, Store.OutboxLanes).
 type LaneQueue interface {
@@ -171,6 +179,9 @@ func (s *relay) laneDepth(ctx context.Context, lane string) (int, bool) {
 func (s *relay) bundleSize(ctx context.Context, lane string) int {
 	b := s.cfg.Bundles
 	if b.Disabled || s.lanes == nil || s.pacer.disabled || lane == "" || b.Size < 2 {
+		return 1
+	}
+	if br, ok := s.publisher.(BundleRenderer); !ok || !br.RendersBundles() {
 		return 1
 	}
 	depth, ok := s.laneDepth(ctx, lane)

@@ -100,3 +100,9 @@ func (p *Publisher) Update(ctx context.Context, ref bridge.ChatRef, msg bridge.C
 }
 
 var _ bridge.MessageUpdater = (*Publisher)(nil)
+
+// RendersBundles implements bridge.BundleRenderer: Slack shows bundles
+// with Block Kit buttons.
+func (p *Publisher) RendersBundles() bool { return true }
+
+var _ bridge.BundleRenderer = (*Publisher)(nil)
