@@ -263,6 +263,12 @@ func (s *relay) handleBundle(ctx context.Context, it *OutboxItem, pl chatPayload
 		rows = append(rows, bundleRow{&more[i], mpl})
 		extra = append(extra, &more[i])
 	}
+	if len(rows) == 1 {
+		// Nothing else waits: no bundle of one. The queue has drained.
+		s.pressure.markEnding(it.Lane)
+		defer s.endStatus(ctx, it.Lane)
+		return s.postChat(ctx, it, pl)
+	}
 	slices.SortFunc(rows, func(a, b bundleRow) int { return cmp.Compare(a.it.ID, b.it.ID) })
 	var tickets map[int64]*Ticket
 	var posts map[int64]*Post
@@ -431,6 +437,7 @@ func (s *relay) updateStatus(ctx context.Context, lane string, st *laneStatus, f
 			}
 			st.endedAt = s.clock.Now()
 			p.ended[lane] = st
+			p.read = time.Time{} // the next decision reads the queue afresh
 		}
 		p.mu.Unlock()
 	}
@@ -448,6 +455,15 @@ func (s *relay) updateStatus(ctx context.Context, lane string, st *laneStatus, f
 		return
 	}
 	st.updated = s.clock.Now()
+}
+
+// markEnding says lane's queue has drained: its status ends.
+func (p *pressure) markEnding(lane string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if st := p.status[lane]; st != nil {
+		st.ending = true
+	}
 }
 
 // endStatus ends lane's bundling, if it bundles, with a last update of
