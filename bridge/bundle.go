@@ -264,9 +264,13 @@ func (s *relay) handleBundle(ctx context.Context, it *OutboxItem, pl chatPayload
 		extra = append(extra, &more[i])
 	}
 	if len(rows) == 1 {
-		// Nothing else waits: no bundle of one. The queue has drained.
-		s.pressure.markEnding(it.Lane)
-		defer s.endStatus(ctx, it.Lane)
+		// Nothing else could be taken: no bundle of one. If the queue has
+		// drained (rather than another worker's bundle taking the rest),
+		// the status ends.
+		if s.drained(ctx, it.Lane) {
+			s.pressure.markEnding(it.Lane)
+			defer s.endStatus(ctx, it.Lane)
+		}
 		return s.postChat(ctx, it, pl)
 	}
 	slices.SortFunc(rows, func(a, b bundleRow) int { return cmp.Compare(a.it.ID, b.it.ID) })
@@ -335,7 +339,7 @@ func (s *relay) handleBundle(ctx context.Context, it *OutboxItem, pl chatPayload
 	for _, r := range rows {
 		s.metrics.MirrorLatency(at.Sub(r.pl.Received))
 	}
-	s.bundled(ctx, it.Lane, len(msg.Bundle), len(rows) < size)
+	s.bundled(ctx, it.Lane, len(msg.Bundle), len(rows) < size && s.drained(ctx, it.Lane))
 	ids := make([]int64, len(shown))
 	for i, x := range shown {
 		ids[i] = x.ID
@@ -455,6 +459,16 @@ func (s *relay) updateStatus(ctx context.Context, lane string, st *laneStatus, f
 		return
 	}
 	st.updated = s.clock.Now()
+}
+
+// drained reports whether lane's queue, read afresh, is down to half of
+// what the target allows: single messages resume.
+func (s *relay) drained(ctx context.Context, lane string) bool {
+	s.pressure.mu.Lock()
+	s.pressure.read = time.Time{}
+	s.pressure.mu.Unlock()
+	depth, ok := s.laneDepth(ctx, lane)
+	return ok && float64(depth) <= s.pacer.rate*s.cfg.Bundles.Target.D().Seconds()/2
 }
 
 // markEnding says lane's queue has drained: its status ends.
