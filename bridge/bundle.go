@@ -267,7 +267,7 @@ func (s *relay) handleBundle(ctx context.Context, it *OutboxItem, pl chatPayload
 		// Nothing else could be taken: no bundle of one. If the queue has
 		// drained (rather than another worker's bundle taking the rest),
 		// the status ends.
-		if s.drained(ctx, it.Lane) {
+		if s.drained(ctx, it.Lane, 1) {
 			s.pressure.markEnding(it.Lane)
 			defer s.endStatus(ctx, it.Lane)
 		}
@@ -339,7 +339,7 @@ func (s *relay) handleBundle(ctx context.Context, it *OutboxItem, pl chatPayload
 	for _, r := range rows {
 		s.metrics.MirrorLatency(at.Sub(r.pl.Received))
 	}
-	s.bundled(ctx, it.Lane, len(msg.Bundle), len(rows) < size && s.drained(ctx, it.Lane))
+	s.bundled(ctx, it.Lane, len(msg.Bundle), s.drained(ctx, it.Lane, len(rows)))
 	ids := make([]int64, len(shown))
 	for i, x := range shown {
 		ids[i] = x.ID
@@ -461,14 +461,28 @@ func (s *relay) updateStatus(ctx context.Context, lane string, st *laneStatus, f
 	st.updated = s.clock.Now()
 }
 
-// drained reports whether lane's queue, read afresh, is down to half of
-// what the target allows: single messages resume.
-func (s *relay) drained(ctx context.Context, lane string) bool {
+// drained reports whether lane's queue, read afresh, less the holding
+// rows the caller is posting now, is down to half of what the target
+// allows: single messages resume.
+func (s *relay) drained(ctx context.Context, lane string, holding int) bool {
 	s.pressure.mu.Lock()
 	s.pressure.read = time.Time{}
 	s.pressure.mu.Unlock()
 	depth, ok := s.laneDepth(ctx, lane)
-	return ok && float64(depth) <= s.pacer.rate*s.cfg.Bundles.Target.D().Seconds()/2
+	s.log.Debug("outbox: is the channel's queue drained?", "lane", lane, "depth", depth, "holding", holding)
+	return ok && float64(depth-holding) <= s.pacer.rate*s.cfg.Bundles.Target.D().Seconds()/2
+}
+
+// endStatusIfDrained ends lane's status, if it has one, once its queue
+// (less the row being posted) has drained.
+func (s *relay) endStatusIfDrained(ctx context.Context, lane string) {
+	s.pressure.mu.Lock()
+	active := s.pressure.status[lane] != nil
+	s.pressure.mu.Unlock()
+	if active && s.drained(ctx, lane, 1) {
+		s.pressure.markEnding(lane)
+		s.endStatus(ctx, lane)
+	}
 }
 
 // markEnding says lane's queue has drained: its status ends.

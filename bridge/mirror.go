@@ -20,6 +20,10 @@ func (s *relay) handleChatPost(ctx context.Context, it *OutboxItem) (completion,
 			return s.handleBundle(ctx, it, pl, size)
 		}
 		defer s.endStatus(ctx, it.Lane)
+	} else {
+		// The last messages of a flood may be mentions or notices: they
+		// end the channel's status once its queue has drained.
+		defer s.endStatusIfDrained(ctx, it.Lane)
 	}
 	return s.postChat(ctx, it, pl)
 }

@@ -12,6 +12,7 @@ import (
 
 	slackad "github.com/carebridge/carebridge/adapters/slack"
 	"github.com/carebridge/carebridge/adapters/slack/slackfake"
+	"github.com/carebridge/carebridge/adapters/x/xfake"
 )
 
 // A traffic bomb at Slack's real pace (the fake's 1 message a second per
@@ -28,6 +29,8 @@ import (
 //     updated in place ("Heavy traffic" → "back to normal"), every post
 //     shown exactly once;
 //   - once the queue has drained a new post is a message of its own;
+//   - a follow-up from a bundled post's customer opens that ticket's
+//     thread, linking the first post;
 //   - Answer on a bundled post opens its thread (a click with a bad
 //     signature is refused with 401 and changes nothing), and a draft
 //     there is approved and sent.
@@ -62,9 +65,11 @@ func testSpikeBundles(t *testing.T, storeURL string, httpMode bool) {
 	// The bomb: spikePosts passive hits at once, then three mentions.
 	start := time.Now()
 	passive := map[string]bool{}
+	authors := map[string]string{} // tweet id → author handle
 	for i := range spikePosts {
-		id := h.publish(spikePost(fmt.Sprintf("softbank no signal again in block %d, since this morning", i), fmt.Sprintf("cust%03d", i)))
-		passive[id] = true
+		author := fmt.Sprintf("cust%03d", i)
+		id := h.publish(spikePost(fmt.Sprintf("softbank no signal again in block %d, since this morning", i), author))
+		passive[id], authors[id] = true, author
 	}
 	// /metrics shows the busy channel's queue while it waits.
 	depthLine := regexp.MustCompile(`carebridge_channel_queue_depth\{channel="#care-network"\} ([0-9]+)`)
@@ -174,15 +179,25 @@ func testSpikeBundles(t *testing.T, storeURL string, httpMode bool) {
 		return len(ms) == 1 && ms[0].kind == "single", fmt.Sprint(ms)
 	})
 
-	// Answer on a bundled post.
-	var target string
+	// Answer on a bundled post; another bundled post's customer writes
+	// again.
+	var target, other string
 	var bundle spikeMsg
 	for id := range passive {
 		if ms := shown[id]; ms[0].kind == "bundle" {
-			target, bundle = id, ms[0]
-			break
+			if target == "" {
+				target, bundle = id, ms[0]
+			} else if other == "" {
+				other = id
+			}
 		}
 	}
+	followUp := h.x.AddTweet(xfake.Tweet{AuthorID: h.userID(authors[other]), Text: "softbank still no signal here, any news?", InReplyToTweetID: other}).ID
+	eventually(t, 15*time.Second, "the follow-up opening its ticket's thread", func() (bool, string) {
+		ms := shownPosts(t, h.slack, busy)[followUp]
+		return len(ms) == 1 && ms[0].kind == "single" && strings.Contains(string(ms[0].msg.Blocks), "Follow-up:") &&
+			strings.Contains(string(ms[0].msg.Blocks), "/status/"+other), fmt.Sprint(ms)
+	})
 	value := bundle.buttons[target]
 	if value == "" {
 		t.Fatalf("no Answer button for post %s in bundle %s", target, bundle.msg.TS)
