@@ -116,6 +116,9 @@ func (s *approvals) applyChatEvent(ctx context.Context, ev ChatEvent, always boo
 			return err
 		}
 		w := &work{s: s, ctx: ctx, tx: tx, ev: ev, look: look, now: now}
+		if ev.Kind == EventAction && ev.Action == ActionAnswer {
+			return w.answer()
+		}
 		switch ev.Kind {
 		case EventMessage:
 			return w.message()
@@ -171,6 +174,9 @@ type lookup struct {
 // lookup finds the ticket an event is about and resolves the user's
 // roles. It returns nil when the event concerns no ticket of ours.
 func (s *approvals) lookup(ctx context.Context, ev ChatEvent) (*lookup, error) {
+	if ev.Kind == EventAction && ev.Action == ActionAnswer {
+		return s.lookupAnswer(ctx, ev) // a bundle's Answer button (bundle.go)
+	}
 	var t *Ticket
 	onParent := false
 	err := s.store.WithTx(ctx, func(tx ApprovalTx) error {

@@ -29,6 +29,9 @@ type ingester struct {
 	elector  Elector // optional
 	// leaderCheck is how often leadership is checked.
 	leaderCheck time.Duration
+	// ticketsOpened, if set, hears of each committed batch's new tickets
+	// per department (Options.TicketsOpened).
+	ticketsOpened func(ctx context.Context, byDepartment map[string]int)
 }
 
 // IngestTx is what ingest reads and writes in a batch's transaction. Look-
@@ -105,6 +108,9 @@ func (s *ingester) Ingest(ctx context.Context, b Batch) (IngestResult, error) {
 	}
 	if res.New > 0 || b.Notice != nil {
 		s.wakeRelay()
+	}
+	if s.ticketsOpened != nil && len(res.ByDepartment) > 0 {
+		s.ticketsOpened(ctx, res.ByDepartment)
 	}
 	return res, nil
 }
@@ -329,7 +335,10 @@ func (s *ingester) ingestOne(ctx context.Context, b *ingestBatch, p *Post, now t
 	if dept == nil {
 		dept = s.cfg.Department(s.cfg.Triage)
 	}
-	b.enqueueChat(t, chatPayload{Kind: MessageReply, PostID: p.ID, Department: dept.ID, Received: now}, dept.Channel, PriorityOf(p.Source))
+	// A follow-up in an existing thread is a conversation staff already
+	// see: it goes ahead of passive hits that open new tickets (and is
+	// never bundled).
+	b.enqueueChat(t, chatPayload{Kind: MessageReply, PostID: p.ID, Department: dept.ID, Received: now}, dept.Channel, PriorityHigh)
 	return nil
 }
 
@@ -411,6 +420,12 @@ func (s *ingester) openTicket(ctx context.Context, b *ingestBatch, p *Post, offi
 	}
 	b.createTicket(t)
 	res.Tickets++
+	if !official {
+		if res.ByDepartment == nil {
+			res.ByDepartment = map[string]int{}
+		}
+		res.ByDepartment[dept.ID]++
+	}
 	s.metrics.PostRouted(dept.ID)
 	prio := PriorityOf(p.Source)
 	b.enqueueChat(t, chatPayload{Kind: MessageParent, PostID: p.ID, Department: dept.ID, History: history, Received: now}, dept.Channel, prio)

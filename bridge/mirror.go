@@ -13,6 +13,23 @@ func (s *relay) handleChatPost(ctx context.Context, it *OutboxItem) (completion,
 	if err := decodePayload(it, &pl); err != nil {
 		return nil, err
 	}
+	if bundleable(it, pl) {
+		// A channel under pressure shows new passive posts in bundles
+		// (bundle.go).
+		if size := s.bundleSize(ctx, it.Lane); size > 1 {
+			return s.handleBundle(ctx, it, pl, size)
+		}
+		defer s.endStatus(ctx, it.Lane)
+	} else {
+		// The last messages of a flood may be mentions or notices: they
+		// end the channel's status once its queue has drained.
+		defer s.endStatusIfDrained(ctx, it.Lane)
+	}
+	return s.postChat(ctx, it, pl)
+}
+
+// postChat posts one chat message of row it.
+func (s *relay) postChat(ctx context.Context, it *OutboxItem, pl chatPayload) (completion, error) {
 	var t *Ticket
 	var p *Post
 	if pf := chatPrefetched(ctx); pf != nil && pf.wait(ctx) {
@@ -57,12 +74,25 @@ func (s *relay) handleChatPost(ctx context.Context, it *OutboxItem) (completion,
 	if pl.Channel != "" {
 		msg.Channel = pl.Channel // the watch channel's FYI stream
 	}
+	if pl.OpenedBy != "" {
+		if t.SlackTS != "" {
+			// Answer pressed on a bundled post whose thread a follow-up
+			// or a notice opened meanwhile: nothing to open.
+			return nil, nil
+		}
+		msg.OpenedBy = pl.OpenedBy
+	}
 	switch pl.Kind {
 	case MessageReply, MessageNotice:
 		if t.SlackTS == "" {
-			// The parent never made it (a permanent failure, later fixed):
-			// this message opens the thread instead.
+			// The ticket has no thread: its first post was shown in a
+			// bundle (or its parent failed for good). This message opens
+			// the thread instead, showing the conversation's first post
+			// too.
 			msg.Kind = MessageParent
+			if err := s.threadOpener(ctx, pl, t, &msg); err != nil {
+				return nil, err
+			}
 		} else {
 			msg.Channel, msg.ThreadTS = t.SlackChannel, t.SlackTS
 		}
@@ -86,6 +116,11 @@ func (s *relay) handleChatPost(ctx context.Context, it *OutboxItem) (completion,
 	if !found {
 		s.metrics.MirrorLatency(s.clock.Now().Sub(pl.Received))
 	}
+	if ref.Bundle {
+		// Found after a crash in a bundle: shown, but no thread.
+		return nil, nil
+	}
+	p = msg.Post
 	return func(ctx context.Context, g *groupWrites) error {
 		if p != nil {
 			role := MirrorReply
@@ -104,6 +139,32 @@ func (s *relay) handleChatPost(ctx context.Context, it *OutboxItem) (completion,
 		}
 		return nil
 	}, nil
+}
+
+// threadOpener completes msg, a reply or notice that opens ticket t's
+// thread because its first post was shown in a bundle: a follow-up shows
+// the first post as Earlier; a notice shows the first post itself, with
+// the notice's text.
+func (s *relay) threadOpener(ctx context.Context, pl chatPayload, t *Ticket, msg *ChatMessage) error {
+	if t.RootPostID == 0 || t.RootPostID == pl.PostID {
+		return nil
+	}
+	var root *Post
+	err := s.store.WithTx(ctx, func(tx RelayTx) error {
+		var err error
+		root, err = tx.PostByID(ctx, t.RootPostID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("first post %d of ticket %d: %w", t.RootPostID, t.ID, err)
+	}
+	if msg.Post == nil {
+		msg.Post = root // a notice: the thread opens with the first post
+		msg.Official = s.isOfficial(root)
+	} else {
+		msg.Earlier = root
+	}
+	return nil
 }
 
 // readChat reads the ticket and post a chat message shows.

@@ -44,6 +44,9 @@ type chatPayload struct {
 	Text       string      `json:"text,omitempty"`
 	Channel    string      `json:"channel,omitempty"` // overrides the department's channel (the watch channel)
 	Received   time.Time   `json:"received"`
+	// OpenedBy is, on a parent queued by a bundle's Answer button, who
+	// pressed it (bundle.go).
+	OpenedBy string `json:"opened_by,omitempty"`
 }
 
 // ReportPayload is the outbox payload of KindChatReport.

@@ -20,6 +20,9 @@ type bucket struct {
 	tokens float64
 	last   time.Time
 	until  time.Time // the platform asked us to hold off until then
+	// reserved counts rows claimed for the lane that have not taken
+	// their token yet (admit, settle).
+	reserved int
 }
 
 func newPacer(perSecond float64, burst int, disabled bool) *pacer {
@@ -77,16 +80,57 @@ func (p *pacer) hold(lane string, now, t time.Time) {
 	}
 }
 
-// busy lists the lanes that cannot send now.
+// busy lists the lanes that cannot send now: held, or without a token
+// that no claimed row has reserved.
 func (p *pacer) busy(now time.Time) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []string
 	for lane, b := range p.lanes {
 		tokens := min(p.burst, b.tokens+now.Sub(b.last).Seconds()*p.rate)
-		if now.Before(b.until) || (!p.disabled && tokens < 1) {
+		if now.Before(b.until) || (!p.disabled && tokens-float64(b.reserved) < 1) {
 			out = append(out, lane)
 		}
 	}
 	return out
+}
+
+// admit reserves a token of lane for a claimed row and reports whether
+// one was free. A row not admitted goes back to the queue: a claim may
+// return more rows of a lane than the lane can send now, and rows that
+// wait in the process for the lane's pace would go out ahead of what
+// arrives meanwhile with a higher priority (an alert, a mention). The
+// caller settles every admitted row once it has taken its token (or given
+// up on it).
+func (p *pacer) admit(lane string, now time.Time) bool {
+	if lane == "" {
+		return true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := p.bucket(lane, now)
+	if p.disabled {
+		return true
+	}
+	if now.Before(b.until) || b.tokens-float64(b.reserved) < 1 {
+		if b.reserved > 0 {
+			return false
+		}
+		// Nothing of the lane is in flight: this row waits for the next
+		// token itself rather than going back and forth.
+	}
+	b.reserved++
+	return true
+}
+
+// settle releases the reservation admit made for a row of lane.
+func (p *pacer) settle(lane string) {
+	if lane == "" || p.disabled {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b := p.lanes[lane]; b != nil && b.reserved > 0 {
+		b.reserved--
+	}
 }

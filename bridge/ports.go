@@ -51,6 +51,9 @@ type IngestResult struct {
 	New, Duplicate, Tickets int
 	// BySource counts the new posts per source.
 	BySource map[SourceKind]int
+	// ByDepartment counts the tickets opened per department (our own
+	// posts' tickets left out).
+	ByDepartment map[string]int
 }
 
 // PostFetcher fetches a post by id, so that staff see the root of a
@@ -63,6 +66,10 @@ type PostFetcher interface {
 type ChatRef struct {
 	Channel string // channel id
 	TS      string // message ts
+	// Bundle is set by MessageFinder and PostedLister when the message
+	// found is a bundle (it shows several rows' posts): it is no ticket's
+	// thread.
+	Bundle bool
 }
 
 // MessageKind says what a chat message is for.
@@ -123,6 +130,16 @@ type ChatMessage struct {
 	// until Thu 15:00"; "" lets the surface word Post.Eligibility. It
 	// takes precedence over Answerable.
 	Answers string
+	// Bundle lists the posts a MessageBundle shows, in arrival order;
+	// OutboxID is the first entry's, and the message carries every
+	// entry's outbox id (BundleEntry.OutboxID) for reconciliation.
+	Bundle []BundleEntry
+	// Earlier is, on a parent that a follow-up opened (the ticket's first
+	// post was shown in a bundle), the conversation's first post.
+	Earlier *Post
+	// OpenedBy is, on a parent opened from a bundle's Answer button, the
+	// chat user who pressed it.
+	OpenedBy string
 }
 
 // Publisher writes to the chat surface (Slack, later Teams). It only

@@ -31,6 +31,8 @@ type relay struct {
 	afterHours func(at time.Time) string
 
 	pacer    *pacer
+	lanes    LaneQueue // the channels' queues, for bundles (bundle.go)
+	pressure *pressure // which channels bundle, and their status messages
 	handlers map[string]handler
 	wake     chan struct{}
 	// flight counts work in flight; Stop waits for it.
@@ -126,6 +128,7 @@ func newRelay(e *env, r relay) *relay {
 	r.env = e
 	r.wake = make(chan struct{}, 1)
 	r.checks = &outcomeChecks{}
+	r.pressure = &pressure{}
 	r.handlers = map[string]handler{
 		KindChatPost:      r.handleChatPost,
 		KindChatReport:    r.handleChatReport,
@@ -189,6 +192,23 @@ func (s *relay) run(ctx, workCtx context.Context) {
 				break
 			}
 			full = len(items) == free
+			// Rows beyond what their lane can send now go back at once
+			// (uncounted), so that rows queued meanwhile with a higher
+			// priority are not stuck behind them (pacer.admit).
+			var admitted []OutboxItem
+			var back []*OutboxItem
+			for i := range items {
+				if s.pacer.admit(items[i].Lane, now) {
+					admitted = append(admitted, items[i])
+				} else {
+					back = append(back, &items[i])
+				}
+			}
+			if len(back) > 0 {
+				s.putBack(workCtx, back, "the channel's pace: put back behind higher priorities")
+				full = false
+			}
+			items = admitted
 			// One read of the tickets and posts every claimed chat message
 			// shows, instead of one transaction per message.
 			wctx := withChatPrefetch(workCtx, s.prefetchChat(ctx, items))
@@ -244,27 +264,36 @@ func (s *relay) leaseEnding(it *OutboxItem) error {
 	return nil
 }
 
+// pace waits for a token of row it's lane and reports whether it got
+// one; it settles the row's reservation (pacer.admit) either way. A wait
+// that would outlast the lease gives the row back instead.
+func (s *relay) pace(ctx context.Context, it *OutboxItem) bool {
+	defer s.pacer.settle(it.Lane)
+	for {
+		wait := s.pacer.take(it.Lane, s.clock.Now())
+		if wait <= 0 {
+			return true
+		}
+		if until := s.clock.Now().Add(wait); s.pastCallDeadline(it, until) {
+			s.deferCheck(ctx, it, &deferredCheck{until: until, err: errLeaseEnding})
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false // the lease expires and the row is taken again
+		case <-time.After(wait):
+		}
+	}
+}
+
 // process runs one claimed row and records the outcome; a sent row is
 // recorded through rec. release frees the worker's slot: it is called once
 // the row is sent, while its record waits for a group transaction, unless
 // many rows wait already.
 func (s *relay) process(ctx context.Context, it *OutboxItem, rec *committer, release func()) {
-	// Pace the lane. The claim skipped busy lanes, so this rarely waits;
-	// a wait that would outlast the lease gives the row back instead.
-	for {
-		wait := s.pacer.take(it.Lane, s.clock.Now())
-		if wait <= 0 {
-			break
-		}
-		if until := s.clock.Now().Add(wait); s.pastCallDeadline(it, until) {
-			s.deferCheck(ctx, it, &deferredCheck{until: until, err: errLeaseEnding})
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return // the lease expires and the row is taken again
-		case <-time.After(wait):
-		}
+	// Pace the lane. The claim skipped busy lanes, so this rarely waits.
+	if !s.pace(ctx, it) {
+		return
 	}
 	h, ok := s.handlers[it.Kind]
 	var complete completion

@@ -86,6 +86,12 @@ type Options struct {
 	Elector Elector
 	// LeaderCheck is how often leadership is checked (default 5s).
 	LeaderCheck time.Duration
+	// TicketsOpened, if set, is called after each ingested batch is
+	// committed with the tickets it opened per department, so that a
+	// spike check can run as posts arrive instead of once a minute. It
+	// runs on the ingest path: it must return at once (start its work in
+	// the background) and must not keep ctx.
+	TicketsOpened func(ctx context.Context, byDepartment map[string]int)
 }
 
 // Gestures are what people do on the chat surface to decide on answers.
@@ -189,11 +195,11 @@ func New(opt Options) (*Service, error) {
 	s.relay = newRelay(e, relay{
 		store: tx.Relay, outcomes: tx.Outcomes, claims: opt.Store, identity: opt.Identity, lease: opt.Lease, poll: opt.PollInterval,
 		publisher: opt.Publisher, actions: opt.Actions, repliers: opt.Repliers, posters: opt.Posters, afterHours: opt.AfterHours,
-		pacer: newPacer(p.PerSecond, p.Burst, p.Disabled), flight: &s.flight,
+		pacer: newPacer(p.PerSecond, p.Burst, p.Disabled), lanes: opt.Store, flight: &s.flight,
 	})
 	e.wakeRelay = s.relay.notify
 	s.ingest = &ingester{env: e, store: tx.Ingest, router: opt.Router, fetchers: opt.Fetchers, accounts: opt.Accounts,
-		sources: opt.Sources, elector: opt.Elector, leaderCheck: opt.LeaderCheck}
+		sources: opt.Sources, elector: opt.Elector, leaderCheck: opt.LeaderCheck, ticketsOpened: opt.TicketsOpened}
 	s.approvals = &approvals{env: e, store: tx.Approvals, inboxTx: tx.Inbox, due: opt.Store, actions: opt.Actions,
 		botUserID: opt.BotUserID, watchers: opt.Watchers, groups: newGroupCache(opt.Config.Approvals.UserGroupRefresh.D()), inq: newInboxWorker()}
 	return s, nil

@@ -30,6 +30,17 @@ type Store interface {
 	// with the age of the oldest.
 	OutboxStats(ctx context.Context, now time.Time) ([]OutboxStat, error)
 
+	// ClaimLane leases, as ClaimOutbox does, up to p.Limit due pending
+	// rows of one lane, kind and priority, in id order, never a row
+	// behind an earlier pending or sending row of its OrderKey: the
+	// relay's bundles take the next new-ticket messages of a channel
+	// under pressure this way. Rows of another claimer are skipped.
+	ClaimLane(ctx context.Context, p LaneClaim) ([]OutboxItem, error)
+
+	// OutboxLanes reports the backlog per lane: rows pending or sending,
+	// with the age of the oldest. Lanes without such rows are left out.
+	OutboxLanes(ctx context.Context, now time.Time) ([]LaneStat, error)
+
 	// DueInbox lists up to limit inbox rows the worker may apply now:
 	// pending, NextAttemptAt unset or <= now, and no earlier pending row
 	// with the same OrderKey (so at most one row per key, the oldest), in
@@ -70,6 +81,24 @@ type ClaimParams struct {
 	Owner     string   // worker identity, recorded in ClaimedBy
 	Kinds     []string // optional; empty means every kind
 	SkipLanes []string // optional; lanes not to claim now
+}
+
+// LaneClaim selects the rows of one lane for Store.ClaimLane.
+type LaneClaim struct {
+	Now      time.Time
+	Limit    int
+	Lease    time.Duration
+	Owner    string
+	Lane     string
+	Kind     string
+	Priority Priority
+}
+
+// LaneStat is the backlog of one lane (a chat channel, say).
+type LaneStat struct {
+	Lane      string
+	Pending   int           // rows pending or sending
+	OldestAge time.Duration // age of the oldest of them, by CreatedAt
 }
 
 // OutboxStat is the backlog of one kind of outbox work.

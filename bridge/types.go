@@ -34,7 +34,10 @@ type Priority int
 
 // Outbox priorities; lower runs first.
 const (
-	PriorityHigh   Priority = 0 // DMs, mentions, replies to customers
+	// PriorityAlert goes ahead of everything in its channel: spike alerts
+	// and SLA breach lines must not wait behind the backlog they warn of.
+	PriorityAlert  Priority = -1
+	PriorityHigh   Priority = 0 // DMs, mentions, follow-ups in existing threads, replies to customers
 	PriorityNormal Priority = 1 // passive keyword hits
 	PriorityLow    Priority = 2 // FYI copies, digests
 )

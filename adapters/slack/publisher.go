@@ -49,14 +49,17 @@ func (p *Publisher) Publish(ctx context.Context, msg bridge.ChatMessage) (bridge
 		p.resolveRefs(ctx, msg.Report)
 	}
 	fallback, blocks := p.render(msg)
+	meta := map[string]any{"outbox_id": strconv.FormatInt(msg.OutboxID, 10)}
+	if msg.Kind == bridge.MessageBundle {
+		// Every entry's row, so that a crash before they are recorded
+		// finds them all here.
+		meta["outbox_ids"] = bundleIDs(msg)
+	}
 	opts := []slack.MsgOption{
 		slack.MsgOptionText(fallback, false),
 		slack.MsgOptionDisableLinkUnfurl(),
 		slack.MsgOptionDisableMediaUnfurl(),
-		slack.MsgOptionMetadata(slack.SlackMetadata{
-			EventType:    metadataEventType,
-			EventPayload: map[string]any{"outbox_id": strconv.FormatInt(msg.OutboxID, 10)},
-		}),
+		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataEventType, EventPayload: meta}),
 	}
 	if msg.ThreadTS != "" {
 		opts = append(opts, slack.MsgOptionTS(msg.ThreadTS))
@@ -97,14 +100,13 @@ func (p *Publisher) Find(ctx context.Context, channel, threadTS string, outboxID
 	if err != nil {
 		return bridge.ChatRef{}, false, err
 	}
-	want := strconv.FormatInt(outboxID, 10)
 	match := func(msgs []slack.Message) (bridge.ChatRef, bool) {
 		for _, m := range msgs {
-			if m.Metadata.EventType != metadataEventType {
-				continue
-			}
-			if v, ok := m.Metadata.EventPayload["outbox_id"]; ok && fmt.Sprint(v) == want {
-				return bridge.ChatRef{Channel: id, TS: m.Timestamp}, true
+			ids, bundle := metadataIDs(m)
+			for _, n := range ids {
+				if n == outboxID {
+					return bridge.ChatRef{Channel: id, TS: m.Timestamp, Bundle: bundle}, true
+				}
 			}
 		}
 		return bridge.ChatRef{}, false
@@ -165,13 +167,9 @@ func (p *Publisher) PostedPage(ctx context.Context, channel string, oldest, late
 	}
 	found := map[int64]bridge.ChatRef{}
 	for _, m := range h.Messages {
-		if m.Metadata.EventType != metadataEventType {
-			continue
-		}
-		if v, ok := m.Metadata.EventPayload["outbox_id"]; ok {
-			if n, err := strconv.ParseInt(fmt.Sprint(v), 10, 64); err == nil {
-				found[n] = bridge.ChatRef{Channel: id, TS: m.Timestamp}
-			}
+		ids, bundle := metadataIDs(m)
+		for _, n := range ids {
+			found[n] = bridge.ChatRef{Channel: id, TS: m.Timestamp, Bundle: bundle}
 		}
 	}
 	next := h.ResponseMetaData.NextCursor
@@ -291,8 +289,10 @@ func Classify(err error) error {
 // render builds the fallback text and the Block Kit blocks of msg.
 func (p *Publisher) render(msg bridge.ChatMessage) (string, []slack.Block) {
 	switch msg.Kind {
-	case bridge.MessageNotice:
+	case bridge.MessageNotice, bridge.MessageStatus:
 		return msg.Text, []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, msg.Text, false, false), nil, nil)}
+	case bridge.MessageBundle:
+		return p.renderBundle(msg)
 	case bridge.MessageFYI:
 		return p.renderFYI(msg)
 	case bridge.MessageReport:
@@ -331,7 +331,17 @@ func (p *Publisher) render(msg bridge.ChatMessage) (string, []slack.Block) {
 		if msg.AfterHours != "" {
 			ctxs = append(ctxs, slack.NewTextBlockObject(slack.MarkdownType, Escape(msg.AfterHours), false, false))
 		}
+		if e := msg.Earlier; e != nil {
+			ctxs = append(ctxs, slack.NewTextBlockObject(slack.MarkdownType, earlierLine(e), false, false))
+		}
+		if msg.OpenedBy != "" {
+			ctxs = append(ctxs, slack.NewTextBlockObject(slack.MarkdownType, "Opened from a bundle by <@"+Escape(msg.OpenedBy)+"> to answer it: reply in this thread.", false, false))
+		}
 		blocks = append(blocks, slack.NewContextBlock("", ctxs...))
+		if msg.Text != "" {
+			// A notice that opened the thread (the post was in a bundle).
+			blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, msg.Text, false, false), nil, nil))
+		}
 	} else if msg.Answers != "" {
 		// A later post: what can be answered changes with it (Meta's
 		// windows run from the customer's latest message).

@@ -213,7 +213,11 @@ func (s *SocketMode) dispatch(ctx context.Context, sm acker, e socketmode.Event,
 		if bad, ok := e.Data.(*socketmode.ErrorBadMessage); ok && bad != nil {
 			s.handleUnparsed(ctx, sm, bad)
 		}
-	case socketmode.EventTypeInteractive, socketmode.EventTypeSlashCommand:
+	case socketmode.EventTypeInteractive:
+		if e.Request != nil {
+			s.handleInteractive(ctx, sm, e.Request) // buttons (interactions.go)
+		}
+	case socketmode.EventTypeSlashCommand:
 		if e.Request != nil {
 			s.log.Debug("slack socket mode: request ignored", "type", string(e.Type))
 			s.ack(ctx, sm, e.Request.EnvelopeID)

@@ -31,6 +31,7 @@ type Config struct {
 	Tickets     Tickets      `yaml:"tickets"`
 	Outbox      Outbox       `yaml:"outbox"`
 	Feeds       Feeds        `yaml:"feeds"`
+	Bundles     Bundles      `yaml:"bundles"`
 
 	// Location is Timezone loaded; set by Load.
 	Location *time.Location `yaml:"-"`

@@ -172,6 +172,7 @@ func (v *validator) validate() {
 		v.bad("triage", "unknown department %q", c.Triage)
 	}
 	v.times()
+	v.bundles()
 	if n := c.Store.MaxConnections; n < 0 || n > 1000 {
 		v.bad("store.max_connections", "%d is out of range: 1 to 1000, or 0 for the default (10)", n)
 	}

@@ -101,6 +101,9 @@ func (w *Watcher) slaAlert(ctx context.Context, ticketID int64, st SLAState, lev
 		if err != nil {
 			return err
 		}
+		if level == LevelBreach {
+			it.Priority = bridge.PriorityAlert // ahead of the channel's backlog
+		}
 		if _, err := tx.Enqueue(ctx, it); err != nil {
 			return err
 		}

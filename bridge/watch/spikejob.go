@@ -34,7 +34,9 @@ func (w *Watcher) CheckSpikes(ctx context.Context) ([]Spike, error) {
 	past := make([]map[string]int, len(windows))
 	err := w.store.WithTx(ctx, func(tx Tx) error {
 		var err error
-		if current, err = tx.CountTicketsByDepartment(ctx, now.Add(-width), now); err != nil {
+		// The window includes now: a check started by ingest runs at the
+		// instant of the batch that crossed the threshold.
+		if current, err = tx.CountTicketsByDepartment(ctx, now.Add(-width), now.Add(time.Microsecond)); err != nil {
 			return err
 		}
 		for i, win := range windows {
@@ -101,7 +103,7 @@ func (w *Watcher) spikeAlert(ctx context.Context, s Spike, now time.Time) (bool,
 			if dest.channel == "" {
 				continue
 			}
-			it, err := bridge.ReportItemOf(dest.channel, d.ID, key+dest.suffix, r, bridge.PriorityHigh, now)
+			it, err := bridge.ReportItemOf(dest.channel, d.ID, key+dest.suffix, r, bridge.PriorityAlert, now)
 			if err != nil {
 				return err
 			}

@@ -71,6 +71,8 @@ type Watcher struct {
 	// slaDone remembers the SLA alert keys already recorded, so that a
 	// long-overdue ticket costs no transaction per scan.
 	slaDone sync.Map
+	// trigger counts new tickets as they are ingested (spiketrigger.go).
+	trigger spikeTrigger
 }
 
 // New builds a Watcher.

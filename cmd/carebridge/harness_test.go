@@ -109,9 +109,13 @@ type harnessOptions struct {
 	searches []string // extra search queries
 	stream   bool
 	extra    string // appended YAML
-	slack    []slackfake.Option
-	logs     io.Writer // receives carebridge's log at debug level
-	x        []xfake.Option
+	// bundles is the YAML under bundles: (default "disabled: true"): the
+	// tests written before bundles answer in each post's own thread and
+	// count one message per post; e2e_spike_test.go tests bundling.
+	bundles string
+	slack   []slackfake.Option
+	logs    io.Writer // receives carebridge's log at debug level
+	x       []xfake.Option
 	// Poll intervals (default 1s and 2s): a test's searches and
 	// mentions pollers together must stay inside X's 15-minute windows
 	// (xLimits) for the test's whole run.
@@ -215,6 +219,10 @@ func newHarness(t *testing.T, storeURL string, o harnessOptions) *harness {
 	}
 	b.WriteString(e2eRoutes)
 	b.WriteString("outbox:\n  workers: 8\n  max_backoff: 2s\n  lease: 5s\n")
+	if o.bundles == "" {
+		o.bundles = "  disabled: true\n"
+	}
+	b.WriteString("bundles:\n" + o.bundles)
 	b.WriteString(o.extra)
 	h.cfgSrc = b.String()
 	path := filepath.Join(h.dir, "carebridge.yaml")

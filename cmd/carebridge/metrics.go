@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -77,7 +79,11 @@ func (m *metrics) InboxDone(result string) { m.inbox.WithLabelValues(result).Inc
 
 // outboxCollector reads the backlog (outbox and inbox) from the store at
 // scrape time.
-type outboxCollector struct{ store bridge.Store }
+type outboxCollector struct {
+	store bridge.Store
+	mu    sync.Mutex
+	lanes map[string]bool // chat channels seen with a queue: they report 0 once it is gone
+}
 
 var (
 	outboxDepth = prometheus.NewDesc("carebridge_outbox_depth", "Outbox rows waiting or in flight, by kind.", []string{"kind"}, nil)
@@ -87,6 +93,10 @@ var (
 	inboxAge    = prometheus.NewDesc("carebridge_inbox_oldest_age_seconds", "Age of the oldest chat event not yet applied.", nil, nil)
 	inboxDead   = prometheus.NewDesc("carebridge_inbox_dead", "Chat events given up (permanent failure or too many attempts).", nil, nil)
 	storeUp     = prometheus.NewDesc("carebridge_store_up", "1 if the database answered the last scrape.", nil, nil)
+	// Per chat channel: what a traffic spike queued there (a channel
+	// shows about one message a second).
+	channelDepth = prometheus.NewDesc("carebridge_channel_queue_depth", "Chat messages waiting or in flight, by channel.", []string{"channel"}, nil)
+	channelAge   = prometheus.NewDesc("carebridge_channel_oldest_unsent_age_seconds", "Age of the oldest chat message not yet sent, by channel.", []string{"channel"}, nil)
 )
 
 func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -97,6 +107,8 @@ func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- inboxAge
 	ch <- inboxDead
 	ch <- storeUp
+	ch <- channelDepth
+	ch <- channelAge
 }
 
 func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
@@ -120,12 +132,43 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(outboxAge, prometheus.GaugeValue, s.OldestAge.Seconds(), s.Kind)
 		ch <- prometheus.MustNewConstMetric(outboxDead, prometheus.GaugeValue, float64(s.Dead), s.Kind)
 	}
+	c.collectChannels(ctx, ch)
 	// Kinds with no backlog report zero, so that alerts see the series.
 	for _, kind := range outboxKinds {
 		if !seen[kind] {
 			ch <- prometheus.MustNewConstMetric(outboxDepth, prometheus.GaugeValue, 0, kind)
 			ch <- prometheus.MustNewConstMetric(outboxAge, prometheus.GaugeValue, 0, kind)
 			ch <- prometheus.MustNewConstMetric(outboxDead, prometheus.GaugeValue, 0, kind)
+		}
+	}
+}
+
+// collectChannels reports the queue of each chat channel (the outbox's
+// chat lanes).
+func (c *outboxCollector) collectChannels(ctx context.Context, ch chan<- prometheus.Metric) {
+	lanes, err := c.store.OutboxLanes(ctx, time.Now())
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lanes == nil {
+		c.lanes = map[string]bool{}
+	}
+	now := map[string]bool{}
+	for _, l := range lanes {
+		name, ok := strings.CutPrefix(l.Lane, "chat:")
+		if !ok {
+			continue
+		}
+		now[name], c.lanes[name] = true, true
+		ch <- prometheus.MustNewConstMetric(channelDepth, prometheus.GaugeValue, float64(l.Pending), name)
+		ch <- prometheus.MustNewConstMetric(channelAge, prometheus.GaugeValue, l.OldestAge.Seconds(), name)
+	}
+	for name := range c.lanes {
+		if !now[name] {
+			ch <- prometheus.MustNewConstMetric(channelDepth, prometheus.GaugeValue, 0, name)
+			ch <- prometheus.MustNewConstMetric(channelAge, prometheus.GaugeValue, 0, name)
 		}
 	}
 }

@@ -103,6 +103,7 @@ type app struct {
 	schedElector *store.Elector
 	watcher      *watch.Watcher
 	events       http.Handler      // slack.mode http: the Events API endpoint
+	interactions http.Handler      // slack.mode http: the interactivity Request URL (buttons)
 	socket       *slack.SocketMode // slack.mode socket
 	meta         *metaParts        // Facebook and Instagram (nil without meta.pages)
 }
@@ -221,6 +222,8 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		PollInterval: opt.PollInterval,
 		Elector:      elector,
 		LeaderCheck:  opt.LeaderCheck,
+		// The spike check also runs as posts arrive (bridge/watch).
+		TicketsOpened: watcher.TicketsOpened,
 	}
 	registerPlatforms(&bopt, cfg, xParts{replier: replier, fetcher: x.NewFetcher(xc, norm)})
 	if err := registerBluesky(ctx, &bopt, cfg, st, router, opt.Clock, log, m.reg); err != nil {
@@ -246,6 +249,7 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 	switch cfg.Slack.Mode {
 	case "http":
 		a.events = slack.NewEventsHandler(cfg.Slack.SigningSecret.Reveal(), svc.Inbox(), log)
+		a.interactions = slack.NewInteractionsHandler(cfg.Slack.SigningSecret.Reveal(), svc.Inbox(), log)
 	default:
 		a.socket = slack.NewSocketMode(sapi, svc.Inbox(), log, slack.WithSocketDialer(socketDialer()))
 	}
@@ -360,6 +364,9 @@ func (a *app) routes() http.Handler {
 		a.meta.readyDetail(w)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
+	if a.interactions != nil {
+		mux.Handle("POST /slack/interactions", a.interactions) // buttons (bundles' Answer)
+	}
 	if a.events != nil {
 		mux.Handle("POST /slack/events", a.events)
 	}

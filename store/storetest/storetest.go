@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 	tests = append(tests, ticketTests...)
 	tests = append(tests, chatTests...)
 	tests = append(tests, outboxTests...)
+	tests = append(tests, laneTests...)
 	tests = append(tests, auditTests...)
 	tests = append(tests, watchTests...)
 	tests = append(tests, batchTests...)

@@ -31,6 +31,7 @@ type eventRec struct {
 	payload                   []byte
 	attempts                  int
 	delivered                 bool
+	interactive               bool // a block_actions interaction (interactions.go): no retries
 }
 
 // job is one delivery of an event: a first attempt and its retries.

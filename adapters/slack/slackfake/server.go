@@ -209,6 +209,7 @@ type Server struct {
 	outage    bool
 	pick      func(method string) (Fault, bool) // SetFaults
 	calls     map[string]int
+	limited   map[string]int // 429s for a channel's rate, per method
 	faults    map[string][]fault
 	channels  map[string]*channel
 	chanOrder []string
@@ -224,20 +225,23 @@ type Server struct {
 	botProfileJSON []byte // bot_profile of the bot's messages, encoded once
 
 	// event delivery
-	events       []*eventRec
-	eventByID    map[string]*eventRec
-	outstanding  int
-	httpURL      string
-	httpQueue    []*job
-	httpSignal   chan struct{}
-	smQueue      []*job
-	smSignal     chan struct{}
-	conns        map[*smConn]struct{}
-	tickets      map[string]bool
-	envelopes    map[string]*job
-	timers       map[*time.Timer]struct{}
-	historyCalls map[string][]time.Time // conversations.history/replies calls in the last minute, per method
-	files        *fileState             // file uploads (files.go)
+	events      []*eventRec
+	eventByID   map[string]*eventRec
+	outstanding int
+	httpURL     string
+	// interactionsURL is the interactivity Request URL; "" delivers
+	// interactions over Socket Mode.
+	interactionsURL string
+	httpQueue       []*job
+	httpSignal      chan struct{}
+	smQueue         []*job
+	smSignal        chan struct{}
+	conns           map[*smConn]struct{}
+	tickets         map[string]bool
+	envelopes       map[string]*job
+	timers          map[*time.Timer]struct{}
+	historyCalls    map[string][]time.Time // conversations.history/replies calls in the last minute, per method
+	files           *fileState             // file uploads (files.go)
 }
 
 type channel struct {
@@ -335,6 +339,7 @@ func New(opts ...Option) *Server {
 			},
 		},
 		calls:      map[string]int{},
+		limited:    map[string]int{},
 		faults:     map[string][]fault{},
 		channels:   map[string]*channel{},
 		users:      map[string]*user{},
@@ -523,6 +528,15 @@ func (s *Server) Ephemerals(channelID, userID string) []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.ephem[channelID+"/"+userID])
+}
+
+// RateLimited returns how many chat.postMessage requests the fake refused
+// with 429 for going over a channel's rate (WithChannelRateLimit), faults
+// injected with SetFaults or RateLimitStorm not counted.
+func (s *Server) RateLimited(method string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limited[method]
 }
 
 // Calls returns how many requests reached a Web API method (for example

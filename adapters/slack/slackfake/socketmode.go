@@ -226,6 +226,20 @@ func (s *Server) armEnvelopeLocked(j *job) []byte {
 	if j.attempt > 0 {
 		reason = j.reason
 	}
+	if j.ev.interactive {
+		// Interactions are not retried: unacknowledged, the click is lost
+		// (the person sees an error).
+		frame, _ := marshal(map[string]any{"envelope_id": envID, "payload": json.RawMessage(j.ev.payload),
+			"type": "interactive", "accepts_response_payload": false})
+		j.timer = s.scheduleLocked(s.cfg.ackTimeout, func() {
+			if j.finished || j.envID != envID {
+				return
+			}
+			j.timer, j.envID = nil, ""
+			s.finishLocked(j, false)
+		})
+		return frame
+	}
 	frame := appendSocketEnvelope(make([]byte, 0, len(j.ev.payload)+200), envID, j.ev.payload, j.attempt, reason)
 	j.timer = s.scheduleLocked(s.cfg.ackTimeout, func() {
 		if j.finished || j.envID != envID {

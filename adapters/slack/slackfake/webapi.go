@@ -498,6 +498,7 @@ func (s *Server) chatPostMessage(p params) result {
 	}
 	if s.cfg.enforceRate {
 		if ok, wait := s.takeTokenLocked(ch.id); !ok {
+			s.limited["chat.postMessage"]++
 			res := errResult("ratelimited")
 			res.status = http.StatusTooManyRequests
 			res.retryAfter = retryAfterSeconds(max(wait, time.Second))
