@@ -96,6 +96,7 @@ type DeliveryTx interface {
 type RelayTx interface {
 	OutboxTx
 	DeliveryTx
+	CardTx
 }
 
 // OutcomeTx is how the relay records what it knows about a claimed row's
@@ -133,6 +134,7 @@ func newRelay(e *env, r relay) *relay {
 		KindChatEphemeral: r.handleChatEphemeral,
 		KindSend:          r.handleSend,
 		KindPlatformPost:  r.handlePlatformPost,
+		KindChatCard:      r.handleChatCard,
 	}
 	return &r
 }
