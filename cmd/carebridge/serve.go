@@ -101,8 +101,61 @@ type app struct {
 	sched        *schedule.Scheduler
 	schedElector *store.Elector
 	watcher      *watch.Watcher
-	events       http.Handler      // slack.mode http: the Events API endpoint
+	eventsPath   string            // where events is mounted
+	events       http.Handler      // slack.mode http: the Events API endpoint; Teams: the messaging endpoint
 	socket       *slack.SocketMode // slack.mode socket
+}
+
+// chatSurface is the chat surface carebridge runs on: what the core posts
+// and acts through, the bot's own user, and how events reach the core.
+type chatSurface struct {
+	publisher bridge.Publisher
+	actions   bridge.ChatActions
+	botUserID string
+	// receive builds the receivers of events once the core's inbox
+	// exists: an HTTP endpoint (path and handler), or Slack's Socket Mode.
+	receive func(inbox bridge.ChatEventHandler) (path string, events http.Handler, socket *slack.SocketMode)
+	// register, if set, changes what registerPlatforms filled in for
+	// Slack to this surface's gestures, marks, watchers, pacing, cards.
+	register func(opt *bridge.Options)
+}
+
+// newSlackSurface connects to Slack with the bot token (auth.test tells
+// the bot's user).
+func newSlackSurface(ctx context.Context, cfg *config.Config, log *slog.Logger, _ appOptions) (*chatSurface, error) {
+	apiURL := cfg.Slack.APIBaseURL
+	if !strings.HasSuffix(apiURL, "/") {
+		apiURL += "/"
+	}
+	// Keep a connection per outbox worker alive: Go's default transport
+	// keeps 2 idle connections per host, so concurrent workers would open
+	// a new connection for most messages.
+	slackTransport := http.DefaultTransport.(*http.Transport).Clone()
+	slackTransport.MaxIdleConnsPerHost = max(cfg.Outbox.Workers, 2)
+	slackTransport.MaxIdleConns = max(cfg.Outbox.Workers, 100)
+	slackHTTP := &http.Client{Transport: slackTransport}
+	slackOpts := []slackapi.Option{slackapi.OptionAPIURL(apiURL)}
+	if cfg.Slack.AppToken.IsSet() {
+		slackOpts = append(slackOpts, slackapi.OptionAppLevelToken(cfg.Slack.AppToken.Reveal()))
+	}
+	sapi := slack.NewClient(cfg.Slack.BotToken.Reveal(), slackHTTP, slackOpts...)
+	auth, err := sapi.AuthTestContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("slack: the bot token was refused (auth.test): %w", slack.Classify(err))
+	}
+	log.Info("slack connected", "team", auth.Team, "bot_user", auth.UserID)
+	publisher := slack.NewPublisher(sapi, cfg.Location)
+	return &chatSurface{
+		publisher: publisher,
+		actions:   publisher,
+		botUserID: auth.UserID,
+		receive: func(inbox bridge.ChatEventHandler) (string, http.Handler, *slack.SocketMode) {
+			if cfg.Slack.Mode == "http" {
+				return "/slack/events", slack.NewEventsHandler(cfg.Slack.SigningSecret.Reveal(), inbox, log), nil
+			}
+			return "", nil, slack.NewSocketMode(sapi, inbox, log)
+		},
+	}, nil
 }
 
 // newApp wires everything from cfg. The caller runs it with run.
@@ -126,28 +179,15 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		return nil, err
 	}
 
-	apiURL := cfg.Slack.APIBaseURL
-	if !strings.HasSuffix(apiURL, "/") {
-		apiURL += "/"
+	// The chat surface: Slack, or Teams (serve_teams.go).
+	newSurface := newSlackSurface
+	if cfg.Chat == config.ChatTeams {
+		newSurface = newTeamsSurface
 	}
-	// Keep a connection per outbox worker alive: Go's default transport
-	// keeps 2 idle connections per host, so concurrent workers would open
-	// a new connection for most messages.
-	slackTransport := http.DefaultTransport.(*http.Transport).Clone()
-	slackTransport.MaxIdleConnsPerHost = max(cfg.Outbox.Workers, 2)
-	slackTransport.MaxIdleConns = max(cfg.Outbox.Workers, 100)
-	slackHTTP := &http.Client{Transport: slackTransport}
-	slackOpts := []slackapi.Option{slackapi.OptionAPIURL(apiURL)}
-	if cfg.Slack.AppToken.IsSet() {
-		slackOpts = append(slackOpts, slackapi.OptionAppLevelToken(cfg.Slack.AppToken.Reveal()))
-	}
-	sapi := slack.NewClient(cfg.Slack.BotToken.Reveal(), slackHTTP, slackOpts...)
-	auth, err := sapi.AuthTestContext(ctx)
+	surface, err := newSurface(ctx, cfg, log, opt)
 	if err != nil {
-		return nil, fmt.Errorf("slack: the bot token was refused (auth.test): %w", slack.Classify(err))
+		return nil, err
 	}
-	log.Info("slack connected", "team", auth.Team, "bot_user", auth.UserID)
-	publisher := slack.NewPublisher(sapi, cfg.Location)
 
 	xc := x.NewClient(cfg.X.APIBaseURL, x.Bearer(cfg.X.BearerToken.Reveal()), x.WithLogger(log))
 	var accounts []x.Account
@@ -217,10 +257,10 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		Store:        st,
 		Config:       cfg,
 		Router:       router,
-		Publisher:    publisher,
-		Actions:      publisher,
+		Publisher:    surface.publisher,
+		Actions:      surface.actions,
 		AfterHours:   watcher.AfterHours,
-		BotUserID:    auth.UserID,
+		BotUserID:    surface.botUserID,
 		Sources:      sources,
 		Clock:        opt.Clock,
 		Logger:       log,
@@ -231,6 +271,9 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		LeaderCheck:  opt.LeaderCheck,
 	}
 	registerPlatforms(&bopt, cfg, xParts{replier: replier, fetcher: x.NewFetcher(xc, norm)})
+	if surface.register != nil {
+		surface.register(&bopt)
+	}
 	svc, err := bridge.New(bopt)
 	if err != nil {
 		return nil, err
@@ -247,12 +290,7 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		return nil, err
 	}
 	a := &app{cfg: cfg, log: log, store: st, service: svc, metrics: m, ln: ln, elector: elector, sched: sched, schedElector: schedElector, watcher: watcher}
-	switch cfg.Slack.Mode {
-	case "http":
-		a.events = slack.NewEventsHandler(cfg.Slack.SigningSecret.Reveal(), svc.Inbox(), log)
-	default:
-		a.socket = slack.NewSocketMode(sapi, svc.Inbox(), log)
-	}
+	a.eventsPath, a.events, a.socket = surface.receive(svc.Inbox())
 	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
 	ok = true
 	return a, nil
@@ -335,7 +373,7 @@ func (a *app) routes() http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
 	if a.events != nil {
-		mux.Handle("POST /slack/events", a.events)
+		mux.Handle("POST "+a.eventsPath, a.events)
 	}
 	return mux
 }

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/carebridge/carebridge/adapters/slack"
+	"github.com/carebridge/carebridge/adapters/teams"
+	"github.com/carebridge/carebridge/bridge"
+	"github.com/carebridge/carebridge/bridge/config"
+)
+
+// newTeamsSurface builds the Microsoft Teams surface (chat: teams): a Bot
+// Connector client with the bot's client-credentials token, the Publisher
+// that opens a thread per ticket and posts and updates draft cards, and
+// the messaging endpoint (teams.endpoint) that validates each activity's
+// token and hands it to the core's inbox.
+func newTeamsSurface(ctx context.Context, cfg *config.Config, log *slog.Logger, opt appOptions) (*chatSurface, error) {
+	t := cfg.Teams
+	var clock bridge.Clock = bridge.SystemClock{}
+	if opt.Clock != nil {
+		clock = opt.Clock
+	}
+	// One connection per outbox worker, as for Slack.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = max(cfg.Outbox.Workers, 2)
+	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	client, err := teams.NewClient(teams.ClientConfig{
+		AppID: t.AppID, TenantID: t.TenantID, ClientSecret: t.ClientSecret.Reveal(),
+		ServiceURL: t.ServiceURL, TokenURL: t.TeamsTokenURL(), HTTPClient: hc, Clock: clock, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var group string
+	if len(t.Departments) > 0 {
+		group = t.Departments[0].Team
+	}
+	publisher := teams.NewPublisher(client, teams.PublisherConfig{TeamGroupID: group, Tags: cfg.TeamsTags(), Location: cfg.Location})
+	log.Info("teams surface", "app_id", t.AppID, "tenant", t.TenantID, "endpoint", t.Endpoint, "note", config.TeamsRSCNote)
+	return &chatSurface{
+		publisher: publisher,
+		actions:   publisher,
+		botUserID: "28:" + t.AppID,
+		receive: func(inbox bridge.ChatEventHandler) (string, http.Handler, *slack.SocketMode) {
+			return t.Endpoint, teamsEndpoint(cfg, client, inbox, clock, log), nil
+		},
+		register: func(opt *bridge.Options) { registerTeams(opt, cfg) },
+	}, nil
+}
+
+// teamsEndpoint is the messaging endpoint. Waiting for the adapter's
+// inbound handler.
+func teamsEndpoint(cfg *config.Config, client *teams.Client, inbox bridge.ChatEventHandler, clock bridge.Clock, log *slog.Logger) http.Handler {
+	_ = errors.New
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "the Teams messaging endpoint is not wired yet", http.StatusServiceUnavailable)
+	})
+}
