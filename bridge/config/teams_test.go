@@ -1,6 +1,9 @@
 package config
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -115,5 +118,51 @@ func TestTeamsConfigProblemsNamedWithLine(t *testing.T) {
 	if _, errs := parse(t, teamsMinimal, LevelServe, nil); errs == nil || strings.Contains(errs.Error(), "slack") ||
 		!strings.Contains(errs.Error(), "teams.client_secret: environment variable TEAMS_SECRET is not set (line 5)") {
 		t.Errorf("serve level without the environment: %v", errs)
+	}
+}
+
+func TestTeamsExampleFileIsValid(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "examples", "carebridge-teams.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, errs := parse(t, string(data), LevelRouting, nil); errs != nil {
+		t.Fatalf("the Teams example has problems at routing level:\n%v", errs)
+	}
+	env := map[string]string{}
+	for _, k := range []string{"TEAMS_CLIENT_SECRET", "X_BEARER_TOKEN", "X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_SBCARE_ACCESS_TOKEN", "X_SBCARE_ACCESS_SECRET"} {
+		env[k] = "secret-" + strings.ToLower(k)
+	}
+	cfg, errs := parse(t, string(data), LevelServe, env)
+	if errs != nil {
+		t.Fatalf("the Teams example has problems at serve level:\n%v", errs)
+	}
+	if cfg.Chat != ChatTeams || cfg.Department("billing").Channel == "" || cfg.Watch.Channel == "" {
+		t.Errorf("chat %q, billing channel %q, watch %q", cfg.Chat, cfg.Department("billing").Channel, cfg.Watch.Channel)
+	}
+
+	// The app manifest asks for the permission without which the bot sees
+	// only @mentions.
+	manifest, err := os.ReadFile(filepath.Join("..", "..", "examples", "teams-app", "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Bots []struct {
+			Scopes []string `json:"scopes"`
+		} `json:"bots"`
+		Authorization struct {
+			Permissions struct {
+				ResourceSpecific []struct{ Name, Type string } `json:"resourceSpecific"`
+			} `json:"permissions"`
+		} `json:"authorization"`
+	}
+	if err := json.Unmarshal(manifest, &m); err != nil {
+		t.Fatalf("manifest.json: %v", err)
+	}
+	rsc := m.Authorization.Permissions.ResourceSpecific
+	if len(m.Bots) != 1 || len(m.Bots[0].Scopes) == 0 || m.Bots[0].Scopes[0] != "team" || len(rsc) != 1 ||
+		rsc[0].Name != "ChannelMessage.Read.Group" || rsc[0].Type != "Application" {
+		t.Errorf("manifest: bots %+v, resource-specific permissions %+v", m.Bots, rsc)
 	}
 }
