@@ -34,6 +34,7 @@ type Server struct {
 
 	mu         sync.Mutex
 	seq        uint64
+	keyCount   int
 	lastID     int64
 	bfKeys     []*signingKey
 	entraKeys  []*signingKey
@@ -114,9 +115,9 @@ func New(opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
-	s.current = newKey("bf-key-0", []string{"msteams", "skype", "webchat"})
+	s.current = s.newKey("bf-key-0", []string{"msteams", "skype", "webchat"})
 	s.bfKeys = []*signingKey{s.current}
-	s.entraKeys = []*signingKey{newKey("entra-key-0", nil)}
+	s.entraKeys = []*signingKey{s.newKey("entra-key-0", nil)}
 	s.teamID = s.AddChannel("General")
 	s.hc = &http.Client{Timeout: s.deliveryTimeout}
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/MicahParks/jwkset"
@@ -29,12 +30,35 @@ type signingKey struct {
 // fake makes two at start (Bot Framework and Entra) and more on rotation.
 const keyBits = 2048
 
-func newKey(kid string, endorsements []string) *signingKey {
-	priv, err := rsa.GenerateKey(rand.Reader, keyBits)
-	if err != nil {
-		panic(fmt.Sprintf("teamsfake: generate RSA key: %v", err))
+// keyPool holds the RSA keys made so far in this process. The n-th key a
+// fake makes is the pool's n-th: keys differ within a fake, and a test
+// binary that starts many fakes generates only as many keys as one of
+// them needs.
+var keyPool struct {
+	sync.Mutex
+	keys []*rsa.PrivateKey
+}
+
+func pooledKey(n int) *rsa.PrivateKey {
+	keyPool.Lock()
+	defer keyPool.Unlock()
+	for len(keyPool.keys) <= n {
+		priv, err := rsa.GenerateKey(rand.Reader, keyBits)
+		if err != nil {
+			panic(fmt.Sprintf("teamsfake: generate RSA key: %v", err))
+		}
+		keyPool.keys = append(keyPool.keys, priv)
 	}
-	return &signingKey{kid: kid, priv: priv, endorsements: endorsements, published: true}
+	return keyPool.keys[n]
+}
+
+// newKey makes the fake's next key.
+func (s *Server) newKey(kid string, endorsements []string) *signingKey {
+	s.mu.Lock()
+	n := s.keyCount
+	s.keyCount++
+	s.mu.Unlock()
+	return &signingKey{kid: kid, priv: pooledKey(n), endorsements: endorsements, published: true}
 }
 
 // jwkJSON is the key as Microsoft's JWKS lists it: an RSA public JWK plus
@@ -120,7 +144,7 @@ func (s *Server) serveKeys(entra bool) http.HandlerFunc {
 // and signs with it from now on; the old keys stay listed unless drop.
 // It returns the new key id.
 func (s *Server) RotateKeys(drop bool) string {
-	k := newKey(fmt.Sprintf("bf-key-%d", s.nextSeq()), []string{"msteams", "skype", "webchat"})
+	k := s.newKey(fmt.Sprintf("bf-key-%d", s.nextSeq()), []string{"msteams", "skype", "webchat"})
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if drop {
@@ -137,7 +161,7 @@ func (s *Server) RotateKeys(drop bool) string {
 // no endorsements member) without signing with it by default; sign with it
 // through DeliveryOptions.KID. It returns the key id.
 func (s *Server) AddKey(endorsements []string) string {
-	k := newKey(fmt.Sprintf("bf-extra-%d", s.nextSeq()), endorsements)
+	k := s.newKey(fmt.Sprintf("bf-extra-%d", s.nextSeq()), endorsements)
 	s.mu.Lock()
 	s.bfKeys = append(s.bfKeys, k)
 	s.mu.Unlock()
@@ -174,7 +198,7 @@ func (s *Server) signToken(serviceURL string, o DeliveryOptions) (string, error)
 	}
 	s.mu.Unlock()
 	if o.UnknownKey {
-		key = newKey("unknown-"+fmt.Sprint(s.nextSeq()), []string{"msteams"})
+		key = s.newKey("unknown-"+fmt.Sprint(s.nextSeq()), []string{"msteams"})
 		key.published = false
 	}
 	if key == nil {
