@@ -146,15 +146,21 @@ const unrecordedThreadWindow = 2 * time.Minute
 // ErrRetryLater asks the chat surface to deliver an event again later.
 var ErrRetryLater = errors.New("retry later")
 
-// recentTS reports whether a chat ts ("1700000000.000100") is younger
-// than window at now.
+// recentTS reports whether a chat message id that tells its time is
+// younger than window at now: seconds with a fraction
+// ("1700000000.000100", Slack's ts) or, without a fraction, milliseconds
+// ("1759944781430", Teams' activity ids). Any other id is not recent.
 func recentTS(ts string, now time.Time, window time.Duration) bool {
-	sec, _, _ := strings.Cut(ts, ".")
+	sec, frac, dotted := strings.Cut(ts, ".")
 	n, err := strconv.ParseInt(sec, 10, 64)
 	if err != nil {
 		return false
 	}
-	return now.Sub(time.Unix(n, 0)) < window
+	at := time.Unix(n, 0)
+	if !dotted && frac == "" && len(sec) >= 13 {
+		at = time.UnixMilli(n)
+	}
+	return now.Sub(at) < window
 }
 
 // lookup is what HandleChatEvent learns before its transaction.

@@ -39,6 +39,11 @@ type Teams struct {
 	// metadata); set them only to point carebridge at a fake.
 	TokenURL  string `yaml:"token_url"`
 	OpenIDURL string `yaml:"openid_url"`
+	// EntraTokens also accepts tokens Entra ID issues for the bot's
+	// tenant (issuers login.microsoftonline.com/<tenant>/v2.0 and
+	// sts.windows.net/<tenant>/), which Teams may send single-tenant bots
+	// instead of Bot Framework's. Default false.
+	EntraTokens bool `yaml:"entra_tokens"`
 	// ApproveReaction is the reaction on a draft card that approves it
 	// (default like); the card's buttons approve, send as a DM or reject.
 	ApproveReaction string `yaml:"approve_reaction"`

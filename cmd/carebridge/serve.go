@@ -114,7 +114,7 @@ type chatSurface struct {
 	botUserID string
 	// receive builds the receivers of events once the core's inbox
 	// exists: an HTTP endpoint (path and handler), or Slack's Socket Mode.
-	receive func(inbox bridge.ChatEventHandler) (path string, events http.Handler, socket *slack.SocketMode)
+	receive func(inbox bridge.ChatEventHandler) (path string, events http.Handler, socket *slack.SocketMode, err error)
 	// register, if set, changes what registerPlatforms filled in for
 	// Slack to this surface's gestures, marks, watchers, pacing, cards.
 	register func(opt *bridge.Options)
@@ -149,11 +149,11 @@ func newSlackSurface(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 		publisher: publisher,
 		actions:   publisher,
 		botUserID: auth.UserID,
-		receive: func(inbox bridge.ChatEventHandler) (string, http.Handler, *slack.SocketMode) {
+		receive: func(inbox bridge.ChatEventHandler) (string, http.Handler, *slack.SocketMode, error) {
 			if cfg.Slack.Mode == "http" {
-				return "/slack/events", slack.NewEventsHandler(cfg.Slack.SigningSecret.Reveal(), inbox, log), nil
+				return "/slack/events", slack.NewEventsHandler(cfg.Slack.SigningSecret.Reveal(), inbox, log), nil, nil
 			}
-			return "", nil, slack.NewSocketMode(sapi, inbox, log)
+			return "", nil, slack.NewSocketMode(sapi, inbox, log), nil
 		},
 	}, nil
 }
@@ -290,7 +290,9 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		return nil, err
 	}
 	a := &app{cfg: cfg, log: log, store: st, service: svc, metrics: m, ln: ln, elector: elector, sched: sched, schedElector: schedElector, watcher: watcher}
-	a.eventsPath, a.events, a.socket = surface.receive(svc.Inbox())
+	if a.eventsPath, a.events, a.socket, err = surface.receive(svc.Inbox()); err != nil {
+		return nil, err
+	}
 	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
 	ok = true
 	return a, nil

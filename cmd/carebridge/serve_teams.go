@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -45,18 +44,26 @@ func newTeamsSurface(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 		publisher: publisher,
 		actions:   publisher,
 		botUserID: "28:" + t.AppID,
-		receive: func(inbox bridge.ChatEventHandler) (string, http.Handler, *slack.SocketMode) {
-			return t.Endpoint, teamsEndpoint(cfg, client, inbox, clock, log), nil
+		receive: func(inbox bridge.ChatEventHandler) (string, http.Handler, *slack.SocketMode, error) {
+			h, err := teamsEndpoint(cfg, client, inbox, clock, log)
+			return t.Endpoint, h, nil, err
 		},
 		register: func(opt *bridge.Options) { registerTeams(opt, cfg) },
 	}, nil
 }
 
-// teamsEndpoint is the messaging endpoint. Waiting for the adapter's
-// inbound handler.
-func teamsEndpoint(cfg *config.Config, client *teams.Client, inbox bridge.ChatEventHandler, clock bridge.Clock, log *slog.Logger) http.Handler {
-	_ = errors.New
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "the Teams messaging endpoint is not wired yet", http.StatusServiceUnavailable)
-	})
+// teamsEndpoint is the messaging endpoint: it validates each request's
+// Bot Framework token (and, with teams.entra_tokens, Entra ID tokens of
+// the bot's tenant) and hands the activity's events to the core's inbox.
+// Card buttons arrive as the gestures registerTeams gives the core.
+func teamsEndpoint(cfg *config.Config, client *teams.Client, inbox bridge.ChatEventHandler, clock bridge.Clock, log *slog.Logger) (http.Handler, error) {
+	t := cfg.Teams
+	hc := &http.Client{Timeout: 10 * time.Second}
+	hcfg := teams.HandlerConfig{AppID: t.AppID, OpenIDMetadataURL: t.OpenIDURL, Client: client, HTTPClient: hc, Clock: clock, Logger: log}
+	if t.EntraTokens {
+		hcfg.ExtraIssuers = teams.EntraIssuers(t.TenantID)
+	}
+	var opt bridge.Options
+	registerTeams(&opt, cfg)
+	return teams.NewHandler(hcfg, opt.Gestures, inbox)
 }
