@@ -379,3 +379,28 @@ func (c *Config) TeamOf(channel string) string {
 	}
 	return ""
 }
+
+// UseTeams makes c a Teams deployment: as if its file said chat: teams
+// and gave t as the teams section, with the departments' Slack keys (and
+// the watch channel and Slack watchers) left out. It checks t at level
+// and copies the channels and people into the departments, as Parse
+// does. `carebridge demo -chat teams` runs the example configuration on
+// the Teams fake this way.
+func (c *Config) UseTeams(t Teams, level Level) error {
+	for i := range c.Departments {
+		d := &c.Departments[i]
+		d.Channel, d.Approvers, d.Members, d.Escalation = "", nil, nil, ""
+	}
+	c.Watch.Channel, c.Slack.Watchers = "", nil
+	c.Chat, c.Teams = ChatTeams, t
+	v := &validator{d: &decoder{lines: map[string]int{}}, cfg: c, level: level}
+	depts := map[string]bool{}
+	for _, d := range c.Departments {
+		depts[d.ID] = true
+	}
+	v.chat(depts)
+	if len(v.d.problems) > 0 {
+		return v.d.problems
+	}
+	return nil
+}

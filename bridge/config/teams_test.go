@@ -166,3 +166,25 @@ func TestTeamsExampleFileIsValid(t *testing.T) {
 		t.Errorf("manifest: bots %+v, resource-specific permissions %+v", m.Bots, rsc)
 	}
 }
+
+func TestUseTeams(t *testing.T) {
+	cfg, errs := parse(t, minimal, LevelRouting, nil)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	team := "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+	tm := Teams{AppID: "8d3c1a52-55a1-4b1c-9f0e-3f6a2b7c9d10", TenantID: "72f988bf-86f1-41af-91ab-2d7cd011db47", ClientSecret: NewSecret("s"),
+		Departments: []TeamsDepartment{{Department: "network", Team: team, Channel: "19:abc@thread.tacv2", Approvers: []string{"6b1f0d2e-1111-4c3a-9e8f-0a1b2c3d4e5f"}}}}
+	err := cfg.UseTeams(tm, LevelServe)
+	if err == nil || !strings.Contains(err.Error(), `departments[1]: "triage" has no Teams channel`) {
+		t.Errorf("a department left without a channel: %v", err)
+	}
+	tm.Departments = append(tm.Departments, TeamsDepartment{Department: "triage", Team: team, Channel: "19:def@thread.tacv2"})
+	if err := cfg.UseTeams(tm, LevelServe); err != nil {
+		t.Fatal(err)
+	}
+	if n := cfg.Department("network"); cfg.Chat != ChatTeams || n.Channel != "19:abc@thread.tacv2" || n.Approvers[0] != "6b1f0d2e-1111-4c3a-9e8f-0a1b2c3d4e5f" ||
+		cfg.Teams.Endpoint != DefaultTeamsEndpoint {
+		t.Errorf("after UseTeams: chat %q, network %+v, endpoint %q", cfg.Chat, n, cfg.Teams.Endpoint)
+	}
+}
