@@ -211,6 +211,12 @@ func (s *approvals) lookup(ctx context.Context, ev ChatEvent) (*lookup, error) {
 			// yet (posted a moment ago): have the event delivered again.
 			return nil, fmt.Errorf("thread %s/%s is not (yet) a known ticket: %w", ev.Channel, ev.ThreadTS, ErrRetryLater)
 		}
+		if s.cardGesture(ev) && recentTS(ev.ItemTS, s.clock.Now(), unrecordedThreadWindow) {
+			// The message may be a draft card posted a moment ago whose
+			// record is not committed yet (the approver was quicker):
+			// have the event delivered again.
+			return nil, fmt.Errorf("message %s/%s is not (yet) a known draft card: %w", ev.Channel, ev.ItemTS, ErrRetryLater)
+		}
 		return nil, nil
 	}
 	l := &lookup{ticket: t, dept: s.cfg.Department(t.Department)}

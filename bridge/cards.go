@@ -152,3 +152,12 @@ func (s *relay) cardOf(d *Draft, t *Ticket, decidedBy string) *DraftCard {
 	}
 	return c
 }
+
+// cardGesture reports whether ev may be a decision on a draft card: with
+// draft cards, an approve, send-as-DM or reject gesture added to a
+// message.
+func (s *approvals) cardGesture(ev ChatEvent) bool {
+	g := s.gestures
+	return s.draftCards && ev.Kind == EventReactionAdded &&
+		(ev.Reaction == g.Approve || ev.Reaction == g.ApproveDM || ev.Reaction == g.Reject)
+}

@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -197,5 +198,28 @@ func TestDraftCards(t *testing.T) {
 	c = waitCard(card4, "the failure on the card", func(c *bridge.DraftCard) bool { return strings.HasPrefix(c.Outcome, "Not sent") })
 	if !c.DM || c.DecidedBy != "U0MANAGER1" {
 		t.Errorf("failed card = %+v", c)
+	}
+}
+
+// A gesture on a card whose record is not committed yet (the approver
+// clicked as soon as it showed) is delivered again later, not dropped; a
+// gesture on an old unknown message, or a reaction that decides nothing,
+// is ignored.
+func TestCardGestureBeforeTheCardIsRecorded(t *testing.T) {
+	r, _ := newCardRig(t)
+	thread := r.mirrored(t, "alpha", "alpha-early")
+	fresh := fmt.Sprintf("%d.000999", time.Now().Unix())
+	ev := bridge.ChatEvent{ID: "early-click", Kind: bridge.EventReactionAdded, Channel: thread.Channel, User: "U0MANAGER1",
+		ItemTS: fresh, ThreadTS: thread.TS, Reaction: "like", At: time.Now()}
+	if err := r.svc.HandleChatEvent(t.Context(), ev); !errors.Is(err, bridge.ErrRetryLater) {
+		t.Errorf("a click on a card not recorded yet: %v, want ErrRetryLater", err)
+	}
+	ev.ID, ev.Reaction = "early-heart", "heart"
+	if err := r.svc.HandleChatEvent(t.Context(), ev); err != nil {
+		t.Errorf("a reaction that decides nothing: %v", err)
+	}
+	ev.ID, ev.Reaction, ev.ItemTS = "old-click", "like", "1600000000.000100"
+	if err := r.svc.HandleChatEvent(t.Context(), ev); err != nil {
+		t.Errorf("a click on an old unknown message: %v", err)
 	}
 }
