@@ -304,3 +304,23 @@ func TestCustomerTextIsInertInCards(t *testing.T) {
 		t.Fatalf("customer text shown %d times, want it as written in each place", found)
 	}
 }
+
+// Report strings are carebridge's words: their shortcodes become emoji
+// everywhere (the executive digest's field values carry one).
+func TestReportTranslatesShortcodesButNotPosts(t *testing.T) {
+	e := newEnv(t)
+	ref, err := e.pub.Publish(e.ctx, bridge.ChatMessage{Kind: bridge.MessageReport, Channel: e.channel, Report: &bridge.Report{
+		Title: ":sunrise: Morning digest", Subtitle: "Nothing waiting. :tada:",
+		Sections: []bridge.ReportSection{{Heading: ":memo: Departments", Fields: []bridge.ReportField{{Label: "Network", Value: "3 new · :chart_with_upwards_trend: 1 spike"}},
+			Posts: []bridge.Post{{Platform: "x", AuthorName: "k", Text: "customer says :tada:"}}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := e.fake.Message(ref.TS)
+	for _, want := range []string{"🌅 Morning digest", "Nothing waiting. 🎉", "📝 Departments", "Network: 3 new · 📈 1 spike", "customer says :tada:"} {
+		if !strings.Contains(m.Plain(), want) {
+			t.Errorf("report lacks %q:\n%s", want, m.Plain())
+		}
+	}
+}
