@@ -7,7 +7,8 @@ import (
 // The core writes notices (msg.Text) and report mentions in a small
 // markup that Slack shows natively: <@ID> mentions a person,
 // <!subteam^ID> a group, :name: is an emoji shortcode, *bold* is bold, and
-// &amp; &lt; &gt; are the characters themselves. translateMarkup turns it
+// <https://…|label> is a link, and &amp; &lt; &gt; are the characters
+// themselves. translateMarkup turns it
 // into the text of a Teams message (textFormat "xml") and its mention
 // entities; everything else is escaped (EscapeText), so nothing in the text
 // can mention anyone or format anything that the core did not ask for.
@@ -44,6 +45,10 @@ var emoji = map[string]string{
 	"clipboard":                 "📋",
 	"sunrise":                   "🌅",
 	"wave":                      "👋",
+	"pencil2":                   "✏️",
+	"pencil":                    "📝",
+	"mag":                       "🔍",
+	"sparkles":                  "✨",
 }
 
 // mentionTarget is who a mention notifies, as Teams needs it.
@@ -115,6 +120,21 @@ func translateInto(b *strings.Builder, text string, res resolver, addMention fun
 						}
 						plain("@" + name)
 					}
+					i += end + 1
+					continue
+				}
+			}
+		case strings.HasPrefix(rest, "<https://"):
+			// <URL|label>: a link, when the URL is a plain https one.
+			if end := strings.IndexByte(rest, '>'); end > 0 {
+				u, label, _ := strings.Cut(rest[1:end], "|")
+				if safeURL(u) {
+					if label == "" {
+						label = u
+					}
+					b.WriteString(`<a href="` + EscapeText(u) + `">`)
+					translateInto(b, label, resolver{}, addMention, false)
+					b.WriteString("</a>")
 					i += end + 1
 					continue
 				}

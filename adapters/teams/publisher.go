@@ -21,6 +21,9 @@ type PublisherConfig struct {
 	// TeamGroupID is the team's Entra (AAD) group id, used in links to
 	// messages; optional.
 	TeamGroupID string
+	// TeamGroupIDs gives the group id per channel id, for departments
+	// in different teams; a channel not listed uses TeamGroupID.
+	TeamGroupIDs map[string]string
 	// Names maps user ids (AAD object ids or 29:… ids) to display names.
 	// People not listed are named from what the Handler saw, else from the
 	// connector's member look-up.
@@ -152,7 +155,9 @@ func (p *Publisher) Permalink(ctx context.Context, ref bridge.ChatRef) (string, 
 	}
 	q := url.Values{}
 	q.Set("tenantId", p.c.tenantID)
-	if p.cfg.TeamGroupID != "" {
+	if g := p.cfg.TeamGroupIDs[ref.Channel]; g != "" {
+		q.Set("groupId", g)
+	} else if p.cfg.TeamGroupID != "" {
 		q.Set("groupId", p.cfg.TeamGroupID)
 	}
 	q.Set("parentMessageId", p.rootOf(ref.TS))

@@ -212,7 +212,10 @@ func (p *Publisher) renderReport(ctx context.Context, msg bridge.ChatMessage) *a
 		c.rich(run{Text: "(empty report)", Italic: true})
 		return cardActivity(&c, "Report")
 	}
-	c.richSized("Large", run{Text: ShowControls(truncate(r.Title, 150)), Bold: true})
+	// Report strings are carebridge's own words, which may carry the
+	// core's :shortcodes:; customers' words come only in sec.Posts.
+	own := func(s string) string { return translateEmoji(ShowControls(s)) }
+	c.richSized("Large", run{Text: own(truncate(r.Title, 150)), Bold: true})
 	if r.Mention != "" && validChatID(r.Mention) {
 		res := p.resolver(ctx, msg.Channel)
 		markup := "<@" + r.Mention + ">"
@@ -223,14 +226,14 @@ func (p *Publisher) renderReport(ctx context.Context, msg bridge.ChatMessage) *a
 		c.mentionBlock(text, ents)
 	}
 	if r.Subtitle != "" {
-		c.rich(run{Text: ShowControls(r.Subtitle), Subtle: true})
+		c.rich(run{Text: own(r.Subtitle), Subtle: true})
 	}
 	for _, sec := range r.Sections {
 		if sec.Heading != "" {
-			c.rich(run{Text: ShowControls(sec.Heading), Bold: true})
+			c.rich(run{Text: own(sec.Heading), Bold: true})
 		}
 		if sec.Text != "" {
-			c.rich(run{Text: translateEmoji(ShowControls(sec.Text))})
+			c.rich(run{Text: own(sec.Text)})
 		}
 		if len(sec.Fields) > 0 {
 			var runs []run
@@ -239,7 +242,7 @@ func (p *Publisher) renderReport(ctx context.Context, msg bridge.ChatMessage) *a
 				if i > 0 {
 					sep = "\n"
 				}
-				runs = append(runs, run{Text: sep + ShowControls(f.Label) + ": ", Bold: true}, run{Text: ShowControls(f.Value)})
+				runs = append(runs, run{Text: sep + own(f.Label) + ": ", Bold: true}, run{Text: own(f.Value)})
 			}
 			c.rich(runs...)
 		}
@@ -254,7 +257,7 @@ func (p *Publisher) renderReport(ctx context.Context, msg bridge.ChatMessage) *a
 				if u == "" && it.Ref != nil && it.Ref.Channel != "" && it.Ref.TS != "" {
 					u, _ = p.Permalink(ctx, *it.Ref)
 				}
-				runs = append(runs, run{Text: sep + "• "}, run{Text: translateEmoji(ShowControls(it.Text)), URL: u})
+				runs = append(runs, run{Text: sep + "• "}, run{Text: own(it.Text), URL: u})
 			}
 			c.rich(runs...)
 		}
@@ -264,7 +267,7 @@ func (p *Publisher) renderReport(ctx context.Context, msg bridge.ChatMessage) *a
 			c.rich(run{Text: "“" + ShowControls(truncate(bodyText(post.Text), 600)) + "”", Italic: true})
 		}
 	}
-	return cardActivity(&c, truncate(r.Title, 100))
+	return cardActivity(&c, truncate(own(r.Title), 100))
 }
 
 // translateEmoji turns the core's :shortcodes: in plain report text into

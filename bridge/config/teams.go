@@ -367,17 +367,17 @@ func (c *Config) TeamsTags() map[string]string {
 	return tags
 }
 
-// TeamOf returns the team (group id) of a Teams channel id, or "".
-func (c *Config) TeamOf(channel string) string {
+// TeamsGroups maps each configured Teams channel id to its team's group
+// id.
+func (c *Config) TeamsGroups() map[string]string {
+	groups := map[string]string{}
 	for _, td := range c.Teams.Departments {
-		if td.Channel == channel {
-			return td.Team
-		}
+		groups[td.Channel] = td.Team
 	}
-	if c.Teams.Watch.Channel == channel {
-		return c.Teams.Watch.Team
+	if w := c.Teams.Watch; w.Channel != "" {
+		groups[w.Channel] = w.Team
 	}
-	return ""
+	return groups
 }
 
 // UseTeams makes c a Teams deployment: as if its file said chat: teams

@@ -34,11 +34,9 @@ func newTeamsSurface(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
-	var group string
-	if len(t.Departments) > 0 {
-		group = t.Departments[0].Team
-	}
-	publisher := teams.NewPublisher(client, teams.PublisherConfig{TeamGroupID: group, Tags: cfg.TeamsTags(), Location: cfg.Location})
+	// Each channel's team, for links to messages; the escalation tags'
+	// names, for tag mentions.
+	publisher := teams.NewPublisher(client, teams.PublisherConfig{TeamGroupIDs: cfg.TeamsGroups(), Tags: cfg.TeamsTags(), Location: cfg.Location})
 	log.Info("teams surface", "app_id", t.AppID, "tenant", t.TenantID, "endpoint", t.Endpoint, "note", config.TeamsRSCNote)
 	return &chatSurface{
 		publisher: publisher,

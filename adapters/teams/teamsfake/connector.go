@@ -186,7 +186,7 @@ func fill(m *Message, a *outActivity, raw []byte) {
 	}
 	if len(m.Card) > 0 && json.Unmarshal(m.Card, &card) == nil {
 		for _, e := range card.MSTeams.Entities {
-			if e.Type == "mention" && e.Mentioned != nil && strings.Contains(string(m.Card), jsonString(e.Text)) {
+			if e.Type == "mention" && e.Mentioned != nil && e.Text != "" && cardHasText(m.Card, e.Text) {
 				addMention(e.Text, e.Mentioned.ID, e.Mentioned.Name, e.Mentioned.Type)
 			}
 		}
@@ -194,9 +194,21 @@ func fill(m *Message, a *outActivity, raw []byte) {
 	m.Activity = append(json.RawMessage(nil), raw...)
 }
 
-func jsonString(s string) string {
-	b, _ := json.Marshal(s)
-	return strings.Trim(string(b), `"`)
+// cardHasText reports whether a TextBlock of the card contains text.
+func cardHasText(card json.RawMessage, text string) bool {
+	var c struct {
+		Body []struct {
+			Type string `json:"type"`
+			Text string `json:"text"`
+		} `json:"body"`
+	}
+	_ = json.Unmarshal(card, &c)
+	for _, b := range c.Body {
+		if b.Type == "TextBlock" && strings.Contains(b.Text, text) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request) {
