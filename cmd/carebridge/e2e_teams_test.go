@@ -698,3 +698,32 @@ func (w *teamsWorld) escalation(t *testing.T) {
 		t.Errorf("audit verify: %v\n%s", err, out.String())
 	}
 }
+
+// check validates a Teams configuration, says what the bot cannot see
+// without the RSC permission, and names a Teams problem with its line.
+func TestCheckTeams(t *testing.T) {
+	const example = "../../examples/carebridge-teams.yaml"
+	code, out, errs := carebridge(t, "", "check", "-config", example)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{"OK\n", "Teams: messaging endpoint POST /teams/messages", "RSC permission ChannelMessage.Read.Group",
+		"without it the bot sees only messages that @mention it"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	data, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(data), `channel: "19:8a7b6c5d4e3f40312a1b2c3d4e5f6071@thread.tacv2"`, "channel: C0BILLING", 1)
+	path := filepath.Join(t.TempDir(), "broken.yaml")
+	if err := os.WriteFile(path, []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = carebridge(t, "", "check", "-config", path)
+	if code != 1 || !strings.Contains(out, `teams.departments[1].channel: "C0BILLING" is not a Teams channel id (19:…@thread.tacv2) (line `) {
+		t.Errorf("exit %d, output:\n%s", code, out)
+	}
+}
