@@ -27,7 +27,7 @@ import (
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("serve", "-config FILE", "Runs the service: listens on X, mirrors posts into Slack, serves /healthz, /readyz and /metrics.", stderr)
+	fs := newFlags("serve", "-config FILE", "Runs the service: listens on X, mirrors posts into Slack or Microsoft Teams (chat:), serves /healthz, /readyz and /metrics.", stderr)
 	path := fs.String("config", "carebridge.yaml", "configuration `file`")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
