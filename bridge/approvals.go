@@ -151,13 +151,13 @@ var ErrRetryLater = errors.New("retry later")
 // ("1700000000.000100", Slack's ts) or, without a fraction, milliseconds
 // ("1759944781430", Teams' activity ids). Any other id is not recent.
 func recentTS(ts string, now time.Time, window time.Duration) bool {
-	sec, frac, dotted := strings.Cut(ts, ".")
+	sec, _, dotted := strings.Cut(ts, ".")
 	n, err := strconv.ParseInt(sec, 10, 64)
 	if err != nil {
 		return false
 	}
 	at := time.Unix(n, 0)
-	if !dotted && frac == "" && len(sec) >= 13 {
+	if !dotted && len(sec) >= 13 {
 		at = time.UnixMilli(n)
 	}
 	return now.Sub(at) < window

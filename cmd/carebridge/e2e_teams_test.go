@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -392,6 +393,7 @@ func TestTeamsEndToEnd(t *testing.T) {
 			t.Run("answers", w.answers)
 			t.Run("refusals", w.refusals)
 			t.Run("guards and edits", w.guardsAndEdits)
+			t.Run("without RSC", w.withoutRSC)
 			t.Run("hostile requests", w.hostile)
 			t.Run("crash mid-send", w.crashMidSend)
 			t.Run("escalation", w.escalation)
@@ -725,5 +727,30 @@ func TestCheckTeams(t *testing.T) {
 	code, out, _ = carebridge(t, "", "check", "-config", path)
 	if code != 1 || !strings.Contains(out, `teams.departments[1].channel: "C0BILLING" is not a Teams channel id (19:…@thread.tacv2) (line `) {
 		t.Errorf("exit %d, output:\n%s", code, out)
+	}
+}
+
+// withoutRSC: a team that did not grant ChannelMessage.Read.Group tells
+// the bot only about messages that @mention it, so only those become
+// drafts (the mention is not part of the answer).
+func (w *teamsWorld) withoutRSC(t *testing.T) {
+	w.t = t
+	c := w.conversation("devices", "my battery drains overnight", true)
+	w.fake.SetRSC(false)
+	defer w.fake.SetRSC(true)
+	const unheard = "Does it happen with the screen off too?"
+	w.say(w.staff, c, unheard)
+	const heard = "Could you check Settings › Battery for us?"
+	if _, err := w.fake.UserReplies(context.Background(), w.staff, c.channel, c.root, heard, true); err != nil {
+		t.Fatal(err)
+	}
+	card := w.card(c, heard)
+	if m, _ := w.fake.Message(card); !slices.Contains(strings.Split(m.Plain(), "\n"), heard) {
+		t.Errorf("the bot's mention is part of the draft:\n%s", m.Plain())
+	}
+	for _, m := range w.fake.Thread(c.channel, c.root) {
+		if m.FromBot && strings.Contains(m.Plain(), unheard) {
+			t.Errorf("a reply the bot cannot see without RSC became a draft:\n%s", m.Plain())
+		}
 	}
 }
