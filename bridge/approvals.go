@@ -45,8 +45,10 @@ type ApprovalTx interface {
 	// oldest first.
 	MirrorsOfTicket(ctx context.Context, ticketID int64) ([]Mirror, error)
 	PostByID(ctx context.Context, id int64) (*Post, error)
-	// DraftByMessage reads (and locks) the draft written as channel/ts.
+	// DraftByMessage reads (and locks) the draft written as channel/ts;
+	// DraftByCard the draft whose card (cards.go) is channel/ts.
 	DraftByMessage(ctx context.Context, channel, ts string) (*Draft, error)
+	DraftByCard(ctx context.Context, channel, ts string) (*Draft, error)
 	// CreateDraft inserts d and sets its ID; (Channel, TS) is unique.
 	// UpdateDraft writes every mutable field.
 	CreateDraft(ctx context.Context, d *Draft) error
@@ -150,15 +152,21 @@ const unrecordedThreadWindow = 2 * time.Minute
 // ErrRetryLater asks the chat surface to deliver an event again later.
 var ErrRetryLater = errors.New("retry later")
 
-// recentTS reports whether a chat ts ("1700000000.000100") is younger
-// than window at now.
+// recentTS reports whether a chat message id that tells its time is
+// younger than window at now: seconds with a fraction
+// ("1700000000.000100", Slack's ts) or, without a fraction, milliseconds
+// ("1759944781430", Teams' activity ids). Any other id is not recent.
 func recentTS(ts string, now time.Time, window time.Duration) bool {
-	sec, _, _ := strings.Cut(ts, ".")
+	sec, _, dotted := strings.Cut(ts, ".")
 	n, err := strconv.ParseInt(sec, 10, 64)
 	if err != nil {
 		return false
 	}
-	return now.Sub(time.Unix(n, 0)) < window
+	at := time.Unix(n, 0)
+	if !dotted && len(sec) >= 13 {
+		at = time.UnixMilli(n)
+	}
+	return now.Sub(at) < window
 }
 
 // lookup is what HandleChatEvent learns before its transaction.
@@ -189,7 +197,7 @@ func (s *approvals) lookup(ctx context.Context, ev ChatEvent) (*lookup, error) {
 			t, err = tx.TicketByThread(ctx, ev.Channel, ev.ThreadTS)
 		default:
 			var d *Draft
-			d, err = tx.DraftByMessage(ctx, ev.Channel, ev.ItemTS)
+			d, err = s.draftOf(ctx, tx, ev)
 			if err == nil {
 				t, err = tx.TicketByID(ctx, d.TicketID)
 			} else if errors.Is(err, ErrNotFound) && ev.Kind == EventReactionAdded && ev.Reaction == s.gestures.Close {
@@ -211,6 +219,12 @@ func (s *approvals) lookup(ctx context.Context, ev ChatEvent) (*lookup, error) {
 			// The parent may be a mirror whose Slack ts is not committed
 			// yet (posted a moment ago): have the event delivered again.
 			return nil, fmt.Errorf("thread %s/%s is not (yet) a known ticket: %w", ev.Channel, ev.ThreadTS, ErrRetryLater)
+		}
+		if s.cardGesture(ev) && recentTS(ev.ItemTS, s.clock.Now(), unrecordedThreadWindow) {
+			// The message may be a draft card posted a moment ago whose
+			// record is not committed yet (the approver was quicker):
+			// have the event delivered again.
+			return nil, fmt.Errorf("message %s/%s is not (yet) a known draft card: %w", ev.Channel, ev.ItemTS, ErrRetryLater)
 		}
 		return nil, nil
 	}
@@ -329,6 +343,9 @@ func (w *work) message() error {
 	if err := w.tx.UpdateTicket(w.ctx, t); err != nil {
 		return err
 	}
+	if err := w.s.enqueueCard(w.ctx, w.tx, t, d, "", w.now); err != nil {
+		return err
+	}
 	return enqueueReact(w.ctx, w.tx, t, ChatRef{Channel: d.Channel, TS: d.TS}, w.s.marks.Pending, true, w.now)
 }
 
@@ -380,6 +397,9 @@ func (w *work) changed() error {
 		if err := w.tx.UpdateDraft(w.ctx, d); err != nil {
 			return err
 		}
+		if err := w.s.enqueueCard(w.ctx, w.tx, t, d, w.ev.User, w.now); err != nil {
+			return err
+		}
 		return w.audit(AuditDraftCancelled, d.ID, map[string]any{"reason": "edited into an internal note"})
 	}
 	wasApproved, wasBlocked := d.State == DraftApproved, d.State == DraftBlocked
@@ -398,6 +418,12 @@ func (w *work) changed() error {
 		d.State, d.GuardReason = DraftBlocked, summarize(res)
 	}
 	if err := w.tx.UpdateDraft(w.ctx, d); err != nil {
+		return err
+	}
+	// The card shows the new text (and asks again for a decision), or, if
+	// the edit is held by the guards, says so; a draft never shown before
+	// gets its first card once it passes.
+	if err := w.s.enqueueCard(w.ctx, w.tx, t, d, "", w.now); err != nil {
 		return err
 	}
 	if err := w.audit(AuditDraftEdited, d.ID, map[string]any{"text": d.Text, "visibility": d.Visibility}); err != nil {
@@ -445,6 +471,9 @@ func (w *work) deleted() error {
 	if err := w.tx.UpdateDraft(w.ctx, d); err != nil {
 		return err
 	}
+	if err := w.s.enqueueCard(w.ctx, w.tx, w.look.ticket, d, w.ev.User, w.now); err != nil {
+		return err
+	}
 	return w.audit(AuditDraftCancelled, d.ID, map[string]any{"reason": "message deleted"})
 }
 
@@ -455,7 +484,7 @@ func (w *work) reacted() error {
 	if name != a.Approve && name != a.ApproveDM && name != a.Reject {
 		return nil
 	}
-	d, err := w.tx.DraftByMessage(w.ctx, w.ev.Channel, w.ev.ItemTS)
+	d, err := w.s.draftOf(w.ctx, w.tx, w.ev)
 	if err != nil {
 		return err
 	}
@@ -466,13 +495,13 @@ func (w *work) reacted() error {
 		if err := w.audit(AuditWatcherRefused, d.ID, map[string]any{"emoji": name}); err != nil {
 			return err
 		}
-		return w.ephemeral(fmt.Sprintf("You're watching this conversation, so your :%s: does not approve or reject anything — %s's approvers decide.", name, dept.Name))
+		return w.ephemeral(fmt.Sprintf("You're watching this conversation, so your %s does not approve or reject anything — %s's approvers decide.", w.s.gestureText(name), dept.Name))
 	}
 	if !w.look.approver {
 		if err := w.audit(AuditUnauthorized, d.ID, map[string]any{"emoji": name}); err != nil {
 			return err
 		}
-		return w.ephemeral(fmt.Sprintf("Only %s's approvers can approve or reject answers, so your :%s: was ignored.", dept.Name, name))
+		return w.ephemeral(fmt.Sprintf("Only %s's approvers can approve or reject answers, so your %s was ignored.", dept.Name, w.s.gestureText(name)))
 	}
 	if w.ev.User == d.Author && !dept.AllowSelfApproval {
 		if err := w.audit(AuditSelfApproval, d.ID, map[string]any{"emoji": name}); err != nil {
@@ -495,6 +524,9 @@ func (w *work) reacted() error {
 			return err
 		}
 		if err := w.audit(AuditRejected, d.ID, map[string]any{"emoji": name}); err != nil {
+			return err
+		}
+		if err := w.s.enqueueCard(w.ctx, w.tx, w.look.ticket, d, w.ev.User, w.now); err != nil {
 			return err
 		}
 		if err := enqueueReact(w.ctx, w.tx, w.look.ticket, ChatRef{Channel: d.Channel, TS: d.TS}, w.s.marks.Pending, false, w.now); err != nil {
@@ -569,6 +601,9 @@ func (w *work) approve(d *Draft, vis Visibility, emoji string, auto bool) error 
 			return err
 		}
 	}
+	if err := w.s.enqueueCard(w.ctx, w.tx, w.look.ticket, d, "", w.now); err != nil {
+		return err
+	}
 	return enqueue(w.ctx, w.tx, sendItemOf(w.look.ticket, d, w.now))
 }
 
@@ -578,7 +613,7 @@ func (w *work) unreacted() error {
 	if w.ev.Reaction != a.Approve && w.ev.Reaction != a.ApproveDM {
 		return nil
 	}
-	d, err := w.tx.DraftByMessage(w.ctx, w.ev.Channel, w.ev.ItemTS)
+	d, err := w.s.draftOf(w.ctx, w.tx, w.ev)
 	if err != nil {
 		return err
 	}
@@ -593,6 +628,9 @@ func (w *work) unreacted() error {
 		return err
 	}
 	if err := w.audit(AuditApprovalRevoked, d.ID, map[string]any{"emoji": w.ev.Reaction}); err != nil {
+		return err
+	}
+	if err := w.s.enqueueCard(w.ctx, w.tx, w.look.ticket, d, "", w.now); err != nil {
 		return err
 	}
 	return enqueueNotice(w.ctx, w.tx, w.s.cfg, w.look.ticket, fmt.Sprintf(":leftwards_arrow_with_hook: <@%s> withdrew the approval before it was sent; the draft waits again.", w.ev.User), w.now)
@@ -654,4 +692,15 @@ func (s *approvals) answerTarget(ctx context.Context, tx ApprovalTx, t *Ticket) 
 		}
 	}
 	return tx.PostByID(ctx, t.RootPostID)
+}
+
+// draftOf reads (and locks) the draft an edit, delete or gesture is about:
+// the draft written as the message, or, with draft cards, the draft whose
+// card it is.
+func (s *approvals) draftOf(ctx context.Context, tx ApprovalTx, ev ChatEvent) (*Draft, error) {
+	d, err := tx.DraftByMessage(ctx, ev.Channel, ev.ItemTS)
+	if errors.Is(err, ErrNotFound) && s.draftCards && (ev.Kind == EventReactionAdded || ev.Kind == EventReactionRemoved) {
+		return tx.DraftByCard(ctx, ev.Channel, ev.ItemTS)
+	}
+	return d, err
 }

@@ -25,6 +25,8 @@ type env struct {
 	networks map[Platform]Network
 	gestures Gestures
 	marks    DraftMarks
+	// draftCards: drafts are decided on cards of their own (cards.go).
+	draftCards bool
 	// wakeRelay wakes the relay after new outbox work was committed.
 	wakeRelay func()
 }
@@ -83,7 +85,28 @@ func (e *env) explain(err error, platform Platform, account string) string {
 		return "carebridge could not reach the platform (" + err.Error() + ")."
 	}
 	if n := e.networks[platform]; n != nil {
-		return n.Explain(se, account, fmt.Sprintf("React with :%s: to send it as a DM", e.gestures.ApproveDM))
+		hint := fmt.Sprintf("React with :%s: to send it as a DM", e.gestures.ApproveDM)
+		if e.draftCards {
+			hint = "Press “Send as DM” on the draft's card to send it as a DM"
+		}
+		return n.Explain(se, account, hint)
 	}
 	return e.networkName(platform) + " answered " + se.Code + ": " + se.Error()
+}
+
+// gestureText names an approver's gesture for people: on Slack its emoji
+// (":x:"); with draft cards, the card's button it stands for.
+func (e *env) gestureText(name string) string {
+	if !e.draftCards {
+		return ":" + name + ":"
+	}
+	switch name {
+	case e.gestures.Approve:
+		return "“Approve”"
+	case e.gestures.ApproveDM:
+		return "“Send as DM”"
+	case e.gestures.Reject:
+		return "“Reject”"
+	}
+	return "“" + name + "”"
 }

@@ -103,7 +103,29 @@ type DraftCard struct {
 }
 
 // ChatMessage is a platform-neutral message for the chat surface; the
-// Publisher renders it (Block Kit for Slack).
+// Publisher renders it (Block Kit for Slack, Adaptive Cards and text for
+// Teams).
+//
+// Text, carebridge's own lines (notices), is written in the core's
+// neutral notice markup, which every Publisher renders:
+//
+//   - <@ID> mentions a person (a chat user id: Slack U…, a Teams user's
+//     AAD object id);
+//   - <!subteam^ID> mentions a group (a Slack user group S…, a Teams
+//     tag), and <!subteam^ID|Label> does too, Label being the group's
+//     name where the surface needs one to show the mention (Teams);
+//   - <URL|label> is a link, *text* is bold;
+//   - :name: is an emoji by its Slack short name (white_check_mark, x,
+//     no_entry_sign, information_source, pencil2, ballot_box_with_check,
+//     leftwards_arrow_with_hook, warning, hourglass,
+//     hourglass_flowing_sand, rotating_light are the ones carebridge
+//     writes);
+//   - everything else is text; it may quote what staff typed, so a
+//     Publisher escapes it for its surface.
+//
+// Slack reads this markup as it is (it is Slack's mrkdwn); other surfaces
+// translate it (Teams: <at> mentions with their mention entities, and
+// Unicode emoji).
 type ChatMessage struct {
 	Kind       MessageKind
 	OutboxID   int64  // carried as message metadata, for reconciliation

@@ -98,6 +98,7 @@ type DeliveryTx interface {
 type RelayTx interface {
 	OutboxTx
 	DeliveryTx
+	CardTx
 }
 
 // OutcomeTx is how the relay records what it knows about a claimed row's
@@ -136,6 +137,7 @@ func newRelay(e *env, r relay) *relay {
 		KindChatEphemeral: r.handleChatEphemeral,
 		KindSend:          r.handleSend,
 		KindPlatformPost:  r.handlePlatformPost,
+		KindChatCard:      r.handleChatCard,
 	}
 	return &r
 }

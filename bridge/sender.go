@@ -156,6 +156,9 @@ func (s *relay) handleSend(ctx context.Context, it *OutboxItem) (completion, err
 		if err := enqueueNotice(ctx, tx, s.cfg, tk, line, now); err != nil {
 			return err
 		}
+		if err := s.enqueueCard(ctx, tx, tk, cur, "", now); err != nil {
+			return err
+		}
 		msg := ChatRef{Channel: cur.Channel, TS: cur.TS}
 		if err := enqueueReact(ctx, tx, tk, msg, s.marks.Pending, false, now); err != nil {
 			return err
@@ -197,6 +200,9 @@ func (s *relay) sendFailed(ctx context.Context, it *OutboxItem, d *Draft, t *Tic
 		case permanent:
 			msg := ChatRef{Channel: cur.Channel, TS: cur.TS}
 			if err := enqueueNotice(ctx, tx, s.cfg, t, ":warning: Not sent: "+why, now); err != nil {
+				return err
+			}
+			if err := s.enqueueCard(ctx, tx, t, cur, "", now); err != nil {
 				return err
 			}
 			if err := enqueueReact(ctx, tx, t, msg, s.marks.Pending, false, now); err != nil {

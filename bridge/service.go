@@ -59,6 +59,11 @@ type Options struct {
 	// Marks are the bot's marks on drafts, showing where each stands; an
 	// empty one is not put.
 	Marks DraftMarks
+	// DraftCards has every draft that passes the guards echoed in its
+	// thread as a card (MessageDraft) that approvers act on, and updated
+	// with the outcome (cards.go): for surfaces that report gestures on
+	// the bot's own messages only (Teams).
+	DraftCards bool
 	// ChatPacing paces posts per chat channel (default one per second,
 	// bursts of one).
 	ChatPacing Pacing
@@ -179,7 +184,7 @@ func New(opt Options) (*Service, error) {
 		opt.Gestures = Gestures{Approve: a.ApproveEmoji, ApproveDM: a.ApproveDMEmoji, Reject: a.RejectEmoji, Close: a.CloseEmoji}
 	}
 	e := &env{cfg: opt.Config, clock: opt.Clock, log: opt.Logger, metrics: opt.Metrics,
-		official: map[string]bool{}, networks: map[Platform]Network{}, gestures: opt.Gestures, marks: opt.Marks}
+		official: map[string]bool{}, networks: map[Platform]Network{}, gestures: opt.Gestures, marks: opt.Marks, draftCards: opt.DraftCards}
 	for k, v := range opt.Official {
 		e.official[strings.ToLower(k)] = v
 	}

@@ -14,4 +14,4 @@ var bridgeTime = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 var quiet = store.WithLogger(slog.New(slog.DiscardHandler))
 
 // migrationCount is how many migrations each dialect embeds.
-const migrationCount = 9
+const migrationCount = 10

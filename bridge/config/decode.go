@@ -348,7 +348,7 @@ func Parse(data []byte, path string, level Level, opt Options) (*Config, error) 
 	v := &validator{d: d, cfg: cfg, level: level}
 	v.validate()
 	for _, p := range d.deferred {
-		if level.needs(p.Path) {
+		if level.needs(p.Path) && cfg.chatNeeds(p.Path) {
 			d.addDeferred(p)
 		}
 	}

@@ -15,7 +15,9 @@ type Config struct {
 	Timezone    string       `yaml:"timezone"`
 	Store       Store        `yaml:"store"`
 	HTTP        HTTP         `yaml:"http"`
+	Chat        string       `yaml:"chat"` // ChatSlack (default) or ChatTeams
 	Slack       Slack        `yaml:"slack"`
+	Teams       Teams        `yaml:"teams"` // teams.go
 	X           X            `yaml:"x"`
 	Bluesky     Bluesky      `yaml:"bluesky"`
 	Meta        Meta         `yaml:"meta"`

@@ -162,6 +162,7 @@ func (v *validator) validate() {
 	} else {
 		c.Location = loc
 	}
+	c.applyChatDefaults()
 	depts := v.departments()
 	v.routes(depts)
 	v.feeds(depts)
@@ -177,6 +178,7 @@ func (v *validator) validate() {
 		v.bad("store.max_connections", "%d is out of range: 1 to 1000, or 0 for the default (10)", n)
 	}
 	v.serve()
+	v.chat(depts)
 	v.bluesky()
 	v.meta()
 }
@@ -198,33 +200,11 @@ func (v *validator) departments() map[string]bool {
 			v.bad(p+".id", "duplicate department id %q", d.ID)
 		}
 		ids[d.ID] = true
-		switch {
-		case d.Channel == "":
-			v.bad(p+".channel", "required: a Slack channel name such as \"#care-network\" or an ID such as C0123ABCD")
-		case !channelName.MatchString(d.Channel) && !channelID.MatchString(d.Channel):
-			v.bad(p+".channel", "%q is neither a channel name (\"#lower-case-name\") nor a channel ID (C0123ABCD)", d.Channel)
+		if c.slackChat() {
+			v.slackDepartment(p, d) // Teams: teams.go checks teams.departments
 		}
-		switch d.Approval {
-		case ApprovalRequired:
-			if len(d.Approvers) == 0 {
-				v.bad(p+".approvers", "required when approval is %q: Slack user IDs (U…) or user group IDs (S…)", ApprovalRequired)
-			}
-		case ApprovalNone:
-		default:
+		if d.Approval != ApprovalRequired && d.Approval != ApprovalNone {
 			v.bad(p+".approval", "%q must be %q or %q", d.Approval, ApprovalRequired, ApprovalNone)
-		}
-		for j, a := range d.Approvers {
-			if !userID.MatchString(a) && !userGroupID.MatchString(a) {
-				v.bad(fmt.Sprintf("%s.approvers[%d]", p, j), "%q is neither a Slack user ID (U…/W…) nor a user group ID (S…)", a)
-			}
-		}
-		for j, m := range d.Members {
-			if !userID.MatchString(m) && !userGroupID.MatchString(m) {
-				v.bad(fmt.Sprintf("%s.members[%d]", p, j), "%q is neither a Slack user ID (U…/W…) nor a user group ID (S…)", m)
-			}
-		}
-		if d.Escalation != "" && !userGroupID.MatchString(d.Escalation) && !userID.MatchString(d.Escalation) {
-			v.bad(p+".escalation", "%q is neither a Slack user group ID (S…) nor a user ID", d.Escalation)
 		}
 		for j, t := range d.Digests {
 			if !hhmm.MatchString(t) {
@@ -236,6 +216,33 @@ func (v *validator) departments() map[string]bool {
 		}
 	}
 	return ids
+}
+
+// slackDepartment checks department d (at path p) for Slack: its channel,
+// approvers, members and escalation are Slack ids.
+func (v *validator) slackDepartment(p string, d Department) {
+	switch {
+	case d.Channel == "":
+		v.bad(p+".channel", "required: a Slack channel name such as \"#care-network\" or an ID such as C0123ABCD")
+	case !channelName.MatchString(d.Channel) && !channelID.MatchString(d.Channel):
+		v.bad(p+".channel", "%q is neither a channel name (\"#lower-case-name\") nor a channel ID (C0123ABCD)", d.Channel)
+	}
+	if d.Approval == ApprovalRequired && len(d.Approvers) == 0 {
+		v.bad(p+".approvers", "required when approval is %q: Slack user IDs (U…) or user group IDs (S…)", ApprovalRequired)
+	}
+	for j, a := range d.Approvers {
+		if !userID.MatchString(a) && !userGroupID.MatchString(a) {
+			v.bad(fmt.Sprintf("%s.approvers[%d]", p, j), "%q is neither a Slack user ID (U…/W…) nor a user group ID (S…)", a)
+		}
+	}
+	for j, m := range d.Members {
+		if !userID.MatchString(m) && !userGroupID.MatchString(m) {
+			v.bad(fmt.Sprintf("%s.members[%d]", p, j), "%q is neither a Slack user ID (U…/W…) nor a user group ID (S…)", m)
+		}
+	}
+	if d.Escalation != "" && !userGroupID.MatchString(d.Escalation) && !userID.MatchString(d.Escalation) {
+		v.bad(p+".escalation", "%q is neither a Slack user group ID (S…) nor a user ID", d.Escalation)
+	}
 }
 
 func (v *validator) routes(depts map[string]bool) {
@@ -300,7 +307,7 @@ func (v *validator) times() {
 		check(fmt.Sprintf("digests.times[%d]", i), t)
 	}
 	check("watch.digest_time", c.Watch.DigestTime)
-	if c.Watch.Channel != "" && !channelName.MatchString(c.Watch.Channel) && !channelID.MatchString(c.Watch.Channel) {
+	if c.slackChat() && c.Watch.Channel != "" && !channelName.MatchString(c.Watch.Channel) && !channelID.MatchString(c.Watch.Channel) {
 		v.bad("watch.channel", "%q is neither a channel name nor a channel ID", c.Watch.Channel)
 	}
 	oh := c.OfficeHours
@@ -344,15 +351,17 @@ func (v *validator) times() {
 			v.bad(e.path, "%q is not an emoji name (write it without colons, e.g. white_check_mark)", e.name)
 		}
 	}
-	if c.Slack.Pacing.PerSecond <= 0 {
-		v.bad("slack.pacing.per_second", "must be above 0")
-	}
-	if c.Slack.Pacing.Burst < 1 {
-		v.bad("slack.pacing.burst", "must be at least 1")
-	}
-	for i, w := range c.Slack.Watchers {
-		if !userID.MatchString(w) && !userGroupID.MatchString(w) {
-			v.bad(fmt.Sprintf("slack.watchers[%d]", i), "%q is neither a Slack user ID nor a user group ID", w)
+	if c.slackChat() {
+		if c.Slack.Pacing.PerSecond <= 0 {
+			v.bad("slack.pacing.per_second", "must be above 0")
+		}
+		if c.Slack.Pacing.Burst < 1 {
+			v.bad("slack.pacing.burst", "must be at least 1")
+		}
+		for i, w := range c.Slack.Watchers {
+			if !userID.MatchString(w) && !userGroupID.MatchString(w) {
+				v.bad(fmt.Sprintf("slack.watchers[%d]", i), "%q is neither a Slack user ID nor a user group ID", w)
+			}
 		}
 	}
 	if c.X.Poll.MaxResults < 10 || c.X.Poll.MaxResults > 100 {
@@ -366,7 +375,7 @@ func (v *validator) times() {
 			v.bad(g.path, "is %d characters; an X post holds 280", len([]rune(g.text)))
 		}
 	}
-	if c.Watch.Mirror && c.Watch.Channel == "" {
+	if c.slackChat() && c.Watch.Mirror && c.Watch.Channel == "" {
 		v.bad("watch.mirror", "needs watch.channel")
 	}
 	if c.Outbox.Workers < 1 {
@@ -380,13 +389,16 @@ func (v *validator) times() {
 // serve checks what only the running service needs.
 func (v *validator) serve() {
 	c := v.cfg
-	if !slackModeNames[c.Slack.Mode] {
+	if c.slackChat() && !slackModeNames[c.Slack.Mode] {
 		v.bad("slack.mode", "%q must be \"socket\" or \"http\"", c.Slack.Mode)
 	}
 	if u := c.Store.URL.Reveal(); u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") && !strings.HasPrefix(u, "sqlite://") && strings.Contains(u, "://") {
 		v.bad("store.url", "unsupported scheme: use postgres://…, sqlite:///path, a file path, or leave it empty for %s", DefaultSQLitePath)
 	}
 	for _, b := range []struct{ path, u string }{{"x.api_base_url", c.X.APIBaseURL}, {"slack.api_base_url", c.Slack.APIBaseURL}} {
+		if b.path == "slack.api_base_url" && !c.slackChat() {
+			continue
+		}
 		if pu, err := url.Parse(b.u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			v.bad(b.path, "%q is not an http(s) URL", b.u)
 		}
@@ -467,18 +479,20 @@ func (v *validator) serve() {
 	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
 		v.bad("http.addr", "%q is not host:port (e.g. :8080)", c.HTTP.Addr)
 	}
-	if !c.Slack.BotToken.IsSet() {
-		v.bad("slack.bot_token", "required: the bot token (xoxb-…), or bot_token_file")
-	} else {
-		v.slackToken("slack.bot_token", c.Slack.BotToken.Reveal(), "xoxb-", "the Bot User OAuth Token")
-	}
-	if c.Slack.Mode == "socket" && !c.Slack.AppToken.IsSet() {
-		v.bad("slack.app_token", "required in socket mode: the app-level token (xapp-…), or app_token_file")
-	} else if c.Slack.Mode == "socket" {
-		v.slackToken("slack.app_token", c.Slack.AppToken.Reveal(), "xapp-", "an App-Level Token with connections:write")
-	}
-	if c.Slack.Mode == "http" && !c.Slack.SigningSecret.IsSet() {
-		v.bad("slack.signing_secret", "required in http mode, to verify Slack's requests")
+	if c.slackChat() {
+		if !c.Slack.BotToken.IsSet() {
+			v.bad("slack.bot_token", "required: the bot token (xoxb-…), or bot_token_file")
+		} else {
+			v.slackToken("slack.bot_token", c.Slack.BotToken.Reveal(), "xoxb-", "the Bot User OAuth Token")
+		}
+		if c.Slack.Mode == "socket" && !c.Slack.AppToken.IsSet() {
+			v.bad("slack.app_token", "required in socket mode: the app-level token (xapp-…), or app_token_file")
+		} else if c.Slack.Mode == "socket" {
+			v.slackToken("slack.app_token", c.Slack.AppToken.Reveal(), "xapp-", "an App-Level Token with connections:write")
+		}
+		if c.Slack.Mode == "http" && !c.Slack.SigningSecret.IsSet() {
+			v.bad("slack.signing_secret", "required in http mode, to verify Slack's requests")
+		}
 	}
 	if !c.X.BearerToken.IsSet() {
 		v.bad("x.bearer_token", "required: the app's bearer token for reading (or bearer_token_file)")

@@ -91,7 +91,7 @@ func (w *Watcher) slaAlert(ctx context.Context, ticketID int64, st SLAState, lev
 		var text string
 		if level == LevelBreach {
 			text = fmt.Sprintf(":rotating_light: *SLA breached*: the %s was due %s (%s of business time).", what, w.fmtWhen(st.Due, now), fmtDur(st.Target))
-			if m := mention(d.Escalation); m != "" {
+			if m := w.mention(d); m != "" {
 				text += " " + m + ", please pick this up."
 			}
 		} else {

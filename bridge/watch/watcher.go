@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -152,15 +151,16 @@ func (w *Watcher) fmtWhen(t, now time.Time) string {
 	return t.Format("2 Jan 15:04")
 }
 
-// mention is the chat markup that notifies a user group or user.
-func mention(id string) string {
+// mention is the notice markup (bridge.ChatMessage.Text) that notifies
+// d's escalation: a group (a Slack user group, a Teams tag) or a person.
+func (w *Watcher) mention(d *config.Department) string {
 	switch {
-	case id == "":
+	case d.Escalation == "":
 		return ""
-	case strings.HasPrefix(id, "S"):
-		return "<!subteam^" + id + ">"
+	case w.cfg.EscalationIsGroup(d):
+		return "<!subteam^" + d.Escalation + ">"
 	}
-	return "<@" + id + ">"
+	return "<@" + d.Escalation + ">"
 }
 
 func (w *Watcher) deptName(id string) string {

@@ -65,6 +65,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		fmt.Fprintf(stdout, "  %-12s %-16s %2d rule%s %3d keyword%s  %s\n", d.ID, d.Channel, rules, plural(rules), kws, plural(kws), approval)
 	}
+	if cfg.Chat == config.ChatTeams {
+		checkTeams(stdout, cfg)
+	}
 	if s.Accounts > 0 || s.Searches > 0 {
 		fmt.Fprintf(stdout, "  X: %d official account%s, %d search%s; time zone %s\n", s.Accounts, plural(s.Accounts), s.Searches, pluralES(s.Searches), cfg.Location)
 	}

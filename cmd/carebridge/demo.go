@@ -32,11 +32,15 @@ const (
 )
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", "[-keep] [-v]", "Runs the real service against in-process fakes of X and Slack and a SQLite file in a\ntemporary directory: sample posts in English, Japanese and Korean land in their\ndepartments' channels, a draft is checked, approved and sent publicly, another goes\nout by DM, and the audit trail is printed and verified. Needs no account and no configuration.", stderr)
+	fs := newFlags("demo", "[-chat slack|teams] [-keep] [-v]", "Runs the real service against in-process fakes of X and Slack and a SQLite file in a\ntemporary directory: sample posts in English, Japanese and Korean land in their\ndepartments' channels, a draft is checked, approved and sent publicly, another goes\nout by DM, and the audit trail is printed and verified. Needs no account and no configuration.", stderr)
 	keep := fs.Bool("keep", false, "keep the temporary directory (the SQLite database) afterwards")
 	verbose := fs.Bool("v", false, "show the service's logs")
+	chat := fs.String("chat", "slack", "the chat surface: slack, or teams (a fake of Microsoft Teams; demo_teams.go)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *chat == "teams" {
+		return runTeamsDemo(ctx, stdout, stderr, *keep, *verbose)
 	}
 	d, err := newDemo(ctx, stdout, stderr, *verbose)
 	if err != nil {

@@ -28,7 +28,7 @@ import (
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("serve", "-config FILE", "Runs the service: listens on X, mirrors posts into Slack, serves /healthz, /readyz and /metrics.", stderr)
+	fs := newFlags("serve", "-config FILE", "Runs the service: listens on X, mirrors posts into Slack or Microsoft Teams (chat:), serves /healthz, /readyz and /metrics.", stderr)
 	path := fs.String("config", "carebridge.yaml", "configuration `file`")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -102,10 +102,59 @@ type app struct {
 	sched        *schedule.Scheduler
 	schedElector *store.Elector
 	watcher      *watch.Watcher
-	events       http.Handler      // slack.mode http: the Events API endpoint
+	eventsPath   string            // where events is mounted
+	events       http.Handler      // slack.mode http: the Events API endpoint; Teams: the messaging endpoint
 	interactions http.Handler      // slack.mode http: the interactivity Request URL (buttons)
 	socket       *slack.SocketMode // slack.mode socket
 	meta         *metaParts        // Facebook and Instagram (nil without meta.pages)
+}
+
+// chatSurface is the chat surface carebridge runs on: what the core posts
+// and acts through, the bot's own user, and how events reach the core.
+type chatSurface struct {
+	publisher bridge.Publisher
+	actions   bridge.ChatActions
+	botUserID string
+	// receive builds the receivers of events once the core's inbox
+	// exists: an HTTP endpoint (path and handler), or Slack's Socket Mode.
+	receive func(inbox bridge.ChatEventHandler) (chatReceivers, error)
+	// register, if set, changes what registerPlatforms filled in for
+	// Slack to this surface's gestures, marks, watchers, pacing, cards.
+	register func(opt *bridge.Options)
+}
+
+// chatReceivers are how a surface's events reach the core: an HTTP
+// endpoint at path (and Slack's interactivity endpoint), or Slack's
+// Socket Mode.
+type chatReceivers struct {
+	path         string
+	events       http.Handler
+	interactions http.Handler
+	socket       *slack.SocketMode
+}
+
+// newSlackSurface connects to Slack with the bot token (auth.test tells
+// the bot's user).
+func newSlackSurface(ctx context.Context, cfg *config.Config, log *slog.Logger, _ appOptions) (*chatSurface, error) {
+	sapi := newSlackClient(cfg)
+	auth, err := slackAuthTest(ctx, sapi, slackAPIURL(cfg))
+	if err != nil {
+		return nil, err
+	}
+	log.Info("slack connected", "team", auth.Team, "bot_user", auth.UserID)
+	publisher := slack.NewPublisher(sapi, cfg.Location)
+	return &chatSurface{
+		publisher: publisher,
+		actions:   publisher,
+		botUserID: auth.UserID,
+		receive: func(inbox bridge.ChatEventHandler) (chatReceivers, error) {
+			if cfg.Slack.Mode == "http" {
+				secret := cfg.Slack.SigningSecret.Reveal()
+				return chatReceivers{path: "/slack/events", events: slack.NewEventsHandler(secret, inbox, log), interactions: slack.NewInteractionsHandler(secret, inbox, log)}, nil
+			}
+			return chatReceivers{socket: slack.NewSocketMode(sapi, inbox, log, slack.WithSocketDialer(socketDialer()))}, nil
+		},
+	}, nil
 }
 
 // newApp wires everything from cfg. The caller runs it with run.
@@ -129,13 +178,15 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		return nil, err
 	}
 
-	sapi := newSlackClient(cfg)
-	auth, err := slackAuthTest(ctx, sapi, slackAPIURL(cfg))
+	// The chat surface: Slack, or Teams (serve_teams.go).
+	newSurface := newSlackSurface
+	if cfg.Chat == config.ChatTeams {
+		newSurface = newTeamsSurface
+	}
+	surface, err := newSurface(ctx, cfg, log, opt)
 	if err != nil {
 		return nil, err
 	}
-	log.Info("slack connected", "team", auth.Team, "bot_user", auth.UserID)
-	publisher := slack.NewPublisher(sapi, cfg.Location)
 
 	xc := newXClient(cfg, log)
 	var accounts []x.Account
@@ -190,7 +241,10 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 	}
 
 	m := newMetrics(st)
-	publisher.SetCharts(slack.ChartOptions{Drawer: chart.Drawer{}, Logger: log, Observe: m.preinit(cfg, map[bridge.Platform]int{x.Platform: len(sources)}).observe})
+	observeCharts := m.preinit(cfg, map[bridge.Platform]int{x.Platform: len(sources)}).observe
+	if sp, ok := surface.publisher.(*slack.Publisher); ok {
+		sp.SetCharts(slack.ChartOptions{Drawer: chart.Drawer{}, Logger: log, Observe: observeCharts})
+	}
 	elector := st.Elector("sources")
 	watchStore, err := store.Runner[watch.Tx](st)
 	if err != nil {
@@ -210,10 +264,10 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		Store:        st,
 		Config:       cfg,
 		Router:       router,
-		Publisher:    publisher,
-		Actions:      publisher,
+		Publisher:    surface.publisher,
+		Actions:      surface.actions,
 		AfterHours:   watcher.AfterHours,
-		BotUserID:    auth.UserID,
+		BotUserID:    surface.botUserID,
 		Sources:      sources,
 		Clock:        opt.Clock,
 		Logger:       log,
@@ -230,6 +284,9 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		return nil, err
 	}
 	metaParts := registerMeta(&bopt, cfg, opt.Clock, log, m)
+	if surface.register != nil {
+		surface.register(&bopt)
+	}
 	svc, err := bridge.New(bopt)
 	if err != nil {
 		return nil, err
@@ -246,13 +303,11 @@ func newApp(ctx context.Context, cfg *config.Config, opt appOptions) (*app, erro
 		return nil, err
 	}
 	a := &app{cfg: cfg, log: log, store: st, service: svc, metrics: m, ln: ln, elector: elector, sched: sched, schedElector: schedElector, watcher: watcher, meta: metaParts}
-	switch cfg.Slack.Mode {
-	case "http":
-		a.events = slack.NewEventsHandler(cfg.Slack.SigningSecret.Reveal(), svc.Inbox(), log)
-		a.interactions = slack.NewInteractionsHandler(cfg.Slack.SigningSecret.Reveal(), svc.Inbox(), log)
-	default:
-		a.socket = slack.NewSocketMode(sapi, svc.Inbox(), log, slack.WithSocketDialer(socketDialer()))
+	r, err := surface.receive(svc.Inbox())
+	if err != nil {
+		return nil, err
 	}
+	a.eventsPath, a.events, a.interactions, a.socket = r.path, r.events, r.interactions, r.socket
 	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
 	ok = true
 	return a, nil
@@ -368,7 +423,7 @@ func (a *app) routes() http.Handler {
 		mux.Handle("POST /slack/interactions", a.interactions) // buttons (bundles' Answer)
 	}
 	if a.events != nil {
-		mux.Handle("POST /slack/events", a.events)
+		mux.Handle("POST "+a.eventsPath, a.events)
 	}
 	a.meta.mount(mux, a.service)
 	return mux

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 	tests = append(tests, watchTests...)
 	tests = append(tests, batchTests...)
 	tests = append(tests, inboxTests...)
+	tests = append(tests, cardTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
