@@ -1,6 +1,7 @@
 package teams
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,6 +18,10 @@ import (
 // BotFrameworkScope is the scope of the tokens the Bot Connector accepts.
 const BotFrameworkScope = "https://api.botframework.com/.default"
 
+// GraphScope is the scope of the application tokens Microsoft Graph
+// accepts.
+const GraphScope = "https://graph.microsoft.com/.default"
+
 // TokenURL is the Entra ID token endpoint of a single-tenant bot's own
 // tenant. (The "botframework.com" tenant of the old multi-tenant bots
 // answers AADSTS700016 for single-tenant ones, the only kind that can still
@@ -28,7 +33,8 @@ func TokenURL(tenantID string) string {
 // tokenMargin is how long before its expiry a token is replaced.
 const tokenMargin = 5 * time.Minute
 
-// tokenSource gets and caches the bot's client-credentials token.
+// tokenSource gets and caches the bot's client-credentials token for one
+// scope (BotFrameworkScope when scope is "").
 //
 // It is ours rather than golang.org/x/oauth2/clientcredentials for two
 // reasons: a token the connector refused with 401 must be dropped and
@@ -37,6 +43,7 @@ const tokenMargin = 5 * time.Minute
 // sleeping (oauth2 reads time.Now). It is forty lines.
 type tokenSource struct {
 	tokenURL, clientID, secret string
+	scope                      string
 	hc                         *http.Client
 	clock                      bridge.Clock
 
@@ -80,7 +87,7 @@ func (t *tokenSource) fetch(ctx context.Context) (string, time.Duration, error) 
 		"grant_type":    {"client_credentials"},
 		"client_id":     {t.clientID},
 		"client_secret": {t.secret},
-		"scope":         {BotFrameworkScope},
+		"scope":         {cmp.Or(t.scope, BotFrameworkScope)},
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {

@@ -50,7 +50,8 @@ type scriptedFailure struct {
 }
 
 // FailNext makes the next connector call of op ("create", "send",
-// "update", "delete"; "" for any) fail with status and error code (e.g.
+// "update", "delete"; "" for any connector call; "graph" for the next
+// Microsoft Graph call, e.g. 429 "TooManyRequests") fail with status and error code (e.g.
 // 412 "PreconditionFailed", 502 "BadGateway"), with a Retry-After when
 // retryAfter > 0. The call is not carried out.
 func (s *Server) FailNext(op string, status int, code string, retryAfter time.Duration) {

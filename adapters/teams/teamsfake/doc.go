@@ -55,6 +55,16 @@
 //     installationUpdate, and redelivery of an activity with the same id.
 //     Without the RSC permission ChannelMessage.Read.Group (WithRSC(false),
 //     SetRSC) only messages that @mention the bot are delivered.
+//   - Microsoft Graph (graph.go): a group's transitive user members
+//     (GET /v1.0/groups/{id}/transitiveMembers/microsoft.graph.user) and a
+//     tag's members (GET /v1.0/teams/{team}/tags/{tag}/members), in pages
+//     of $top (default 100, at most 999; SetGraphPageSize caps it) linked
+//     by @odata.nextLink. Only tokens issued for
+//     https://graph.microsoft.com/.default pass (a Bot Framework token gets
+//     401 InvalidAuthenticationToken, and the connector refuses a Graph
+//     token); without the application permission GroupMember.Read.All or
+//     TeamworkTag.Read.All (SetGraphPermission), 403
+//     Authorization_RequestDenied; FailNext("graph", 429, …) throttles.
 //
 // Readers for tests: Posts, Thread, Messages, Message, Cards (cards in
 // their current state; Message.Plain and Message.Buttons), Deliveries,

@@ -52,6 +52,7 @@ type Server struct {
 	rsc        bool
 	installed  bool
 	deliveries []Delivery
+	graphData  *graphState // Microsoft Graph's groups and tags (graph.go)
 }
 
 // Option configures a Server.
@@ -129,6 +130,7 @@ func New(opts ...Option) *Server {
 	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.serveKeys(true))
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.serveToken)
 	s.connectorRoutes(mux)
+	s.graphRoutes(mux)
 	s.srv = httptest.NewServer(mux)
 	return s
 }

@@ -249,8 +249,16 @@ func (s *Server) signToken(serviceURL string, o DeliveryOptions) (string, error)
 // The token endpoint: client credentials for the fake's tenant.
 
 type issuedToken struct {
-	expires time.Time
+	expires  time.Time
+	audience string // the resource: botFrameworkResource or graphResource
 }
+
+// The resources the token endpoint issues tokens for: the scope without
+// /.default, which is what the token's aud claim names.
+const (
+	botFrameworkResource = "https://api.botframework.com"
+	graphResource        = "https://graph.microsoft.com"
+)
 
 // TokenLifetime is how long the fake's access tokens last (Entra ID's
 // are 60 to 90 minutes).
@@ -270,7 +278,8 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "unsupported_grant_type", "error_description": "AADSTS70003: grant_type must be client_credentials."})
 		return
 	}
-	if r.PostForm.Get("scope") != "https://api.botframework.com/.default" {
+	aud, ok := strings.CutSuffix(r.PostForm.Get("scope"), "/.default")
+	if !ok || (aud != botFrameworkResource && aud != graphResource) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_scope", "error_description": "AADSTS70011: The provided value for the input parameter 'scope' is not valid."})
 		return
 	}
@@ -284,7 +293,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	tok := "eyJ0eXAiOiJKV1QifQ.fake." + randomHex(24)
 	s.mu.Lock()
-	s.tokens[tok] = issuedToken{expires: s.clock.Now().Add(TokenLifetime)}
+	s.tokens[tok] = issuedToken{expires: s.clock.Now().Add(TokenLifetime), audience: aud}
 	s.tokenCount++
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
@@ -306,11 +315,12 @@ func (s *Server) ExpireTokens() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k := range s.tokens {
-		s.tokens[k] = issuedToken{expires: s.clock.Now().Add(-time.Second)}
+		s.tokens[k] = issuedToken{expires: s.clock.Now().Add(-time.Second), audience: s.tokens[k].audience}
 	}
 }
 
-// authorized checks the connector call's bearer token.
+// authorized checks the connector call's bearer token: one for the Bot
+// Framework, unexpired (a Graph token is refused, as the connector does).
 func (s *Server) authorized(r *http.Request) bool {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
@@ -319,5 +329,5 @@ func (s *Server) authorized(r *http.Request) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.tokens[tok]
-	return ok && s.clock.Now().Before(t.expires)
+	return ok && t.audience == botFrameworkResource && s.clock.Now().Before(t.expires)
 }
