@@ -39,6 +39,11 @@ type Teams struct {
 	// metadata); set them only to point carebridge at a fake.
 	TokenURL  string `yaml:"token_url"`
 	OpenIDURL string `yaml:"openid_url"`
+	// GraphURL is Microsoft Graph's base (default
+	// https://graph.microsoft.com), used to resolve group: and tag:
+	// references in approvers, members and watchers; set it only to point
+	// carebridge at a fake.
+	GraphURL string `yaml:"graph_url"`
 	// EntraTokens also accepts tokens Entra ID issues for the bot's
 	// tenant (issuers login.microsoftonline.com/<tenant>/v2.0 and
 	// sts.windows.net/<tenant>/), which Teams may send single-tenant bots
@@ -53,7 +58,8 @@ type Teams struct {
 	Departments   []TeamsDepartment `yaml:"departments"`
 	// Watch is the executive watch channel (watch.channel on Slack).
 	Watch TeamsChannel `yaml:"watch"`
-	// Watchers are AAD object ids of people who read but never answer.
+	// Watchers read but never answer: people's AAD object ids, or
+	// groups (see TeamsDepartment.Approvers).
 	Watchers []string `yaml:"watchers"`
 	// Pacing limits posts per channel (default 0.5 a second, bursts of
 	// 7: Teams allows a bot 7 messages a second, 60 in 30 seconds and
@@ -75,9 +81,12 @@ type TeamsDepartment struct {
 	Department string `yaml:"department"` // a departments[].id
 	Team       string `yaml:"team"`
 	Channel    string `yaml:"channel"`
-	// Approvers and Members are AAD object ids of people (Teams tags and
-	// AAD groups cannot be resolved into their members without Microsoft
-	// Graph, which carebridge does not use).
+	// Approvers and Members are people's AAD object ids (GUIDs) or
+	// groups: "group:<AAD group object id>" (the group's people, nested
+	// groups included) or "tag:<team's group id>/<tag id>" (a Teams tag's
+	// people), resolved through Microsoft Graph and cached. Groups need
+	// the bot's app registration to hold the application permission
+	// GroupMember.Read.All, tags TeamworkTag.Read.All (admin consent).
 	Approvers []string `yaml:"approvers"`
 	Members   []string `yaml:"members"`
 	// Escalation is who an SLA breach mentions: a Teams tag (its id and
@@ -98,6 +107,7 @@ const (
 	DefaultTeamsServiceURL = "https://smba.trafficmanager.net/teams/"
 	DefaultTeamsOpenIDURL  = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 	DefaultTeamsReaction   = "like"
+	DefaultTeamsGraphURL   = "https://graph.microsoft.com"
 )
 
 // TeamsTokenURL is the client-credentials token endpoint of the bot's
@@ -139,6 +149,9 @@ func (c *Config) applyChatDefaults() {
 	}
 	if t.OpenIDURL == "" {
 		t.OpenIDURL = DefaultTeamsOpenIDURL
+	}
+	if t.GraphURL == "" {
+		t.GraphURL = DefaultTeamsGraphURL
 	}
 	if t.ApproveReaction == "" {
 		t.ApproveReaction = DefaultTeamsReaction
@@ -195,7 +208,7 @@ func (v *validator) chat(depts map[string]bool) {
 		v.bad("watch.channel", "is Slack's; with chat: teams, give the watch channel as teams.watch (team and channel)")
 	}
 	if len(c.Slack.Watchers) > 0 {
-		v.bad("slack.watchers", "is Slack's; with chat: teams, list watchers' AAD object ids under teams.watchers")
+		v.bad("slack.watchers", "is Slack's; with chat: teams, list watchers' AAD object ids (or group: and tag: references) under teams.watchers")
 	}
 
 	if v.level >= LevelServe {
@@ -221,7 +234,7 @@ func (v *validator) chat(depts map[string]bool) {
 	if !strings.HasPrefix(t.Endpoint, "/") || strings.ContainsAny(t.Endpoint, " ?#") {
 		v.bad("teams.endpoint", "%q is not a URL path such as %s", t.Endpoint, DefaultTeamsEndpoint)
 	}
-	for _, u := range []struct{ path, u string }{{"teams.service_url", t.ServiceURL}, {"teams.openid_url", t.OpenIDURL}, {"teams.token_url", t.TokenURL}} {
+	for _, u := range []struct{ path, u string }{{"teams.service_url", t.ServiceURL}, {"teams.openid_url", t.OpenIDURL}, {"teams.token_url", t.TokenURL}, {"teams.graph_url", t.GraphURL}} {
 		if u.u == "" {
 			continue
 		}
@@ -243,8 +256,12 @@ func (v *validator) chat(depts map[string]bool) {
 	}
 	people := func(path string, ids []string, what string) {
 		for j, id := range ids {
-			if !guidPattern.MatchString(id) {
-				v.bad(fmt.Sprintf("%s[%d]", path, j), "%q is not an AAD object id (a GUID): on Teams, %s are listed as people's AAD object ids (tags and groups cannot be resolved into members without Microsoft Graph)", id, what)
+			switch problem := teamsPersonOrGroup(id); {
+			case problem == "":
+			case strings.HasPrefix(id, "group:") || strings.HasPrefix(id, "tag:"):
+				v.bad(fmt.Sprintf("%s[%d]", path, j), "%q %s", id, problem)
+			default:
+				v.bad(fmt.Sprintf("%s[%d]", path, j), "%q %s: on Teams, %s are people's AAD object ids (GUIDs), group:<AAD group object id> or tag:<team's group id>/<tag id>", id, problem, what)
 			}
 		}
 	}
@@ -292,7 +309,7 @@ func (v *validator) chat(depts map[string]bool) {
 			}
 		}
 		if d := c.Department(td.Department); d != nil && d.Approval == ApprovalRequired && len(td.Approvers) == 0 {
-			v.bad(p+".approvers", "required when %s's approval is %q: AAD object ids of its approvers", td.Department, ApprovalRequired)
+			v.bad(p+".approvers", "required when %s's approval is %q: AAD object ids of its approvers, or group: and tag: references", td.Department, ApprovalRequired)
 		}
 	}
 	for i, d := range c.Departments {
@@ -301,6 +318,32 @@ func (v *validator) chat(depts map[string]bool) {
 		}
 	}
 	v.resolveTeams()
+}
+
+// teamsPersonOrGroup checks one entry of an approver, member or watcher
+// list on Teams: a person's AAD object id, "group:<group object id>" or
+// "tag:<team's group id>/<tag id>". It returns what is wrong, or "".
+func teamsPersonOrGroup(id string) string {
+	if g, ok := strings.CutPrefix(id, "group:"); ok {
+		if !guidPattern.MatchString(g) {
+			return "does not name a group by its object id (group:<GUID>, from the group's Overview in Entra ID)"
+		}
+		return ""
+	}
+	if t, ok := strings.CutPrefix(id, "tag:"); ok {
+		team, tag, _ := strings.Cut(t, "/")
+		switch {
+		case !guidPattern.MatchString(team):
+			return "does not start with a team's group id (tag:<team's group id, a GUID>/<tag id>)"
+		case !teamsTagID.MatchString(tag):
+			return "does not end with a Teams tag id (tag:<team's group id>/<tag id>)"
+		}
+		return ""
+	}
+	if !guidPattern.MatchString(id) {
+		return "is not an AAD object id (a GUID) nor a group: or tag: reference"
+	}
+	return ""
 }
 
 // teamsChannel checks a team and channel pair under path.

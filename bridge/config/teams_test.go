@@ -71,6 +71,28 @@ func TestTeamsConfig(t *testing.T) {
 	}
 }
 
+// Approvers, members and watchers may name AAD groups and Teams tags,
+// which the core resolves through Microsoft Graph.
+func TestTeamsConfigAcceptsGroupsAndTags(t *testing.T) {
+	const group = "group:5e4d3c2b-3333-4a1b-9c8d-7e6f5a4b3c2d"
+	const tag = "tag:0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b/MjQzMmI1N2ItMGFiZC00M2Ri+/x=="
+	src := strings.Replace(teamsMinimal, "approvers: [6b1f0d2e-1111-4c3a-9e8f-0a1b2c3d4e5f]",
+		"approvers: [6b1f0d2e-1111-4c3a-9e8f-0a1b2c3d4e5f, \""+group+"\"]\n      members: [\""+tag+"\"]", 1)
+	src = strings.Replace(src, "watchers: [9c8b7a6f-2222-4d3c-8b7a-6f5e4d3c2b1a]", "watchers: [\""+group+"\"]", 1)
+	cfg, errs := parse(t, src, LevelServe, map[string]string{"TEAMS_SECRET": "s3cret"})
+	if errs != nil {
+		t.Fatalf("group and tag references refused:\n%v", errs)
+	}
+	net := cfg.Department("network")
+	if !slices.Equal(net.Approvers, []string{"6b1f0d2e-1111-4c3a-9e8f-0a1b2c3d4e5f", group}) || !slices.Equal(net.Members, []string{tag}) ||
+		!slices.Equal(cfg.Teams.Watchers, []string{group}) {
+		t.Errorf("approvers %v, members %v, watchers %v", net.Approvers, net.Members, cfg.Teams.Watchers)
+	}
+	if cfg.Teams.GraphURL != "https://graph.microsoft.com" {
+		t.Errorf("graph_url default %q", cfg.Teams.GraphURL)
+	}
+}
+
 func TestTeamsConfigProblemsNamedWithLine(t *testing.T) {
 	cases := []struct{ name, old, new, want string }{
 		{"bad app id", "app_id: 8d3c1a52-55a1-4b1c-9f0e-3f6a2b7c9d10", "app_id: my-bot",
@@ -86,7 +108,13 @@ func TestTeamsConfigProblemsNamedWithLine(t *testing.T) {
 		{"team is not a group id", "team: 0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b\n      channel: \"19:0a", "team: Network\n      channel: \"19:0a",
 			`teams.departments[0].team: "Network" is not a team's group id`},
 		{"approver as a tag", "approvers: [6b1f0d2e-1111-4c3a-9e8f-0a1b2c3d4e5f]", "approvers: [network-leads]",
-			`teams.departments[0].approvers[0]: "network-leads" is not an AAD object id (a GUID): on Teams, approvers are listed as people's AAD object ids (tags and groups cannot be resolved into members without Microsoft Graph) (line 10)`},
+			`teams.departments[0].approvers[0]: "network-leads" is not an AAD object id (a GUID) nor a group: or tag: reference: on Teams, approvers are people's AAD object ids (GUIDs), group:<AAD group object id> or tag:<team's group id>/<tag id> (line 10)`},
+		{"group by name", "approvers: [6b1f0d2e-1111-4c3a-9e8f-0a1b2c3d4e5f]", "approvers: [6b1f0d2e-1111-4c3a-9e8f-0a1b2c3d4e5f, group:Network Leads]",
+			`teams.departments[0].approvers[1]: "group:Network Leads" does not name a group by its object id (group:<GUID>, from the group's Overview in Entra ID)`},
+		{"tag without its team", "approvers: [6b1f0d2e-1111-4c3a-9e8f-0a1b2c3d4e5f]", "approvers: [tag:MjQzMmI1N2ItMGFiZC00M2Ri]",
+			`teams.departments[0].approvers[0]: "tag:MjQzMmI1N2ItMGFiZC00M2Ri" does not start with a team's group id (tag:<team's group id, a GUID>/<tag id>) (line 10)`},
+		{"watcher tag without an id", "watchers: [9c8b7a6f-2222-4d3c-8b7a-6f5e4d3c2b1a]", "watchers: [tag:0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b/]",
+			`teams.watchers[0]: "tag:0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b/" does not end with a Teams tag id (tag:<team's group id>/<tag id>) (line 16)`},
 		{"no approvers", "      approvers: [6b1f0d2e-1111-4c3a-9e8f-0a1b2c3d4e5f]\n", "",
 			`teams.departments[0].approvers: required when network's approval is "required"`},
 		{"tag without name", `{tag: "MjQzMmI1N2ItMGFiZC00M2Ri", name: "Network on-call"}`, `{tag: "MjQzMmI1N2ItMGFiZC00M2Ri"}`,

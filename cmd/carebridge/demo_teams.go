@@ -78,7 +78,7 @@ func newTeamsDemo(out, stderr io.Writer, verbose bool) (*teamsDemo, error) {
 	d.aiko, d.ken = d.teams.AddUser("Aiko"), d.teams.AddUser("Ken")
 	id := d.teams.Identity()
 	t := config.Teams{AppID: id.AppID, TenantID: id.TenantID, ClientSecret: config.NewSecret(id.ClientSecret),
-		ServiceURL: d.teams.ServiceURL(), TokenURL: d.teams.TokenURL(), OpenIDURL: d.teams.OpenIDMetadataURL(),
+		ServiceURL: d.teams.ServiceURL(), TokenURL: d.teams.TokenURL(), OpenIDURL: d.teams.OpenIDMetadataURL(), GraphURL: d.teams.GraphURL(),
 		Pacing: config.Pacing{PerSecond: 1.7, Burst: 7}}
 	for _, dep := range cfg.Departments {
 		name := strings.TrimPrefix(dep.Channel, "#")

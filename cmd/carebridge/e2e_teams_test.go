@@ -119,19 +119,27 @@ func newTeamsWorld(t *testing.T, storeURL string) *teamsWorld {
 	w.unsure = newUnsureProxy(t, w.x.URL())
 
 	id := w.fake.Identity()
+	// Billing's second approver and the watcher are named by AAD groups,
+	// which carebridge resolves through Graph: Lena approves Billing as a
+	// member of "Billing leads", Eri watches as a member of "Executives".
+	billingLeads, executives := w.fake.AddGroup(w.lead.AADObjectID), w.fake.AddGroup(w.exec.AADObjectID)
 	var b strings.Builder
 	fmt.Fprintf(&b, "timezone: UTC\nstore:\n  url: %q\nhttp:\n  addr: 127.0.0.1:0\nchat: teams\n", storeURL)
-	fmt.Fprintf(&b, "teams:\n  app_id: %s\n  tenant_id: %s\n  client_secret: %q\n  service_url: %s\n  token_url: %s\n  openid_url: %s\n",
-		id.AppID, id.TenantID, id.ClientSecret, w.fake.ServiceURL(), w.fake.TokenURL(), w.fake.OpenIDMetadataURL())
+	fmt.Fprintf(&b, "teams:\n  app_id: %s\n  tenant_id: %s\n  client_secret: %q\n  service_url: %s\n  token_url: %s\n  openid_url: %s\n  graph_url: %s\n",
+		id.AppID, id.TenantID, id.ClientSecret, w.fake.ServiceURL(), w.fake.TokenURL(), w.fake.OpenIDMetadataURL(), w.fake.GraphURL())
 	b.WriteString("  departments:\n")
 	for _, d := range []string{"network", "devices", "billing", "triage"} {
-		fmt.Fprintf(&b, "    - department: %s\n      team: %s\n      channel: %q\n      approvers: [%s, %s]\n",
-			d, id.TeamGroupID, w.channel[d], w.manager.AADObjectID, w.lead.AADObjectID)
+		second := w.lead.AADObjectID
+		if d == "billing" {
+			second = "group:" + billingLeads
+		}
+		fmt.Fprintf(&b, "    - department: %s\n      team: %s\n      channel: %q\n      approvers: [%s, %q]\n",
+			d, id.TeamGroupID, w.channel[d], w.manager.AADObjectID, second)
 		if d == "network" {
 			b.WriteString("      escalation: {tag: \"TmV0d29ya09uQ2FsbFRhZw\", name: \"Network on-call\"}\n")
 		}
 	}
-	fmt.Fprintf(&b, "  watch: {team: %s, channel: %q}\n  watchers: [%s]\n", id.TeamGroupID, w.channel["watch"], w.exec.AADObjectID)
+	fmt.Fprintf(&b, "  watch: {team: %s, channel: %q}\n  watchers: [%q]\n", id.TeamGroupID, w.channel["watch"], "group:"+executives)
 	fmt.Fprintf(&b, "x:\n  api_base_url: %s\n  bearer_token: %s\n  accounts:\n    - handle: SBCare\n      user_id: %q\n      mentions: false\n      dms: false\n      oauth2:\n        access_token: token-%s\n",
 		w.unsure.srv.URL, xfake.DefaultAppToken, teamsAccountID, teamsAccountID)
 	b.WriteString(`departments:
@@ -456,9 +464,10 @@ func (w *teamsWorld) answers(t *testing.T) {
 	}
 }
 
-// refusals: an approver's own draft, someone who is not an approver, a
-// watcher — each refused by name in the thread, nothing sent; and a
-// duplicated activity acts once.
+// refusals: an approver's own draft, someone who is not an approver (nor
+// in the approvers' group), a watcher (through the watchers' group) —
+// each refused by name in the thread, nothing sent; an approver through
+// an AAD group approves; and a duplicated activity acts once.
 func (w *teamsWorld) refusals(t *testing.T) {
 	w.t = t
 	c := w.conversation("billing", "I was charged twice on my bill", true)
@@ -485,8 +494,9 @@ func (w *teamsWorld) refusals(t *testing.T) {
 		}
 	}
 
-	// Another approver approves; Teams delivers the click twice (a
-	// connector retry): one reply, one approval.
+	// Another approver, a member of Billing's approver group, approves;
+	// Teams delivers the click twice (a connector retry): one reply, one
+	// approval.
 	d := w.click(w.lead, card, "Approve")
 	if _, err := w.fake.Redeliver(context.Background(), d); err != nil {
 		t.Fatal(err)

@@ -12,9 +12,9 @@ import (
 // draft is decided on a card of its own (Options.DraftCards): its Approve
 // button and the configured reaction (like) approve, Send as DM and
 // Reject are buttons. The card shows where a draft stands, so the bot
-// puts no marks on staff messages. Approvers and watchers are AAD object
-// ids (Teams has no user groups the bot can resolve without Microsoft
-// Graph; the Publisher is no GroupDirectory).
+// puts no marks on staff messages. Approvers, members and watchers are
+// AAD object ids, or AAD groups and Teams tags that the surface's actions
+// resolve through Microsoft Graph (teamsActions, a GroupDirectory).
 func registerTeams(opt *bridge.Options, cfg *config.Config) {
 	t := cfg.Teams
 	opt.DraftCards = true

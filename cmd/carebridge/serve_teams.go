@@ -36,10 +36,19 @@ func newTeamsSurface(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 	// Each channel's team, for links to messages; the escalation tags'
 	// names, for tag mentions.
 	publisher := teams.NewPublisher(client, teams.PublisherConfig{TeamGroupIDs: cfg.TeamsGroups(), Tags: cfg.TeamsTags(), Location: cfg.Location})
+	// group: and tag: references among approvers, members and watchers
+	// are resolved through Microsoft Graph, with a token of its own.
+	graph, err := teams.NewGraph(teams.GraphConfig{
+		AppID: t.AppID, TenantID: t.TenantID, ClientSecret: t.ClientSecret.Reveal(),
+		TokenURL: t.TeamsTokenURL(), BaseURL: t.GraphURL, HTTPClient: hc, Clock: clock, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
 	log.Info("teams surface", "app_id", t.AppID, "tenant", t.TenantID, "endpoint", t.Endpoint, "note", config.TeamsRSCNote)
 	return &chatSurface{
 		publisher: publisher,
-		actions:   publisher,
+		actions:   teamsActions{publisher, graph},
 		botUserID: "28:" + t.AppID,
 		receive: func(inbox bridge.ChatEventHandler) (chatReceivers, error) {
 			h, err := teamsEndpoint(cfg, client, inbox, clock, log)
@@ -47,6 +56,14 @@ func newTeamsSurface(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 		},
 		register: func(opt *bridge.Options) { registerTeams(opt, cfg) },
 	}, nil
+}
+
+// teamsActions are the Publisher's chat writes and Microsoft Graph's
+// groups (bridge.GroupDirectory), which the core asks who is in a group:
+// or tag: reference among approvers, members and watchers.
+type teamsActions struct {
+	*teams.Publisher
+	*teams.Graph
 }
 
 // teamsEndpoint is the messaging endpoint: it validates each request's
