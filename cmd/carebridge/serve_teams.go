@@ -66,6 +66,11 @@ type teamsActions struct {
 	*teams.Graph
 }
 
+var (
+	_ bridge.ChatActions    = teamsActions{}
+	_ bridge.GroupDirectory = teamsActions{}
+)
+
 // teamsEndpoint is the messaging endpoint: it validates each request's
 // Bot Framework token (and, with teams.entra_tokens, Entra ID tokens of
 // the bot's tenant) and hands the activity's events to the core's inbox.

@@ -220,7 +220,9 @@ func (s *Server) SetEndpoint(url string) {
 
 // Count reports how many requests an endpoint got: "token", "openid",
 // "jwks", "create", "send", "update", "delete", "member", and "401" for
-// connector calls refused for their token, "429" for throttled ones.
+// connector calls refused for their token, "429" for throttled ones;
+// "graph" for Microsoft Graph calls, "graph_401" for those refused for
+// their token.
 func (s *Server) Count(what string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
