@@ -257,3 +257,24 @@ func TestStatusIsUpdatedInPlace(t *testing.T) {
 		t.Fatalf("status after update (%d updates): %s", m.Updates, m.Plain())
 	}
 }
+
+// A thread opened from a bundle says who opened it; one a follow-up
+// opened names the first post, shown in a bundle.
+func TestParentOpenedFromABundle(t *testing.T) {
+	e := newEnv(t)
+	ref, err := e.pub.Publish(e.ctx, bridge.ChatMessage{Kind: bridge.MessageParent, Channel: e.channel, OpenedBy: e.ana.AADObjectID,
+		Earlier: &bridge.Post{AuthorHandle: "kenta", Text: "wifi down <at>x</at>", URL: "https://x.com/kenta/status/1"},
+		Post:    &bridge.Post{Platform: "x", AuthorHandle: "kenta", Text: "still down", URL: "https://x.com/kenta/status/2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := e.fake.Message(ref.TS)
+	for _, want := range []string{"Opened from a bundle by Ana Lima to answer it", "Follow-up: @kenta's first post was shown in a bundle — “wifi down <at>x</at>”"} {
+		if !strings.Contains(m.Plain(), want) {
+			t.Errorf("parent lacks %q:\n%s", want, m.Plain())
+		}
+	}
+	if len(m.Entities) != 0 {
+		t.Errorf("the parent mentions %+v", m.Entities)
+	}
+}

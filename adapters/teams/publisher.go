@@ -264,7 +264,7 @@ func (p *Publisher) render(ctx context.Context, msg bridge.ChatMessage) (*activi
 	case bridge.MessageReport:
 		act = p.renderReport(ctx, msg)
 	default:
-		act = p.renderPost(msg)
+		act = p.renderPost(ctx, msg)
 	}
 	size, err := activitySize(act)
 	if err != nil {
