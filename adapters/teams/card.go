@@ -56,6 +56,13 @@ func (c *cardBuilder) rich(runs ...run) {
 }
 
 func (c *cardBuilder) richSized(size string, runs ...run) {
+	if b := richBlock(size, runs); b != nil {
+		c.body = append(c.body, b)
+	}
+}
+
+// richBlock is a RichTextBlock of the non-empty runs (nil if none).
+func richBlock(size string, runs []run) map[string]any {
 	var inl []any
 	for _, r := range runs {
 		if r.Text == "" {
@@ -68,9 +75,9 @@ func (c *cardBuilder) richSized(size string, runs ...run) {
 		inl = append(inl, m)
 	}
 	if len(inl) == 0 {
-		return
+		return nil
 	}
-	c.body = append(c.body, map[string]any{"type": "RichTextBlock", "inlines": inl})
+	return map[string]any{"type": "RichTextBlock", "inlines": inl}
 }
 
 // mentionBlock adds a TextBlock holding already-translated text with its
@@ -120,7 +127,8 @@ func (c *cardBuilder) attachment() attachment {
 }
 
 // The data of the draft card's Action.Submit buttons: {"carebridge":
-// "approve"|"approve_dm"|"reject", "draft": "42"}.
+// "approve"|"approve_dm"|"reject", "draft": "42"}; a bundle's Answer
+// button's: {"carebridge": "answer", "value": "t1.p2.o3"} (bundle.go).
 const (
 	cardActionKey = "carebridge"
 	cardDraftKey  = "draft"

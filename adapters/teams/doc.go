@@ -47,6 +47,18 @@
 // path through the core. Action and Value are also set (the button's
 // action, the draft id).
 //
+// Bundles (bundle.go, bridge.BundleRenderer): while a channel's queue is
+// too deep for its pace, a MessageBundle is one card listing its posts,
+// each with its author, text, link, matched keywords, reply eligibility
+// and an Answer button (Action.Submit, data {"carebridge": "answer",
+// "value": the entry's value}) in an ActionSet under it; the Handler
+// turns that button into bridge.EventAction "answer" on the card, by the
+// clicker's aadObjectId. Texts are cut so that the card fits in one
+// message; the largest bundles use a compact layout (name linking to the
+// post, an excerpt, keywords and eligibility, the button). No entry is
+// ever dropped. The channel's traffic status (MessageStatus) is a notice
+// -style text message rewritten in place by Update.
+//
 // Inbound (Handler): every request's JWT is validated before anything
 // else is read or done: RS256 only (no none, no HMAC), a key from the
 // JWKS of the issuer's OpenID metadata, the activity's channel in that

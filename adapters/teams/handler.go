@@ -398,13 +398,24 @@ func reactionID(act *activity, user string) string {
 	return "reaction:" + act.ReplyToID + ":" + user + ":" + act.Timestamp
 }
 
-// cardAction turns a draft card button into the reaction its gesture is.
+// cardAction turns a draft card button into the reaction its gesture
+// is, and a bundle's Answer button into bridge.EventAction "answer" with
+// the entry's value, on the card's message.
 func (h *Handler) cardAction(ev bridge.ChatEvent, card string, data json.RawMessage) []bridge.ChatEvent {
 	var d map[string]any
 	if json.Unmarshal(data, &d) != nil {
 		return nil
 	}
 	action, _ := d[cardActionKey].(string)
+	if action == bridge.ActionAnswer {
+		value, _ := d[cardValueKey].(string)
+		if value == "" || ev.User == "" {
+			h.log.Info("teams answer button without a value or a user ignored", "card", card)
+			return nil
+		}
+		ev.Kind, ev.ItemTS, ev.Action, ev.Value = bridge.EventAction, card, bridge.ActionAnswer, value
+		return []bridge.ChatEvent{ev}
+	}
 	gesture, ok := h.gestures[action]
 	if !ok {
 		h.log.Info("teams card action ignored", "action", action)

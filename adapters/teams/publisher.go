@@ -250,6 +250,10 @@ const maxActivityBytes = 26 << 10
 func (p *Publisher) render(ctx context.Context, msg bridge.ChatMessage) (*activity, error) {
 	var act *activity
 	switch msg.Kind {
+	case bridge.MessageBundle:
+		return p.renderBundle(msg) // fits by construction: no entry may be dropped
+	case bridge.MessageStatus:
+		act = p.renderStatus(ctx, msg)
 	case bridge.MessageNotice:
 		text, ents := translateMarkup(msg.Text, p.resolver(ctx, msg.Channel))
 		act = &activity{Type: "message", TextFormat: "xml", Text: text, Entities: ents}
@@ -260,7 +264,7 @@ func (p *Publisher) render(ctx context.Context, msg bridge.ChatMessage) (*activi
 	case bridge.MessageReport:
 		act = p.renderReport(ctx, msg)
 	default:
-		act = p.renderPost(msg)
+		act = p.renderPost(ctx, msg)
 	}
 	size, err := activitySize(act)
 	if err != nil {

@@ -85,7 +85,7 @@ func eligibilityLine(post *bridge.Post, t *bridge.Ticket) string {
 
 // renderPost is a ticket's first post (with matched keywords, reply
 // eligibility, customer history) or a later post of its conversation.
-func (p *Publisher) renderPost(msg bridge.ChatMessage) *activity {
+func (p *Publisher) renderPost(ctx context.Context, msg bridge.ChatMessage) *activity {
 	post := msg.Post
 	var c cardBuilder
 	if post == nil {
@@ -107,6 +107,18 @@ func (p *Publisher) renderPost(msg bridge.ChatMessage) *activity {
 		}
 		if msg.AfterHours != "" {
 			c.rich(run{Text: "🌙 " + ShowControls(msg.AfterHours), Subtle: true})
+		}
+		if e := msg.Earlier; e != nil {
+			who := "the customer"
+			if e.AuthorHandle != "" {
+				who = "@" + ShowControls(e.AuthorHandle)
+			}
+			c.rich(run{Text: "Follow-up: " + who + "'s ", Subtle: true}, run{Text: "first post", Subtle: true, URL: e.URL},
+				run{Text: " was shown in a bundle — “", Subtle: true}, run{Text: ShowControls(truncate(bodyText(e.Text), 200)), Subtle: true}, run{Text: "”", Subtle: true})
+		}
+		if msg.OpenedBy != "" {
+			c.rich(run{Text: "Opened from a bundle by ", Subtle: true}, run{Text: ShowControls(p.nameOf(ctx, msg.Channel, msg.OpenedBy)), Subtle: true, Bold: true},
+				run{Text: " to answer it: reply in this thread.", Subtle: true})
 		}
 	}
 	what := "post"

@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -405,6 +407,7 @@ func TestTeamsEndToEnd(t *testing.T) {
 			t.Run("hostile requests", w.hostile)
 			t.Run("crash mid-send", w.crashMidSend)
 			t.Run("escalation", w.escalation)
+			t.Run("bundles", w.bundles) // last: it floods the billing channel (and restarts carebridge, which escalation stopped)
 		})
 	}
 }
@@ -551,11 +554,11 @@ func (w *teamsWorld) guardsAndEdits(t *testing.T) {
 	w.say(w.staff, hit, "We are on it, sorry!")
 	w.notice(hit, "can't go out")
 
-	// An edit after approval: X fails for a while, so the first answer
-	// retries and the second waits behind it, approved but not sent. The
-	// edit takes the approval back; the card shows the new text and asks
-	// again.
-	w.x.FailNext(xfake.EndpointCreateTweet, 503, 3)
+	// An edit after approval: X fails until the edit has been seen, so
+	// the first answer retries and the second waits behind it, approved
+	// but not sent. The edit takes the approval back; the card shows the
+	// new text and asks again.
+	w.x.FailNext(xfake.EndpointCreateTweet, 503, 1_000_000)
 	const first = "The base station is being repaired."
 	const second, edited = "Service is back.", "Service is back since 14:00."
 	fid := w.say(w.staff, c, first)
@@ -570,6 +573,7 @@ func (w *teamsWorld) guardsAndEdits(t *testing.T) {
 	}
 	w.notice(c, "edited after it was approved")
 	w.cardShows(scard, edited, false)
+	w.x.FailNext(xfake.EndpointCreateTweet, 0, 0) // X is back
 	eventually(t, 20*time.Second, "the first answer, once X is back", func() (bool, string) {
 		for _, r := range w.replies(c) {
 			if strings.HasSuffix(r.Text, first) {
@@ -762,5 +766,118 @@ func (w *teamsWorld) withoutRSC(t *testing.T) {
 		if m.FromBot && strings.Contains(m.Plain(), unheard) {
 			t.Errorf("a reply the bot cannot see without RSC became a draft:\n%s", m.Plain())
 		}
+	}
+}
+
+// bundles: a flood of passive posts deeper than Teams' pace can show
+// within bundles.target (the default: a minute at 0.5 messages a second)
+// is shown in bundle cards, with a status message; Answer on a bundled
+// post opens its own thread, once.
+func (w *teamsWorld) bundles(t *testing.T) {
+	w.t = t
+	w.stopApp() // escalation stopped it to verify the audit log
+	w.start()
+	const flood = 40
+	channel := w.channel["billing"]
+	var posts []bridge.Post
+	now := w.clock.Now()
+	for i := range flood {
+		id := fmt.Sprintf("1890000000000%06d", i)
+		author := fmt.Sprintf("payer%02d", i)
+		posts = append(posts, bridge.Post{Platform: x.Platform, ExternalID: id, Source: bridge.SourceSearch, AuthorID: "9" + id,
+			AuthorHandle: author, AuthorName: author, Text: fmt.Sprintf("my bill doubled this month (%d)", i), CreatedAt: now, ReceivedAt: now,
+			URL: "https://x.com/" + author + "/status/" + id, ConversationKey: id, Eligibility: bridge.EligibleDMOnly, Lang: "en"})
+	}
+	w.mu.Lock()
+	a := w.app
+	w.mu.Unlock()
+	if _, err := a.service.Ingest(context.Background(), bridge.Batch{Posts: posts}); err != nil {
+		t.Fatal(err)
+	}
+	shown := func() (bundles []teamsfake.Message, singles, status int, entries map[string]int) {
+		entries = map[string]int{}
+		for _, m := range w.fake.Posts(channel) {
+			switch p := m.Plain(); {
+			case strings.Contains(p, "new posts for Billing"):
+				bundles = append(bundles, m)
+			case strings.Contains(p, "Heavy traffic"), strings.Contains(p, "Traffic back to normal"):
+				status++
+				continue
+			case !strings.Contains(p, "my bill doubled"), strings.HasPrefix(p, "Spike:"): // the spike alert quotes a few
+				continue
+			default:
+				singles++
+			}
+			for i := range flood {
+				if strings.Contains(string(m.Card), fmt.Sprintf("/status/1890000000000%06d\"", i)) {
+					entries[fmt.Sprint(i)]++
+				}
+			}
+		}
+		return
+	}
+	var bundles []teamsfake.Message
+	eventually(t, 20*time.Second, "every post shown", func() (bool, string) {
+		var singles, status int
+		var entries map[string]int
+		bundles, singles, status, entries = shown()
+		return len(entries) == flood, fmt.Sprintf("%d bundles, %d singles, %d status, %d of %d posts", len(bundles), singles, status, len(entries), flood)
+	})
+	_, _, status, entries := shown()
+	for i, n := range entries {
+		if n != 1 {
+			t.Errorf("post %s shown %d times", i, n)
+		}
+	}
+	if t.Failed() {
+		for _, m := range w.fake.Posts(channel) {
+			t.Logf("%s: %s", m.ID, strings.ReplaceAll(m.Plain(), "\n", " / "))
+		}
+	}
+	if len(bundles) == 0 || status != 1 {
+		t.Fatalf("%d bundles, %d status messages; want the flood bundled and one status", len(bundles), status)
+	}
+	// Answer on the first bundle's second entry (every entry has a
+	// button, in the order of the entries).
+	b := bundles[0]
+	order := regexp.MustCompile(`my bill doubled this month \(([0-9]+)\)`).FindAllStringSubmatch(b.Plain(), -1)
+	if len(order) < 2 || len(b.Buttons()) != len(order) {
+		t.Fatalf("bundle with %d entries and %d buttons:\n%s", len(order), len(b.Buttons()), b.Plain())
+	}
+	target, _ := strconv.Atoi(order[1][1])
+	d, err := w.fake.UserClicksNth(context.Background(), w.staff, b.ID, "Answer", 1)
+	if err != nil || d.Status != http.StatusOK {
+		t.Fatalf("click: %v %d", err, d.Status)
+	}
+	url := fmt.Sprintf("/status/1890000000000%06d", target)
+	var thread string
+	eventually(t, 20*time.Second, "the post's own thread", func() (bool, string) {
+		for _, m := range w.fake.Posts(channel) {
+			if strings.Contains(m.Plain(), "Opened from a bundle by Aiko Staff") {
+				if !strings.Contains(string(m.Card), url) {
+					return false, "opened for another post: " + m.Plain()
+				}
+				thread = m.ID
+				return true, ""
+			}
+		}
+		return false, "not yet"
+	})
+	// A second click (another person's) opens nothing more.
+	if _, err := w.fake.UserClicksNth(context.Background(), w.manager, b.ID, "Answer", 1); err != nil {
+		t.Fatal(err)
+	}
+	settle()
+	n := 0
+	for _, m := range w.fake.Posts(channel) {
+		if strings.Contains(m.Plain(), "Opened from a bundle") {
+			n++
+		}
+	}
+	if n != 1 || thread == "" {
+		t.Errorf("%d threads opened from the bundle, want 1", n)
+	}
+	if len(w.audits(bridge.AuditThreadOpened)) != 1 {
+		t.Errorf("thread_opened audits: %d, want 1", len(w.audits(bridge.AuditThreadOpened)))
 	}
 }

@@ -324,6 +324,13 @@ func (s *Server) react(ctx context.Context, u User, id, reaction string, add boo
 // Delivery's Body). A button the card does not show (any more) is an
 // error: the person cannot press it.
 func (s *Server) UserClicks(ctx context.Context, u User, id, title string) (Delivery, error) {
+	return s.UserClicksNth(ctx, u, id, title, 0)
+}
+
+// UserClicksNth is UserClicks on the nth (from 0) button titled title,
+// in the order Message.Buttons lists them: a bundle card has an Answer
+// button per post.
+func (s *Server) UserClicksNth(ctx context.Context, u User, id, title string, nth int) (Delivery, error) {
 	s.mu.Lock()
 	m, ok := s.messages[id]
 	if !ok || m.Deleted || !m.FromBot || len(m.Card) == 0 {
@@ -333,6 +340,10 @@ func (s *Server) UserClicks(ctx context.Context, u User, id, title string) (Deli
 	var action *cardAction
 	for _, a := range cardActions(m.Card) {
 		if a.Title == title && (a.Type == "Action.Submit" || a.Type == "Action.Execute") {
+			if nth > 0 {
+				nth--
+				continue
+			}
 			action = &a
 			break
 		}

@@ -50,8 +50,9 @@ func (m *Message) clone() Message {
 }
 
 // Plain is what a person reads in the message: its text without markup
-// (mentions as "@Name") and the text of its card, one block a line, with
-// its buttons as "[Approve]".
+// (mentions as "@Name") and the text of its card, one block a line
+// (Containers read in order), with its buttons as "[Approve]" (an
+// ActionSet's where it stands, the card's own at the end).
 func (m Message) Plain() string {
 	var lines []string
 	if m.Text != "" {
@@ -60,45 +61,64 @@ func (m Message) Plain() string {
 	if len(m.Card) > 0 {
 		var card struct {
 			Body    []json.RawMessage `json:"body"`
-			Actions []struct {
-				Type  string `json:"type"`
-				Title string `json:"title"`
-			} `json:"actions"`
+			Actions []cardAction      `json:"actions"`
 		}
 		_ = json.Unmarshal(m.Card, &card)
-		for _, raw := range card.Body {
-			var el struct {
-				Type    string `json:"type"`
-				Text    string `json:"text"`
-				Inlines []struct {
-					Text string `json:"text"`
-				} `json:"inlines"`
-			}
-			_ = json.Unmarshal(raw, &el)
-			switch el.Type {
-			case "TextBlock":
-				lines = append(lines, atToName(el.Text))
-			case "RichTextBlock":
-				var b strings.Builder
-				for _, in := range el.Inlines {
-					b.WriteString(in.Text)
-				}
-				lines = append(lines, b.String())
-			}
-		}
-		var buttons []string
-		for _, a := range card.Actions {
-			buttons = append(buttons, "["+a.Title+"]")
-		}
-		if len(buttons) > 0 {
-			lines = append(lines, strings.Join(buttons, " "))
+		lines = append(lines, plainElements(card.Body)...)
+		if b := buttonLine(card.Actions); b != "" {
+			lines = append(lines, b)
 		}
 	}
 	return strings.Join(lines, "\n")
 }
 
+// cardElement is what the fake reads of a card's body element.
+type cardElement struct {
+	Type    string `json:"type"`
+	Text    string `json:"text"`
+	Inlines []struct {
+		Text string `json:"text"`
+	} `json:"inlines"`
+	Items   []json.RawMessage `json:"items"`   // Container
+	Actions []cardAction      `json:"actions"` // ActionSet
+}
+
+func plainElements(body []json.RawMessage) []string {
+	var lines []string
+	for _, raw := range body {
+		var el cardElement
+		_ = json.Unmarshal(raw, &el)
+		switch el.Type {
+		case "TextBlock":
+			lines = append(lines, atToName(el.Text))
+		case "RichTextBlock":
+			var b strings.Builder
+			for _, in := range el.Inlines {
+				b.WriteString(in.Text)
+			}
+			lines = append(lines, b.String())
+		case "Container":
+			lines = append(lines, plainElements(el.Items)...)
+		case "ActionSet":
+			if b := buttonLine(el.Actions); b != "" {
+				lines = append(lines, b)
+			}
+		}
+	}
+	return lines
+}
+
+func buttonLine(actions []cardAction) string {
+	var buttons []string
+	for _, a := range actions {
+		buttons = append(buttons, "["+a.Title+"]")
+	}
+	return strings.Join(buttons, " ")
+}
+
 // Buttons lists the titles of the card's Action.Submit and Action.Execute
-// buttons (none once the card was updated without them).
+// buttons, those of ActionSets in its body first, in order (none once the
+// card was updated without them).
 func (m Message) Buttons() []string {
 	var out []string
 	for _, a := range cardActions(m.Card) {
@@ -116,12 +136,30 @@ type cardAction struct {
 	Verb  string          `json:"verb"`
 }
 
+// cardActions lists a card's actions: its body's ActionSets (inside
+// Containers too), in order, then the card's own.
 func cardActions(card json.RawMessage) []cardAction {
 	var c struct {
-		Actions []cardAction `json:"actions"`
+		Body    []json.RawMessage `json:"body"`
+		Actions []cardAction      `json:"actions"`
 	}
 	_ = json.Unmarshal(card, &c)
-	return c.Actions
+	return append(bodyActions(c.Body), c.Actions...)
+}
+
+func bodyActions(body []json.RawMessage) []cardAction {
+	var out []cardAction
+	for _, raw := range body {
+		var el cardElement
+		_ = json.Unmarshal(raw, &el)
+		switch el.Type {
+		case "Container":
+			out = append(out, bodyActions(el.Items)...)
+		case "ActionSet":
+			out = append(out, el.Actions...)
+		}
+	}
+	return out
 }
 
 var atTag = regexp.MustCompile(`<at>(.*?)</at>`)
