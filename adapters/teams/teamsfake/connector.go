@@ -212,13 +212,23 @@ func cardHasText(card json.RawMessage, text string) bool {
 	return false
 }
 
-func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request) {
-	if !s.gate(w, r, "create") {
-		return
+// gatedBody passes a connector call through the gate (token, faults,
+// limits) and reads its body; false means the answer is written.
+func (s *Server) gatedBody(w http.ResponseWriter, r *http.Request, op string) ([]byte, bool) {
+	if !s.gate(w, r, op) {
+		return nil, false
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "BadSyntax", "Unreadable body.")
+		return nil, false
+	}
+	return body, true
+}
+
+func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request) {
+	body, ok := s.gatedBody(w, r, "create")
+	if !ok {
 		return
 	}
 	var p struct {
@@ -282,12 +292,8 @@ func splitConv(conv string) (string, string) {
 }
 
 func (s *Server) serveSend(w http.ResponseWriter, r *http.Request) {
-	if !s.gate(w, r, "send") {
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "BadSyntax", "Unreadable body.")
+	body, ok := s.gatedBody(w, r, "send")
+	if !ok {
 		return
 	}
 	a, ok := s.readActivity(w, body)
@@ -345,12 +351,8 @@ func (s *Server) findBotMessage(w http.ResponseWriter, r *http.Request) (*Messag
 }
 
 func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request) {
-	if !s.gate(w, r, "update") {
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "BadSyntax", "Unreadable body.")
+	body, ok := s.gatedBody(w, r, "update")
+	if !ok {
 		return
 	}
 	a, ok := s.readActivity(w, body)
