@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carebridge/carebridge/adapters/slack/slackfake"
 	"github.com/carebridge/carebridge/adapters/x/xfake"
 	"github.com/carebridge/carebridge/bridge/config"
 	"github.com/carebridge/carebridge/bridge/watch"
@@ -140,7 +141,13 @@ func TestReplicasKilledLeader(t *testing.T) {
 	// 250 posts: at Slack's 1 message a second per channel, the first 150
 	// are mirrored well before slot 2 (the busiest channel holds about a
 	// quarter of them).
-	w := newServeWorld(t, storeURL, serveWorldOptions{posts: 250, seed: rng.Uint64(), extra: sl.yaml()})
+	// History at a Marketplace app's limits (as in TestServeKilledMidReplay):
+	// the killed leader's in-flight messages are unknown, and at an
+	// unlisted app's one history call a minute, 15 messages a page, a busy
+	// channel's check takes one minute per page — several minutes of wall
+	// clock here. That limit after a crash is proven in process, on an
+	// accelerated clock, by TestKillAtUnlistedHistoryLimits.
+	w := newServeWorld(t, storeURL, serveWorldOptions{posts: 250, seed: rng.Uint64(), extra: sl.yaml(), slack: []slackfake.Option{slackfake.WithMarketplaceHistory()}})
 	w.writeConfig(strings.Replace(w.cfgSrc, "timezone: Asia/Tokyo", "timezone: "+sl.zone, 1))
 	w.slack.AddChannel(watchChannel, "care-watch", "U0STAFF01", "U0MANAGER", "U0EXEC001")
 	// The second process: same configuration, another HTTP address.
