@@ -2,16 +2,11 @@ package bridge_test
 
 import (
 	"context"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/carebridge/carebridge/bridge"
-	"github.com/carebridge/carebridge/bridge/config"
-	"github.com/carebridge/carebridge/store"
 )
 
 // The optional network capabilities, with a made-up network "gamma" that
@@ -64,40 +59,9 @@ func (r *privateReplier) sentPrivately() ([]string, []string) {
 }
 
 func TestPrivateAnswerOncePerPost(t *testing.T) {
-	ctx := t.Context()
-	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "cb.db"), store.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse([]byte(platformsConfig), "test.yaml", config.LevelRouting, config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	router, err := cfg.Router()
-	if err != nil {
-		t.Fatal(err)
-	}
 	gamma := &privateReplier{}
 	r := &rig{chat: &surface{}}
-	r.svc, err = bridge.New(bridge.Options{
-		Store: st, Config: cfg, Router: router, Publisher: r.chat, Actions: r.chat,
-		Networks: []bridge.Network{onceRules{rules{"gamma", "Gamma", 280}}},
-		Repliers: map[bridge.Platform]bridge.Replier{"gamma": gamma},
-		// An in-process surface has no rate limit to respect.
-		ChatPacing: bridge.Pacing{Disabled: true},
-		Logger:     slog.New(slog.DiscardHandler), PollInterval: 10 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.svc.Stop(context.Background()) })
+	r.start(t, []bridge.Network{onceRules{rules{"gamma", "Gamma", 280}}}, map[bridge.Platform]bridge.Replier{"gamma": gamma})
 
 	thread := r.mirrored(t, "gamma", "g-1")
 	parent, _, _ := r.chat.find(func(m bridge.ChatMessage) bool { return m.Kind == bridge.MessageParent })

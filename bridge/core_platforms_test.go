@@ -134,6 +134,16 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
+	r := &rig{chat: &surface{}, alpha: &replier{}, beta: &replier{}}
+	r.start(t, []bridge.Network{rules{"alpha", "Alpha", 280}, rules{"beta", "Beta", 20}},
+		map[bridge.Platform]bridge.Replier{"alpha": r.alpha, "beta": r.beta})
+	return r
+}
+
+// start runs a Service over a fresh SQLite store, the rig's surface and
+// the given networks; it stops with the test.
+func (r *rig) start(t *testing.T, networks []bridge.Network, repliers map[bridge.Platform]bridge.Replier) {
+	t.Helper()
 	ctx := t.Context()
 	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "cb.db"), store.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
@@ -151,11 +161,9 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{chat: &surface{}, alpha: &replier{}, beta: &replier{}}
 	r.svc, err = bridge.New(bridge.Options{
 		Store: st, Config: cfg, Router: router, Publisher: r.chat, Actions: r.chat,
-		Networks: []bridge.Network{rules{"alpha", "Alpha", 280}, rules{"beta", "Beta", 20}},
-		Repliers: map[bridge.Platform]bridge.Replier{"alpha": r.alpha, "beta": r.beta},
+		Networks: networks, Repliers: repliers,
 		// An in-process surface has no rate limit to respect.
 		ChatPacing: bridge.Pacing{Disabled: true},
 		Logger:     slog.New(slog.DiscardHandler), PollInterval: 10 * time.Millisecond,
@@ -167,7 +175,6 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.svc.Stop(context.Background()) })
-	return r
 }
 
 // mirrored ingests a customer post on platform and returns its thread.

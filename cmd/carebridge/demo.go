@@ -68,10 +68,14 @@ type demo struct {
 	meta    *metaDemo // Facebook and Instagram (demo_meta.go)
 }
 
-func newDemo(ctx context.Context, out, stderr io.Writer, verbose bool) (*demo, error) {
+// newDemoBase is what every demo starts from, whatever the chat surface:
+// a temporary directory, the log, the embedded example configuration and
+// a fake X whose users are the example's official accounts, with user
+// tokens it knows.
+func newDemoBase(out, stderr io.Writer, verbose bool) (*demo, *config.Config, error) {
 	dir, err := os.MkdirTemp("", "carebridge-demo-")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	d := &demo{out: out, dir: dir, tweetOf: map[string]string{}, log: slog.New(slog.DiscardHandler)}
 	if verbose {
@@ -81,9 +85,8 @@ func newDemo(ctx context.Context, out, stderr io.Writer, verbose bool) (*demo, e
 		Getenv: func(k string) (string, bool) { return "demo-" + strings.ToLower(k), true },
 	})
 	if err != nil {
-		return nil, fmt.Errorf("the embedded example configuration: %w", err)
+		return nil, nil, fmt.Errorf("the embedded example configuration: %w", err)
 	}
-	// The example's accounts get user tokens the fake X knows.
 	xopts := []xfake.Option{xfake.WithKeepAlive(time.Second)}
 	for i := range cfg.X.Accounts {
 		a := &cfg.X.Accounts[i]
@@ -94,6 +97,14 @@ func newDemo(ctx context.Context, out, stderr io.Writer, verbose bool) (*demo, e
 	d.x = xfake.New(xopts...)
 	for _, a := range cfg.X.Accounts {
 		d.x.AddUser(xfake.User{ID: a.UserID, Username: a.Handle, Name: a.Handle + " (official)"})
+	}
+	return d, cfg, nil
+}
+
+func newDemo(ctx context.Context, out, stderr io.Writer, verbose bool) (*demo, error) {
+	d, cfg, err := newDemoBase(out, stderr, verbose)
+	if err != nil {
+		return nil, err
 	}
 	// Kinder than Slack on purpose: the demo shows the whole loop in a few
 	// seconds and is no test (the tests hold the fake to Slack's limits).
@@ -110,7 +121,7 @@ func newDemo(ctx context.Context, out, stderr io.Writer, verbose bool) (*demo, e
 	// A spike needs fewer posts in the demo than in production.
 	cfg.Spikes.MinPosts = 8
 	id := d.slack.Identity()
-	cfg.Store.URL = config.NewSecret(filepath.Join(dir, "carebridge.db"))
+	cfg.Store.URL = config.NewSecret(filepath.Join(d.dir, "carebridge.db"))
 	cfg.Slack.Mode = "socket"
 	cfg.Slack.BotToken, cfg.Slack.AppToken = config.NewSecret(id.BotToken), config.NewSecret(id.AppToken)
 	cfg.Slack.APIBaseURL = d.slack.APIURL()

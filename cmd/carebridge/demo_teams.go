@@ -12,11 +12,9 @@ import (
 	"time"
 
 	"github.com/carebridge/carebridge/adapters/teams/teamsfake"
-	"github.com/carebridge/carebridge/adapters/x"
 	"github.com/carebridge/carebridge/adapters/x/xfake"
 	"github.com/carebridge/carebridge/bridge"
 	"github.com/carebridge/carebridge/bridge/config"
-	"github.com/carebridge/carebridge/examples"
 	"github.com/carebridge/carebridge/store"
 )
 
@@ -43,32 +41,11 @@ func runTeamsDemo(ctx context.Context, stdout, stderr io.Writer, keep, verbose b
 }
 
 func newTeamsDemo(out, stderr io.Writer, verbose bool) (*teamsDemo, error) {
-	dir, err := os.MkdirTemp("", "carebridge-demo-")
+	base, cfg, err := newDemoBase(out, stderr, verbose)
 	if err != nil {
 		return nil, err
 	}
-	d := &teamsDemo{demo: &demo{out: out, dir: dir, tweetOf: map[string]string{}, log: slog.New(slog.DiscardHandler)},
-		channels: map[string]string{}, names: map[string]string{}}
-	if verbose {
-		d.log = slog.New(slog.NewTextHandler(stderr, nil))
-	}
-	cfg, err := config.Parse(examples.Config, "examples/carebridge.yaml", config.LevelRouting, config.Options{
-		Getenv: func(k string) (string, bool) { return "demo-" + strings.ToLower(k), true },
-	})
-	if err != nil {
-		return nil, fmt.Errorf("the embedded example configuration: %w", err)
-	}
-	xopts := []xfake.Option{xfake.WithKeepAlive(time.Second)}
-	for i := range cfg.X.Accounts {
-		a := &cfg.X.Accounts[i]
-		a.OAuth1 = nil
-		a.OAuth2 = &config.OAuth2{AccessToken: config.NewSecret("demo-user-token-" + a.UserID)}
-		xopts = append(xopts, xfake.WithUserToken("demo-user-token-"+a.UserID, a.UserID))
-	}
-	d.x = xfake.New(xopts...)
-	for _, a := range cfg.X.Accounts {
-		d.x.AddUser(xfake.User{ID: a.UserID, Username: a.Handle, Name: a.Handle + " (official)"})
-	}
+	d := &teamsDemo{demo: base, channels: map[string]string{}, names: map[string]string{}}
 
 	// The Teams fake holds carebridge to Teams' limits (7 messages a
 	// second and 60 in 30 seconds per thread, counted per channel); the
@@ -103,7 +80,7 @@ func newTeamsDemo(out, stderr io.Writer, verbose bool) (*teamsDemo, error) {
 	}
 	// A spike needs fewer posts in the demo than in production.
 	cfg.Spikes.MinPosts = 8
-	cfg.Store.URL = config.NewSecret(filepath.Join(dir, "carebridge.db"))
+	cfg.Store.URL = config.NewSecret(filepath.Join(d.dir, "carebridge.db"))
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.X.APIBaseURL = d.x.URL()
 	cfg.X.BearerToken = config.NewSecret(xfake.DefaultAppToken)
@@ -284,27 +261,8 @@ func (d *teamsDemo) run(ctx context.Context) error {
 // watchingTeams shows a spike alert, a department digest and the
 // executive digest as Teams receives them.
 func (d *teamsDemo) watchingTeams(ctx context.Context, a *app) error {
-	d.section("A traffic bomb: a spike alert in the team's channel and the watch channel")
-	now := time.Now()
-	var burst []bridge.Post
-	for i := 0; i < 10; i++ {
-		id := fmt.Sprintf("%d", 9100000+i)
-		burst = append(burst, bridge.Post{Platform: x.Platform, ExternalID: id, Source: bridge.SourceSearch, AuthorID: "9" + id,
-			AuthorHandle: fmt.Sprintf("user%d", i), AuthorName: fmt.Sprintf("User %d", i), CreatedAt: now,
-			Text:            []string{"Total outage in Osaka, no service since 10:00", "no signal at all, is there an outage?", "圏外のまま。通信障害？"}[i%3] + fmt.Sprintf(" #%d", i),
-			URL:             fmt.Sprintf("https://x.com/user%d/status/%s", i, id),
-			ConversationKey: id, Eligibility: bridge.EligibleDMOnly, Lang: "en"})
-	}
-	if _, err := a.service.Ingest(ctx, bridge.Batch{Posts: burst}); err != nil {
+	if err := d.spike(ctx, a); err != nil {
 		return err
-	}
-	fmt.Fprintf(d.out, "  10 posts about an outage arrive within a minute (spikes.min_posts is lowered to %d for the demo).\n", d.cfg.Spikes.MinPosts)
-	spikes, err := a.watcher.CheckSpikes(ctx)
-	if err != nil {
-		return err
-	}
-	if len(spikes) == 0 {
-		return fmt.Errorf("demo: no spike detected")
 	}
 	if err := d.printTeamsReport(ctx, d.channels["watch"], "Spike"); err != nil {
 		return err

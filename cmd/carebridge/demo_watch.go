@@ -12,9 +12,9 @@ import (
 	"github.com/carebridge/carebridge/bridge"
 )
 
-// watching shows a spike alert, a department digest and the executive
-// digest, as Slack receives them.
-func (d *demo) watching(ctx context.Context, a *app) error {
+// spike brings ten posts about an outage within a minute, the same on
+// every chat surface, and runs the spike check on them.
+func (d *demo) spike(ctx context.Context, a *app) error {
 	d.section("A traffic bomb: a spike alert in the team's channel and the watch channel")
 	now := time.Now()
 	var burst []bridge.Post
@@ -36,6 +36,15 @@ func (d *demo) watching(ctx context.Context, a *app) error {
 	}
 	if len(spikes) == 0 {
 		return fmt.Errorf("demo: no spike detected")
+	}
+	return nil
+}
+
+// watching shows a spike alert, a department digest and the executive
+// digest, as Slack receives them.
+func (d *demo) watching(ctx context.Context, a *app) error {
+	if err := d.spike(ctx, a); err != nil {
+		return err
 	}
 	watchCh := demoChannelID(d.cfg.Watch.Channel)
 	if err := d.printReport(ctx, watchCh, "Spike:"); err != nil {

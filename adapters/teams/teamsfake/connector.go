@@ -226,6 +226,16 @@ func (s *Server) gatedBody(w http.ResponseWriter, r *http.Request, op string) ([
 	return body, true
 }
 
+// gatedActivity is gatedBody for a call whose body is an activity.
+func (s *Server) gatedActivity(w http.ResponseWriter, r *http.Request, op string) (*outActivity, []byte, bool) {
+	body, ok := s.gatedBody(w, r, op)
+	if !ok {
+		return nil, nil, false
+	}
+	a, ok := s.readActivity(w, body)
+	return a, body, ok
+}
+
 func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request) {
 	body, ok := s.gatedBody(w, r, "create")
 	if !ok {
@@ -292,11 +302,7 @@ func splitConv(conv string) (string, string) {
 }
 
 func (s *Server) serveSend(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.gatedBody(w, r, "send")
-	if !ok {
-		return
-	}
-	a, ok := s.readActivity(w, body)
+	a, body, ok := s.gatedActivity(w, r, "send")
 	if !ok {
 		return
 	}
@@ -351,11 +357,7 @@ func (s *Server) findBotMessage(w http.ResponseWriter, r *http.Request) (*Messag
 }
 
 func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.gatedBody(w, r, "update")
-	if !ok {
-		return
-	}
-	a, ok := s.readActivity(w, body)
+	a, body, ok := s.gatedActivity(w, r, "update")
 	if !ok {
 		return
 	}
